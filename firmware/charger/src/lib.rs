@@ -1,0 +1,1 @@
+//! Charger shell library.

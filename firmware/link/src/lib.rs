@@ -1,0 +1,1 @@
+//! Board link: frame set, SLCAN codec, carriers.

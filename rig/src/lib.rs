@@ -1,0 +1,1 @@
+//! Rig library.
