@@ -1,1 +1,2 @@
 //! Rig library.
+pub mod csms;

@@ -1,0 +1,165 @@
+//! Every frame the test central system saw or sent, with direction, time and connection.
+//!
+//! Steps and the ledger query it; the runner writes it to `ocpp.jsonl`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Which way a frame travelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Charger to central system.
+    In,
+    /// Central system to charger.
+    Out,
+}
+
+/// The OCPP-J message type of a frame, or `Invalid` for one that failed framing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Call,
+    Result,
+    Error,
+    Invalid,
+}
+
+/// One frame on the wire.
+#[derive(Debug, Clone, Serialize)]
+pub struct Record {
+    /// Position in the history (0-based).
+    pub seq: usize,
+    pub at: DateTime<Utc>,
+    pub direction: Direction,
+    /// 1 for the first WebSocket connection of the scenario, 2 for the next...
+    pub connection: u32,
+    pub kind: Kind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The action; for results and errors, the action of the call they answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Call/result payload; for errors `{code, description, details}`; raw text when invalid.
+    pub payload: Value,
+    /// Read while the central system was not answering: not counted as received.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ignored: bool,
+}
+
+impl Record {
+    /// A request from the charger that the central system processed.
+    pub fn is_received_call(&self, action: &str) -> bool {
+        self.direction == Direction::In
+            && self.kind == Kind::Call
+            && !self.ignored
+            && self.action.as_deref() == Some(action)
+    }
+
+    /// One line for failure reports.
+    pub fn summary(&self) -> String {
+        let arrow = match self.direction {
+            Direction::In => "charger -> csms",
+            Direction::Out => "csms -> charger",
+        };
+        format!(
+            "{} #{} {} {:?} {} {}{}",
+            self.at.format("%H:%M:%S%.3f"),
+            self.connection,
+            arrow,
+            self.kind,
+            self.action.as_deref().unwrap_or("?"),
+            self.payload,
+            if self.ignored { " (ignored)" } else { "" }
+        )
+    }
+}
+
+/// A frame the charger should not have sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct Violation {
+    pub at: DateTime<Utc>,
+    pub connection: u32,
+    pub reason: String,
+    pub frame: String,
+}
+
+/// A WebSocket connection opening or closing.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectionEvent {
+    pub at: DateTime<Utc>,
+    pub connection: u32,
+    pub opened: bool,
+    /// The charge point id from the URL path.
+    pub charge_point_id: String,
+}
+
+/// The whole record of one central-system instance.
+#[derive(Debug, Default, Clone)]
+pub struct History {
+    pub records: Vec<Record>,
+    pub violations: Vec<Violation>,
+    pub connections: Vec<ConnectionEvent>,
+}
+
+impl History {
+    /// Requests of `action` the central system received (and processed).
+    pub fn received<'a>(&'a self, action: &'a str) -> impl Iterator<Item = &'a Record> + 'a {
+        self.records
+            .iter()
+            .filter(move |r| r.is_received_call(action))
+    }
+
+    /// Number of requests of `action` received.
+    pub fn count(&self, action: &str) -> usize {
+        self.records
+            .iter()
+            .filter(|r| r.is_received_call(action))
+            .count()
+    }
+
+    /// The last request of `action` received.
+    pub fn last(&self, action: &str) -> Option<&Record> {
+        self.records
+            .iter()
+            .rev()
+            .find(|r| r.is_received_call(action))
+    }
+
+    /// The central system's answer to the charger's request `message_id`.
+    pub fn answer_to(&self, message_id: &str) -> Option<&Record> {
+        self.records.iter().find(|r| {
+            r.direction == Direction::Out
+                && r.kind != Kind::Call
+                && r.message_id.as_deref() == Some(message_id)
+        })
+    }
+
+    /// Number of the newest connection (0 before the first).
+    pub fn last_connection(&self) -> u32 {
+        self.connections
+            .iter()
+            .map(|c| c.connection)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Whether connection `n` is still open.
+    pub fn is_open(&self, n: u32) -> bool {
+        let opened = self
+            .connections
+            .iter()
+            .any(|c| c.connection == n && c.opened);
+        let closed = self
+            .connections
+            .iter()
+            .any(|c| c.connection == n && !c.opened);
+        opened && !closed
+    }
+
+    /// Frames at or after `since`, for failure reports.
+    pub fn recent(&self, since: DateTime<Utc>) -> Vec<&Record> {
+        self.records.iter().filter(|r| r.at >= since).collect()
+    }
+}

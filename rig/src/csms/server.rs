@@ -1,0 +1,447 @@
+//! The WebSocket side of the test central system: accept, handshake, read, answer.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use futures_util::{SinkExt, StreamExt};
+use rust_ocpp::v1_6::messages as m;
+use rust_ocpp::v1_6::types::RegistrationStatus;
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::task::JoinSet;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::frame::Frame;
+use super::history::{ConnectionEvent, Direction, History, Kind, Record, Violation};
+use super::script::Script;
+use super::validate;
+
+/// The answer the charger gave to a central-system request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Result(Value),
+    Error { code: String, description: String },
+}
+
+/// State shared between the server tasks and the steps.
+pub(crate) struct Shared {
+    pub(crate) state: Mutex<State>,
+    /// Woken on every change of the history, so waiters re-check their condition.
+    pub(crate) changed: Notify,
+}
+
+pub(crate) struct State {
+    pub(crate) script: Script,
+    pub(crate) history: History,
+    pub(crate) next_transaction_id: i32,
+    /// The newest connection: where central-system requests go.
+    pub(crate) current: Option<(u32, mpsc::UnboundedSender<Message>)>,
+    pub(crate) pending: HashMap<String, (String, oneshot::Sender<Answer>)>,
+    pub(crate) next_message_id: u64,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            state: Mutex::new(State {
+                script: Script::default(),
+                history: History::default(),
+                next_transaction_id: 1,
+                current: None,
+                pending: HashMap::new(),
+                next_message_id: 1,
+            }),
+            changed: Notify::new(),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind: keep using it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    pub(crate) fn record(
+        &mut self,
+        direction: Direction,
+        connection: u32,
+        kind: Kind,
+        message_id: Option<String>,
+        action: Option<String>,
+        payload: Value,
+        ignored: bool,
+    ) {
+        let seq = self.history.records.len();
+        self.history.records.push(Record {
+            seq,
+            at: Utc::now(),
+            direction,
+            connection,
+            kind,
+            message_id,
+            action,
+            payload,
+            ignored,
+        });
+    }
+
+    fn violation(&mut self, connection: u32, reason: String, frame: &str) {
+        tracing::warn!(connection, %reason, frame, "charger sent an invalid frame");
+        self.history.violations.push(Violation {
+            at: Utc::now(),
+            connection,
+            reason,
+            frame: frame.to_string(),
+        });
+    }
+}
+
+/// Accepts connections until the task is aborted; aborting drops every connection with it.
+pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut connections = JoinSet::new();
+    let mut number = 0u32;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    number += 1;
+                    tracing::debug!(%peer, connection = number, "charger connecting");
+                    connections.spawn(serve(stream, number, shared.clone()));
+                }
+                Err(e) => tracing::warn!(error = %e, "accept failed"),
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
+    let mut charge_point_id = String::new();
+    let mut handshake_error = None;
+    let callback = |request: &Request, mut response: Response| {
+        let path = request.uri().path();
+        charge_point_id = path.rsplit('/').next().unwrap_or_default().to_string();
+        let offered = request
+            .headers()
+            .get_all("Sec-WebSocket-Protocol")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(',').map(str::trim))
+            .any(|p| p == "ocpp1.6");
+        if charge_point_id.is_empty() {
+            handshake_error = Some(format!("no charge point id in the path {path:?}"));
+        } else if !offered {
+            handshake_error = Some("the handshake does not offer subprotocol ocpp1.6".into());
+        }
+        if let Some(reason) = &handshake_error {
+            let mut refusal = ErrorResponse::new(Some(reason.clone()));
+            *refusal.status_mut() = StatusCode::BAD_REQUEST;
+            return Err(refusal);
+        }
+        response.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static("ocpp1.6"),
+        );
+        Ok(response)
+    };
+    let ws = tokio_tungstenite::accept_hdr_async(stream, callback).await;
+    let ws = match (ws, handshake_error) {
+        (_, Some(reason)) => {
+            shared
+                .lock()
+                .violation(connection, reason, "WebSocket handshake");
+            shared.changed.notify_waiters();
+            return;
+        }
+        (Err(e), None) => {
+            tracing::debug!(connection, error = %e, "handshake failed");
+            return;
+        }
+        (Ok(ws), None) => ws,
+    };
+    let (tx, mut outgoing) = mpsc::unbounded_channel();
+    {
+        let mut state = shared.lock();
+        state.current = Some((connection, tx));
+        state.history.connections.push(ConnectionEvent {
+            at: Utc::now(),
+            connection,
+            opened: true,
+            charge_point_id: charge_point_id.clone(),
+        });
+    }
+    shared.changed.notify_waiters();
+    let (mut sink, mut stream) = ws.split();
+    loop {
+        tokio::select! {
+            incoming = stream.next() => {
+                let text = match incoming {
+                    Some(Ok(Message::Text(text))) => text.to_string(),
+                    Some(Ok(Message::Binary(_))) => {
+                        shared.lock().violation(connection, "binary frame (OCPP-J is text only)".into(), "<binary>");
+                        continue;
+                    }
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => {
+                        tracing::debug!(connection, error = %e, "connection failed");
+                        break;
+                    }
+                };
+                let reply = handle_text(&shared, connection, &text);
+                shared.changed.notify_waiters();
+                if let Some(reply) = reply {
+                    if sink.send(Message::text(reply)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            Some(out) = outgoing.recv() => {
+                if sink.send(out).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    {
+        let mut state = shared.lock();
+        if state.current.as_ref().map(|c| c.0) == Some(connection) {
+            state.current = None;
+        }
+        state.history.connections.push(ConnectionEvent {
+            at: Utc::now(),
+            connection,
+            opened: false,
+            charge_point_id,
+        });
+    }
+    shared.changed.notify_waiters();
+}
+
+/// Records one text frame and returns the text to answer with, if any.
+fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
+    let mut state = shared.lock();
+    let frame = match Frame::parse(text) {
+        Ok(frame) => frame,
+        Err(e) => {
+            state.record(
+                Direction::In,
+                connection,
+                Kind::Invalid,
+                None,
+                None,
+                Value::String(text.into()),
+                false,
+            );
+            state.violation(connection, e.to_string(), text);
+            // Answer a recognisable call with the CallError OCPP-J asks for (J§4.2.3).
+            let value: Value = serde_json::from_str(text).ok()?;
+            let items = value.as_array()?;
+            if items.first()?.as_u64()? != 2 {
+                return None;
+            }
+            let id = items.get(1)?.as_str()?.to_string();
+            return Some(call_error(
+                &mut state,
+                connection,
+                id,
+                None,
+                e.call_error_code(),
+                &e.to_string(),
+            ));
+        }
+    };
+    match frame {
+        Frame::Call {
+            id,
+            action,
+            payload,
+        } => {
+            let ignored = state.script.silent;
+            state.record(
+                Direction::In,
+                connection,
+                Kind::Call,
+                Some(id.clone()),
+                Some(action.clone()),
+                payload.clone(),
+                ignored,
+            );
+            if ignored {
+                return None;
+            }
+            if let Err((code, reason)) = validate::charge_point_request(&action, &payload) {
+                state.violation(connection, format!("{action}: {reason}"), text);
+                return Some(call_error(
+                    &mut state,
+                    connection,
+                    id,
+                    Some(action),
+                    code,
+                    &reason,
+                ));
+            }
+            if state.script.take_call_error(&action) {
+                return Some(call_error(
+                    &mut state,
+                    connection,
+                    id,
+                    Some(action),
+                    "InternalError",
+                    "injected by the rig",
+                ));
+            }
+            let answer = answer(&mut state, &action, &payload);
+            state.record(
+                Direction::Out,
+                connection,
+                Kind::Result,
+                Some(id.clone()),
+                Some(action),
+                answer.clone(),
+                false,
+            );
+            Some(
+                Frame::Result {
+                    id,
+                    payload: answer,
+                }
+                .to_text(),
+            )
+        }
+        Frame::Result { id, payload } => {
+            let pending = state.pending.remove(&id);
+            let action = pending.as_ref().map(|p| p.0.clone());
+            state.record(
+                Direction::In,
+                connection,
+                Kind::Result,
+                Some(id.clone()),
+                action.clone(),
+                payload.clone(),
+                false,
+            );
+            match (pending, action) {
+                (Some((_, reply)), Some(action)) => {
+                    if let Err(reason) = validate::charge_point_response(&action, &payload) {
+                        state.violation(connection, format!("{action} response: {reason}"), text);
+                    }
+                    let _ = reply.send(Answer::Result(payload));
+                }
+                _ => state.violation(
+                    connection,
+                    format!("result for unknown message id {id:?}"),
+                    text,
+                ),
+            }
+            None
+        }
+        Frame::Error {
+            id,
+            code,
+            description,
+            details,
+        } => {
+            let pending = state.pending.remove(&id);
+            let action = pending.as_ref().map(|p| p.0.clone());
+            state.record(
+                Direction::In,
+                connection,
+                Kind::Error,
+                Some(id.clone()),
+                action,
+                json!({"code": code, "description": description, "details": details}),
+                false,
+            );
+            match pending {
+                Some((_, reply)) => {
+                    let _ = reply.send(Answer::Error { code, description });
+                }
+                None => state.violation(
+                    connection,
+                    format!("error for unknown message id {id:?}"),
+                    text,
+                ),
+            }
+            None
+        }
+    }
+}
+
+fn call_error(
+    state: &mut State,
+    connection: u32,
+    id: String,
+    action: Option<String>,
+    code: &str,
+    description: &str,
+) -> String {
+    let frame = Frame::Error {
+        id: id.clone(),
+        code: code.into(),
+        description: description.into(),
+        details: json!({}),
+    };
+    state.record(
+        Direction::Out,
+        connection,
+        Kind::Error,
+        Some(id),
+        action,
+        json!({"code": code, "description": description, "details": {}}),
+        false,
+    );
+    frame.to_text()
+}
+
+/// The scripted confirmation for a valid charger request.
+fn answer(state: &mut State, action: &str, payload: &Value) -> Value {
+    let now = Utc::now();
+    let id_tag = |p: &Value| p.get("idTag").and_then(Value::as_str).map(str::to_string);
+    let typed = match action {
+        "BootNotification" => {
+            let status = state.script.boot_status.clone();
+            let interval = if status == RegistrationStatus::Accepted {
+                state.script.heartbeat_interval_s
+            } else {
+                state.script.boot_retry_interval_s
+            };
+            serde_json::to_value(m::boot_notification::BootNotificationResponse {
+                current_time: now,
+                interval,
+                status,
+            })
+        }
+        "Heartbeat" => serde_json::to_value(m::heart_beat::HeartbeatResponse { current_time: now }),
+        "Authorize" => serde_json::to_value(m::authorize::AuthorizeResponse {
+            id_tag_info: state
+                .script
+                .id_tag_info(&id_tag(payload).unwrap_or_default()),
+        }),
+        "StartTransaction" => {
+            let mut info = state
+                .script
+                .id_tag_info(&id_tag(payload).unwrap_or_default());
+            if let Some(status) = &state.script.start_status {
+                info.status = status.clone();
+            }
+            let transaction_id = state.next_transaction_id;
+            state.next_transaction_id += 1;
+            serde_json::to_value(m::start_transaction::StartTransactionResponse {
+                id_tag_info: info,
+                transaction_id,
+            })
+        }
+        "StopTransaction" => serde_json::to_value(m::stop_transaction::StopTransactionResponse {
+            id_tag_info: id_tag(payload).map(|t| state.script.id_tag_info(&t)),
+        }),
+        "DataTransfer" => Ok(json!({"status": "UnknownVendorId"})),
+        _ => Ok(json!({})),
+    };
+    typed.unwrap_or_else(|_| json!({}))
+}
