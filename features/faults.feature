@@ -1,0 +1,127 @@
+Feature: Network faults and power loss
+  The charger must notice a lost central system by itself (OCPP-J §5.4, §9.1.34): a refused or
+  closed connection at once, a silent cut within WebSocketPingInterval plus the pong timeout, a
+  central system that stops answering when its requests time out (errata E-3.82). Charging goes on
+  through any of them and nothing is lost or repeated afterwards. A power cut is a hard kill: the
+  queue, the open transaction and the last meter reading survive it, and a transaction it
+  interrupted is stopped after the reboot with reason PowerLoss, exactly once (our decision).
+
+  Background:
+    Given the central system knows these id tags:
+      | id tag   | status   |
+      | 04A1B2C3 | Accepted |
+    And the configuration key "AllowOfflineTxForUnknownId" is "true"
+
+  Scenario: A silent cut during a transaction is noticed and healed
+    Given the charger is online
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    When the network to the central system is cut
+    Then the charger reports being offline within 15 seconds
+    And charging continues for 3 seconds
+    When the card "04A1B2C3" is presented
+    Then charging stops within 5 seconds
+    When the network is restored
+    Then the charger is back online within 30 seconds
+    And the central system receives a StopTransaction with reason "Local" within 15 seconds
+    And every transaction is reported exactly once
+
+  Scenario: A refused connection during a transaction is noticed at once
+    Given the charger is online
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    When the connection to the central system is refused
+    Then the charger reports being offline within 3 seconds
+    And charging continues for 3 seconds
+    When the network is restored
+    Then the charger is back online within 30 seconds
+    When the card "04A1B2C3" is presented
+    Then the central system receives a StopTransaction with reason "Local" within 15 seconds
+    And every transaction is reported exactly once
+
+  Scenario: A central system that stops answering during a transaction loses nothing
+    Given the charger is online
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    And the central system receives a StartTransaction for "04A1B2C3" within 5 seconds
+    When the central system stops answering
+    And the card "04A1B2C3" is presented
+    Then charging stops within 5 seconds
+    When 3 seconds pass
+    And the central system answers again
+    Then the central system receives a StopTransaction with reason "Local" within 30 seconds
+    And every transaction is reported exactly once
+
+  Scenario: A card presented to a hung central system is decided offline after the timeout
+    Given the charger is online
+    When the central system stops answering
+    And the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 25 seconds
+    When the central system answers again
+    Then the central system receives a StartTransaction for "04A1B2C3" within 30 seconds
+    When the card "04A1B2C3" is presented
+    Then the central system receives a StopTransaction with reason "Local" within 15 seconds
+    And every transaction is reported exactly once
+
+  @power
+  Scenario: Power lost while charging offline ends the transaction as PowerLoss, once
+    Given the charger is online
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    When the charger loses power
+    And power is restored
+    And the network is restored
+    Then the central system receives these transaction messages in order:
+      | message          | id tag   | reason    |
+      | StartTransaction | 04A1B2C3 |           |
+      | StopTransaction  |          | PowerLoss |
+    And the StartTransaction carries the time charging started, not the time it was sent
+    And the central system has received exactly 1 StopTransaction
+    And every transaction is reported exactly once
+
+  @power
+  Scenario: Power lost while charging online ends the transaction as PowerLoss after the reboot
+    Given the charger is online
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    And the central system receives a StartTransaction for "04A1B2C3" within 5 seconds
+    When the charger is power-cycled
+    Then the central system receives a StopTransaction with reason "PowerLoss" within 30 seconds
+    And the central system has received exactly 1 StopTransaction
+    And every transaction is reported exactly once
+
+  @power
+  Scenario: A reboot while offline keeps the queued session
+    Given the charger is online
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    When the card "04A1B2C3" is presented
+    Then charging stops within 5 seconds
+    When the EV is unplugged
+    And the charger is power-cycled
+    Then the charger reports being offline within 15 seconds
+    When the network is restored
+    Then the central system receives these transaction messages in order:
+      | message          | id tag   | reason |
+      | StartTransaction | 04A1B2C3 |        |
+      | StopTransaction  |          | Local  |
+    And the central system has received exactly 1 StartTransaction
+    And every transaction is reported exactly once
