@@ -1,0 +1,226 @@
+//! The command line. [`main_from_args`] is the whole program: the `charger` binary calls it, and
+//! so does the rig (`rig charger ...`) to start simulated boards without a second binary.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, ValueEnum};
+use tracing::error;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{self, ChargerConfig, ConfigError, Overrides};
+use crate::lock::DataDirLock;
+use crate::runtime::{self, RunOptions};
+use crate::store::Store;
+
+/// OCPP 1.6-J charger firmware, running as a simulated board on this host.
+#[derive(Debug, Parser)]
+#[command(
+    name = "charger",
+    version,
+    about = "OCPP 1.6-J charger firmware, running as a simulated board on this host.",
+    after_help = "Logs go to stderr; RUST_LOG filters them (default: info), e.g. RUST_LOG=charger=debug.\n\
+                  SIGKILL is a power cut: restart with the same --data-dir and --board to restore power."
+)]
+pub struct Cli {
+    /// The board to run on. `sim:PATH`: a simulated board whose HIL port is a pseudo-terminal
+    /// speaking SLCAN, with its slave device symlinked at PATH (a stale symlink is replaced).
+    #[arg(long, value_name = "sim:PATH", value_parser = parse_board)]
+    pub board: BoardSpec,
+
+    /// The central system's OCPP-J endpoint. The charge point id is appended as one more path
+    /// segment, as OCPP-J does (ws://HOST:PORT/PATH/CHARGEPOINTID). Wins over [csms] url.
+    #[arg(long, value_name = "ws://HOST:PORT/PATH")]
+    pub csms_url: Option<String>,
+
+    /// Directory for everything that must survive a power cut (SQLite database, lock file).
+    /// Created if missing; only one charger at a time may use it.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// Serial number: sent in BootNotification, used as the charge point id and as the
+    /// free-charge id tag. Wins over [identity] serial_number.
+    #[arg(long, value_name = "SN")]
+    pub serial_number: Option<String>,
+
+    /// TOML configuration file: [identity], [csms], [charger] and [configuration] (OCPP keys).
+    /// An unknown key or invalid value refuses to start, naming the file and line.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `--board` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoardSpec {
+    /// Simulated board, pty slave symlinked at this path.
+    Sim(PathBuf),
+}
+
+/// `--log-format` value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn parse_board(s: &str) -> Result<BoardSpec, String> {
+    match s.split_once(':') {
+        Some(("sim", path)) if !path.is_empty() => Ok(BoardSpec::Sim(PathBuf::from(path))),
+        Some(("sim", _)) => Err("sim: needs a path, e.g. sim:/tmp/board".into()),
+        _ => Err(format!(
+            "unsupported board {s:?}: this build runs the simulated board only, use sim:PATH"
+        )),
+    }
+}
+
+/// Runs the charger with these arguments (`args[0]` is the program name). Exit codes: 0 after
+/// a clean shutdown (SIGTERM/SIGINT) or `--help`, 2 for a usage error, 1 for anything else.
+pub fn main_from_args(args: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logging(cli.log_format);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = %format!("{e:#}"), "charger stopped");
+            eprintln!("charger: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Installs the global subscriber (a no-op if the embedding process already has one).
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(false).try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Resolves the configuration and checks the installer's OCPP keys through the core's rules.
+pub fn resolve_config(cli: &Cli) -> Result<ChargerConfig, ConfigError> {
+    let cfg = config::load(
+        cli.config.as_deref(),
+        &Overrides {
+            serial_number: cli.serial_number.clone(),
+            csms_url: cli.csms_url.clone(),
+        },
+    )?;
+    for (key, value) in &cfg.installer_config {
+        charger_core::validate_entry(key, value)
+            .map_err(|e| cfg.installer_error(key, format!("[configuration] {e}")))?;
+    }
+    Ok(cfg)
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let cfg = resolve_config(&cli)?;
+    let BoardSpec::Sim(board_path) = cli.board.clone();
+    let _lock = DataDirLock::acquire(&cli.data_dir)?;
+    let store = Store::open(&cli.data_dir)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("charger")
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(runtime::run(RunOptions {
+        config: cfg,
+        board_path,
+        store,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_contract_command_line_parses() {
+        let cli = Cli::try_parse_from(args(&[
+            "charger",
+            "--board",
+            "sim:/tmp/b",
+            "--csms-url",
+            "ws://127.0.0.1:9000/ocpp",
+            "--data-dir",
+            "/tmp/d",
+            "--serial-number",
+            "SN1",
+            "--config",
+            "c.toml",
+        ]))
+        .unwrap();
+        assert_eq!(cli.board, BoardSpec::Sim("/tmp/b".into()));
+        assert_eq!(cli.serial_number.as_deref(), Some("SN1"));
+        assert_eq!(cli.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn a_non_sim_board_is_a_usage_error_naming_the_fix() {
+        let err = Cli::try_parse_from(args(&[
+            "charger",
+            "--board",
+            "slcan:/dev/ttyACM0",
+            "--data-dir",
+            "/tmp/d",
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("use sim:PATH"), "{err}");
+    }
+
+    #[test]
+    fn an_invalid_ocpp_key_value_is_reported_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[configuration]\nHeartbeatInterval = \"60\"\nAllowOfflineTxForUnknownId = \"maybe\"\n",
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from(args(&[
+            "charger",
+            "--board",
+            "sim:/tmp/b",
+            "--csms-url",
+            "ws://h:1/o",
+            "--data-dir",
+            "/tmp/d",
+            "--config",
+            file.to_str().unwrap(),
+        ]))
+        .unwrap();
+        let err = resolve_config(&cli).unwrap_err();
+        assert_eq!(err.line, Some(3), "{err}");
+        assert!(
+            err.to_string().contains("AllowOfflineTxForUnknownId"),
+            "{err}"
+        );
+    }
+}

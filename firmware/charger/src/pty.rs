@@ -1,0 +1,307 @@
+//! The simulated board's HIL port: a pseudo-terminal speaking SLCAN, its slave symlinked at the
+//! path given by `--board sim:PATH`.
+//!
+//! Link clients come and go (every `rig` one-shot opens the port, acts and closes it). We do *not*
+//! keep the slave open ourselves: a client that dies after setting TIOCEXCL would otherwise lock
+//! everybody out until we restart. The price is that the master reads EIO while no client has the
+//! slave open; that is "nobody attached", not an error, so we poll for a client every
+//! [`DETACHED_POLL`] and write nothing meanwhile (a late client would otherwise read stale status).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chargerig_link::slcan::{encode_frame, SlcanCommand, SlcanDecoder, SlcanItem};
+use chargerig_link::{Frame, LinkStats};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+/// How often we look for a client while none is attached.
+pub const DETACHED_POLL: Duration = Duration::from_millis(10);
+
+/// SLCAN version reply (`V` command): hardware 01, software 01.
+const VERSION_REPLY: &str = "V0101\r";
+/// SLCAN serial number reply (`N` command).
+const SERIAL_REPLY: &str = "NSIM1\r";
+
+/// Why the port could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum PtyError {
+    #[error("cannot create a pseudo-terminal: {0}")]
+    Open(Errno),
+    #[error("cannot set up the pseudo-terminal {path}: {source}")]
+    Setup { path: PathBuf, source: Errno },
+    #[error("{path} exists and is not a symlink: refusing to replace it (give --board sim: a free path)")]
+    NotASymlink { path: PathBuf },
+    #[error("cannot create the symlink {path} -> {target}: {source}")]
+    Symlink {
+        path: PathBuf,
+        target: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Counters of the port, shared with whoever wants to log or inspect them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PortStats {
+    /// Frames and rejects on the link, as the link crate counts them.
+    pub link: LinkStats,
+    /// Board → rig frames received from the rig side: wrong direction, ignored.
+    pub wrong_direction: u64,
+    /// Frames we could not write because the client did not read (pty buffer full).
+    pub dropped_out: u64,
+    /// Times a client attached to the slave.
+    pub attachments: u64,
+}
+
+/// The master side of the pty and the symlink pointing at its slave.
+pub struct PtyPort {
+    master: AsyncFd<OwnedFd>,
+    link: PathBuf,
+    slave: PathBuf,
+}
+
+impl PtyPort {
+    /// Creates the pty, makes the slave raw and points `link` at it (a stale symlink is replaced).
+    pub fn open(link: &Path) -> Result<PtyPort, PtyError> {
+        let pair = nix::pty::openpty(None, None).map_err(PtyError::Open)?;
+        let slave_path = nix::unistd::ttyname(pair.slave.as_fd()).map_err(PtyError::Open)?;
+        let setup = |source| PtyError::Setup {
+            path: slave_path.clone(),
+            source,
+        };
+        let mut tio = tcgetattr(pair.slave.as_fd()).map_err(setup)?;
+        cfmakeraw(&mut tio);
+        tcsetattr(pair.slave.as_fd(), SetArg::TCSANOW, &tio).map_err(setup)?;
+        fcntl(pair.master.as_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(setup)?;
+        // Our slave fd goes now: from here on only clients hold it (see the module docs).
+        drop(pair.slave);
+
+        match std::fs::symlink_metadata(link) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                info!(path = %link.display(), "replacing a stale board symlink");
+                let _ = std::fs::remove_file(link);
+            }
+            Ok(_) => {
+                return Err(PtyError::NotASymlink {
+                    path: link.to_path_buf(),
+                })
+            }
+            Err(_) => {}
+        }
+        std::os::unix::fs::symlink(&slave_path, link).map_err(|source| PtyError::Symlink {
+            path: link.to_path_buf(),
+            target: slave_path.clone(),
+            source,
+        })?;
+        // SAFETY: the OwnedFd is moved into the AsyncFd, so the descriptor stays open and is the
+        // same description for the AsyncFd's whole life.
+        let master = unsafe { AsyncFd::register_with_interest(pair.master, Interest::READABLE) }
+            .map_err(|e| PtyError::Setup {
+                path: slave_path.clone(),
+                source: Errno::from_raw(e.error().raw_os_error().unwrap_or(0)),
+            })?;
+        info!(link = %link.display(), slave = %slave_path.display(), "board HIL port ready (SLCAN)");
+        Ok(PtyPort {
+            master,
+            link: link.to_path_buf(),
+            slave: slave_path,
+        })
+    }
+
+    /// The slave device (`/dev/pts/N`).
+    pub fn slave_path(&self) -> &Path {
+        &self.slave
+    }
+}
+
+impl Drop for PtyPort {
+    /// Removes the symlink on a clean exit, unless someone re-pointed it meanwhile.
+    fn drop(&mut self) {
+        if std::fs::read_link(&self.link).ok().as_deref() == Some(self.slave.as_path()) {
+            let _ = std::fs::remove_file(&self.link);
+        }
+    }
+}
+
+/// Client state as the port sees it.
+struct Session {
+    /// A client has the slave open.
+    attached: bool,
+    /// The client sent `O` (SLCAN channel open): frames flow to it only then, as on an adapter.
+    open: bool,
+    decoder: SlcanDecoder,
+}
+
+/// Runs the port: decoded rig frames go to `frames_in`, frames from `frames_out` go to the client.
+/// Returns when `frames_out` closes (the runtime is shutting down).
+pub async fn run(
+    port: PtyPort,
+    frames_in: mpsc::UnboundedSender<Frame>,
+    mut frames_out: mpsc::UnboundedReceiver<Frame>,
+    stats: Arc<Mutex<PortStats>>,
+) {
+    let mut s = Session {
+        attached: false,
+        open: false,
+        decoder: SlcanDecoder::new(),
+    };
+    let mut poll = tokio::time::interval(DETACHED_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut buf = [0u8; 1024];
+    loop {
+        tokio::select! {
+            out = frames_out.recv() => match out {
+                None => return,
+                Some(frame) => {
+                    if s.attached && s.open {
+                        write_line(&port, &mut s, &encode_frame(&frame.encode()), &stats);
+                        stats.lock().unwrap().link.frames_out += 1;
+                    }
+                }
+            },
+            guard = port.master.readable(), if s.attached => {
+                let Ok(mut guard) = guard else { return };
+                match guard.try_io(|fd| nix::unistd::read(fd.get_ref().as_fd(), &mut buf).map_err(std::io::Error::from)) {
+                    Err(_would_block) => {}
+                    Ok(result) => on_read(&port, &mut s, result, &buf, &frames_in, &stats),
+                }
+            }
+            _ = poll.tick(), if !s.attached => {
+                let result = nix::unistd::read(port.master.get_ref().as_fd(), &mut buf).map_err(std::io::Error::from);
+                on_read(&port, &mut s, result, &buf, &frames_in, &stats);
+            }
+        }
+    }
+}
+
+fn on_read(
+    port: &PtyPort,
+    s: &mut Session,
+    result: std::io::Result<usize>,
+    buf: &[u8],
+    frames_in: &mpsc::UnboundedSender<Frame>,
+    stats: &Arc<Mutex<PortStats>>,
+) {
+    let n = match result {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(e) if e.raw_os_error() == Some(Errno::EIO as i32) => {
+            if s.attached {
+                debug!("board link client detached");
+                s.attached = false;
+                s.open = false;
+                s.decoder = SlcanDecoder::new();
+            }
+            return;
+        }
+        Err(e) => {
+            warn!(error = %e, "board link read failed");
+            return;
+        }
+    };
+    if !s.attached {
+        debug!("board link client attached");
+        s.attached = true;
+        stats.lock().unwrap().attachments += 1;
+    }
+    if n == 0 {
+        return;
+    }
+    let items: Vec<SlcanItem> = s.decoder.push(&buf[..n]).collect();
+    for item in items {
+        stats.lock().unwrap().link.count_item(&item);
+        match item {
+            SlcanItem::Frame(can) => {
+                let decoded = Frame::decode(&can);
+                stats.lock().unwrap().link.count_decode(&decoded);
+                match decoded {
+                    Err(e) => warn!(frame = %can, error = %e, "board link: frame rejected"),
+                    Ok(
+                        f @ (Frame::Status(_)
+                        | Frame::Meter { .. }
+                        | Frame::Event(_)
+                        | Frame::Identity { .. }),
+                    ) => {
+                        stats.lock().unwrap().wrong_direction += 1;
+                        warn!(frame = %can, kind = f.name(), "board link: board-to-rig frame received from the rig side, ignored");
+                    }
+                    Ok(f) => {
+                        debug!(frame = %can, kind = f.name(), "board link: received");
+                        let _ = frames_in.send(f);
+                    }
+                }
+            }
+            SlcanItem::Command(cmd) => {
+                let reply = match cmd {
+                    SlcanCommand::Open | SlcanCommand::ListenOnly => {
+                        s.open = true;
+                        "\r"
+                    }
+                    SlcanCommand::Close => {
+                        s.open = false;
+                        "\r"
+                    }
+                    SlcanCommand::Bitrate(n) if n <= 8 => "\r",
+                    SlcanCommand::Version => VERSION_REPLY,
+                    SlcanCommand::SerialNumber => SERIAL_REPLY,
+                    SlcanCommand::StatusFlags => "F00\r",
+                    SlcanCommand::Timestamps(false) => "\r",
+                    other => {
+                        warn!(command = ?other, "board link: SLCAN command not supported");
+                        "\x07"
+                    }
+                };
+                write_line(port, s, reply, stats);
+            }
+            // An empty line: clients send a few to flush an adapter's input. Nothing to do.
+            SlcanItem::Ack => {}
+            SlcanItem::Nack => {
+                stats.lock().unwrap().link.garbage += 1;
+                warn!("board link: stray BEL from the rig side, ignored");
+            }
+            SlcanItem::Garbage { line, reason } => {
+                warn!(%line, %reason, "board link: garbage ignored");
+                write_line(port, s, "\x07", stats);
+            }
+        }
+    }
+}
+
+/// Non-blocking write of one whole line; if the client does not read, the line is dropped.
+fn write_line(port: &PtyPort, s: &mut Session, line: &str, stats: &Arc<Mutex<PortStats>>) {
+    let fd = port.master.get_ref().as_fd();
+    let mut bytes = line.as_bytes();
+    while !bytes.is_empty() {
+        match nix::unistd::write(fd, bytes) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => {
+                let mut st = stats.lock().unwrap();
+                st.dropped_out += 1;
+                if st.dropped_out.is_power_of_two() {
+                    warn!(
+                        dropped = st.dropped_out,
+                        "board link: client is not reading, output dropped"
+                    );
+                }
+                return;
+            }
+            Err(Errno::EIO) => {
+                s.attached = false;
+                s.open = false;
+                return;
+            }
+            Err(e) => {
+                warn!(error = %e, "board link write failed");
+                return;
+            }
+        }
+    }
+}

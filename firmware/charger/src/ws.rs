@@ -1,0 +1,329 @@
+//! The OCPP-J WebSocket client: connect, keep alive, reconnect. It never interprets a frame.
+//!
+//! One task owns the socket. It reports `Connected` / `Frame` / `Disconnected` on one channel
+//! (so the core always sees `Connected` before the frames of that connection) and takes frames to
+//! send tagged with the connection *generation* they were meant for: a frame the core produced for
+//! a connection that has since died is dropped instead of leaking onto the next one.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep_until, timeout, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tracing::{debug, info, warn};
+
+use crate::backoff::Backoff;
+
+/// The OCPP-J subprotocol we speak; a server that does not agree is refused.
+pub const SUBPROTOCOL: &str = "ocpp1.6";
+
+/// Largest inbound text frame handed to the core; larger ones are dropped with a log line.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Hard ceiling where tungstenite itself gives up (and the connection closes).
+const TRANSPORT_LIMIT_BYTES: usize = 8 * 1024 * 1024;
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct WsConfig {
+    /// Full URL including the charge point id.
+    pub url: String,
+    pub reconnect_min: Duration,
+    pub reconnect_max: Duration,
+    /// How long after a ping without any inbound traffic the link is declared dead. Also bounds
+    /// the TCP connect + handshake and every write, so a blackholed network is noticed.
+    pub pong_timeout: Duration,
+}
+
+/// What the socket task reports, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsEvent {
+    Connected { generation: u64 },
+    Frame { generation: u64, text: String },
+    Disconnected { generation: u64 },
+}
+
+/// What the runtime asks of the socket task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsCommand {
+    /// Send a text frame, if `generation` is still the live connection.
+    Send { generation: u64, text: String },
+    /// Drop the connection (if any) and connect again.
+    Reconnect,
+}
+
+/// Why a session ended.
+enum End {
+    /// The runtime is gone: stop for good.
+    Shutdown,
+    /// The core asked for a reconnect.
+    Requested,
+    /// The link failed (closed, error, silent).
+    Lost(String),
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Runs until `commands` is closed. `ping_interval` is OCPP's WebSocketPingInterval (zero: no
+/// pings), read live so a ChangeConfiguration takes effect on the next ping.
+pub async fn run(
+    cfg: WsConfig,
+    mut ping_interval: watch::Receiver<Duration>,
+    events: mpsc::Sender<WsEvent>,
+    mut commands: mpsc::UnboundedReceiver<WsCommand>,
+) {
+    let mut backoff = Backoff::new(cfg.reconnect_min, cfg.reconnect_max);
+    let mut generation = 0u64;
+    loop {
+        let attempt = backoff.attempts() + 1;
+        debug!(url = %cfg.url, attempt, "connecting to the central system");
+        let connecting = connect(&cfg);
+        tokio::pin!(connecting);
+        let result = loop {
+            tokio::select! {
+                r = &mut connecting => break Some(r),
+                cmd = commands.recv() => match cmd {
+                    None => break None,
+                    // Nothing is live: stale frames are dropped, a reconnect is already under way.
+                    Some(WsCommand::Send { .. }) | Some(WsCommand::Reconnect) => {}
+                }
+            }
+        };
+        let socket = match result {
+            None => return,
+            Some(Ok(socket)) => socket,
+            Some(Err(reason)) => {
+                let delay = backoff.next_delay();
+                warn!(url = %cfg.url, attempt, %reason, next_attempt_in_ms = delay.as_millis() as u64,
+                      "central system unreachable, retrying");
+                if !idle(delay, &mut commands).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        generation += 1;
+        backoff.reset();
+        info!(url = %cfg.url, generation, "connected to the central system");
+        if events
+            .send(WsEvent::Connected { generation })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let end = session(
+            socket,
+            generation,
+            &cfg,
+            &mut ping_interval,
+            &events,
+            &mut commands,
+        )
+        .await;
+        let _ = events.send(WsEvent::Disconnected { generation }).await;
+        let delay = match end {
+            End::Shutdown => return,
+            End::Requested => {
+                info!(generation, "reconnect requested by the charger logic");
+                backoff.next_delay()
+            }
+            End::Lost(reason) => {
+                let delay = backoff.next_delay();
+                warn!(generation, %reason, next_attempt_in_ms = delay.as_millis() as u64,
+                      "connection to the central system lost");
+                delay
+            }
+        };
+        if !idle(delay, &mut commands).await {
+            return;
+        }
+    }
+}
+
+/// Waits `delay`, discarding commands (nothing is connected). False when the runtime is gone.
+async fn idle(delay: Duration, commands: &mut mpsc::UnboundedReceiver<WsCommand>) -> bool {
+    let until = Instant::now() + delay;
+    loop {
+        tokio::select! {
+            _ = sleep_until(until) => return true,
+            cmd = commands.recv() => if cmd.is_none() { return false },
+        }
+    }
+}
+
+/// TCP connect + WebSocket handshake with the `ocpp1.6` subprotocol, bounded by the pong timeout.
+async fn connect(cfg: &WsConfig) -> Result<Socket, String> {
+    let mut request = cfg
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("bad URL {}: {e}", cfg.url))?;
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static(SUBPROTOCOL),
+    );
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(TRANSPORT_LIMIT_BYTES))
+        .max_frame_size(Some(TRANSPORT_LIMIT_BYTES));
+    let handshake = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
+    let limit = cfg.pong_timeout.max(Duration::from_secs(1));
+    let (socket, response) = match timeout(limit, handshake).await {
+        Err(_) => return Err(format!("no handshake within {} ms", limit.as_millis())),
+        Ok(Err(e)) => return Err(describe_connect_error(&e)),
+        Ok(Ok(pair)) => pair,
+    };
+    // tungstenite already refuses a missing or foreign subprotocol; keep the check explicit.
+    let agreed = response
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .and_then(|v| v.to_str().ok());
+    if agreed != Some(SUBPROTOCOL) {
+        return Err(format!(
+            "server did not agree to subprotocol {SUBPROTOCOL} (answered {agreed:?})"
+        ));
+    }
+    Ok(socket)
+}
+
+fn describe_connect_error(e: &tokio_tungstenite::tungstenite::Error) -> String {
+    use tokio_tungstenite::tungstenite::error::{Error, ProtocolError};
+    match e {
+        Error::Protocol(ProtocolError::SecWebSocketSubProtocolError(sub)) => {
+            format!("server refused subprotocol {SUBPROTOCOL}: {sub}")
+        }
+        Error::Http(resp) => format!("server answered HTTP {}", resp.status()),
+        other => other.to_string(),
+    }
+}
+
+/// One live connection: pump frames both ways, ping, and notice silence.
+async fn session(
+    socket: Socket,
+    generation: u64,
+    cfg: &WsConfig,
+    ping_interval: &mut watch::Receiver<Duration>,
+    events: &mpsc::Sender<WsEvent>,
+    commands: &mut mpsc::UnboundedReceiver<WsCommand>,
+) -> End {
+    let (mut sink, mut stream) = socket.split();
+    let write_limit = cfg.pong_timeout.max(Duration::from_secs(1));
+    let mut last_rx = Instant::now();
+    // When we pinged without having heard anything since: the silence clock runs from here.
+    let mut unanswered_ping: Option<Instant> = None;
+    let mut next_ping = next_ping_at(Instant::now(), *ping_interval.borrow());
+    let mut ping_live = true;
+    let far = || Instant::now() + Duration::from_secs(24 * 3600);
+    loop {
+        let silence_deadline = unanswered_ping.map(|t| t + cfg.pong_timeout);
+        tokio::select! {
+            msg = stream.next() => {
+                let msg = match msg {
+                    None => return End::Lost("closed by the central system".into()),
+                    Some(Err(e)) => return End::Lost(format!("read error: {e}")),
+                    Some(Ok(msg)) => msg,
+                };
+                last_rx = Instant::now();
+                unanswered_ping = None;
+                match msg {
+                    Message::Text(text) => {
+                        if text.len() > MAX_FRAME_BYTES {
+                            warn!(generation, bytes = text.len(), limit = MAX_FRAME_BYTES,
+                                  "oversized frame from the central system dropped");
+                            continue;
+                        }
+                        debug!(generation, frame = %text.as_str(), "received");
+                        if events.send(WsEvent::Frame { generation, text: text.to_string() }).await.is_err() {
+                            return End::Shutdown;
+                        }
+                    }
+                    Message::Binary(data) => {
+                        warn!(generation, bytes = data.len(), "binary frame ignored (OCPP-J is text only)");
+                    }
+                    Message::Ping(_) => {
+                        // tungstenite queued the pong; push it out now.
+                        if let Err(reason) = bounded(write_limit, sink.flush()).await {
+                            return End::Lost(reason);
+                        }
+                    }
+                    Message::Pong(_) => debug!(generation, "pong"),
+                    Message::Close(frame) => {
+                        return End::Lost(format!("central system closed the connection: {frame:?}"));
+                    }
+                    Message::Frame(_) => {}
+                }
+            }
+            cmd = commands.recv() => match cmd {
+                None => {
+                    let _ = timeout(Duration::from_millis(500), sink.close()).await;
+                    return End::Shutdown;
+                }
+                Some(WsCommand::Reconnect) => {
+                    let _ = timeout(Duration::from_millis(500), sink.close()).await;
+                    return End::Requested;
+                }
+                Some(WsCommand::Send { generation: g, text }) => {
+                    if g != generation {
+                        debug!(stale = g, live = generation, "frame for an old connection dropped");
+                        continue;
+                    }
+                    debug!(generation, frame = %text, "sending");
+                    if let Err(reason) = bounded(write_limit, sink.send(Message::text(text))).await {
+                        return End::Lost(reason);
+                    }
+                }
+            },
+            _ = sleep_until(next_ping.unwrap_or_else(far)), if next_ping.is_some() => {
+                let now = Instant::now();
+                if unanswered_ping.is_none() {
+                    unanswered_ping = Some(now);
+                }
+                debug!(generation, since_last_rx_ms = (now - last_rx).as_millis() as u64, "ping");
+                let ping = Message::Ping(Bytes::from_static(b"chargerig"));
+                if let Err(reason) = bounded(write_limit, sink.send(ping)).await {
+                    return End::Lost(reason);
+                }
+                next_ping = next_ping_at(now, *ping_interval.borrow());
+            }
+            _ = sleep_until(silence_deadline.unwrap_or_else(far)), if silence_deadline.is_some() => {
+                return End::Lost(format!(
+                    "silent link: no pong or frame within {} ms of a ping",
+                    cfg.pong_timeout.as_millis()
+                ));
+            }
+            changed = ping_interval.changed(), if ping_live => {
+                ping_live = changed.is_ok();
+                if ping_live {
+                    let interval = *ping_interval.borrow_and_update();
+                    info!(generation, interval_s = interval.as_secs(), "WebSocket ping interval changed");
+                    next_ping = next_ping_at(Instant::now(), interval);
+                    if next_ping.is_none() {
+                        unanswered_ping = None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A write that must finish within `limit`: on a blackholed network it would block forever.
+async fn bounded<F>(limit: Duration, write: F) -> Result<(), String>
+where
+    F: std::future::Future<Output = Result<(), tokio_tungstenite::tungstenite::Error>>,
+{
+    match timeout(limit, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("write error: {e}")),
+        Err(_) => Err(format!("write blocked for {} ms", limit.as_millis())),
+    }
+}
+
+fn next_ping_at(from: Instant, interval: Duration) -> Option<Instant> {
+    (!interval.is_zero()).then(|| from + interval)
+}
