@@ -233,11 +233,17 @@ fn resolve(
         ));
     }
 
-    let csms_url = match (&overrides.csms_url, &f.csms.url) {
+    // The file's URL is checked even when --csms-url wins: a bad file is a bad file.
+    let file_url = match &f.csms.url {
+        Some(url) => Some(
+            check_url(url.get_ref())
+                .map_err(|r| err(Some(url.span()), format!("csms.url: {r}")))?,
+        ),
+        None => None,
+    };
+    let csms_url = match (&overrides.csms_url, file_url) {
         (Some(url), _) => check_url(url).map_err(|r| err(None, format!("--csms-url: {r}")))?,
-        (None, Some(url)) => {
-            check_url(url.get_ref()).map_err(|r| err(Some(url.span()), format!("csms.url: {r}")))?
-        }
+        (None, Some(url)) => url,
         (None, None) => {
             return Err(err(
                 None,
@@ -420,7 +426,7 @@ HeartbeatInterval = 60
                 ("HeartbeatInterval".to_string(), "60".to_string())
             ]
         );
-        assert_eq!(cfg.installer_lines["HeartbeatInterval"], 18);
+        assert_eq!(cfg.installer_lines["HeartbeatInterval"], 19);
 
         let over = Overrides {
             serial_number: Some("SN-CLI".into()),
@@ -453,9 +459,9 @@ HeartbeatInterval = 60
             ),
             ("[csms]\nurl = \"http://x\"\n", 2, "not a WebSocket URL"),
             ("[identity]\nserial_number = \"a b\"\n", 2, "serial_number"),
-            ("[csms]\npong_timeout_s = \"ten\"\n", 2, "integer"),
+            ("[csms]\npong_timeout_s = \"ten\"\n", 2, "expected u64"),
         ] {
-            let err = parse(text, Some(Path::new("f.toml")), &url()).unwrap_err();
+            let err = parse(text, Some(Path::new("f.toml")), &url()).expect_err(text);
             assert_eq!(err.line, Some(line), "{text}: {err}");
             assert!(err.to_string().contains(needle), "{text}: {err}");
         }

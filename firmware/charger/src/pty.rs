@@ -105,7 +105,7 @@ impl PtyPort {
         let master = unsafe { AsyncFd::register_with_interest(pair.master, Interest::READABLE) }
             .map_err(|e| PtyError::Setup {
                 path: slave_path.clone(),
-                source: Errno::from_raw(e.error().raw_os_error().unwrap_or(0)),
+                source: Errno::from_raw(e.into_parts().1.raw_os_error().unwrap_or(0)),
             })?;
         info!(link = %link.display(), slave = %slave_path.display(), "board HIL port ready (SLCAN)");
         Ok(PtyPort {
