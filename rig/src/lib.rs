@@ -1,2 +1,4 @@
 //! Rig library.
 pub mod csms;
+pub mod link;
+pub mod profile;

@@ -1,0 +1,12 @@
+//! Rig-side board link clients.
+//!
+//! [`BoardClient`] keeps a board link open for a whole scenario: a thread owns the carrier,
+//! records every frame in and out (with time, and as a `candump -L` log), keeps the latest
+//! status, meter and identity, the status timeline and the board's events, and reconnects
+//! when the board goes away (power cut) and comes back at the same path.
+
+pub mod client;
+pub mod record;
+
+pub use client::{BoardClient, BoardClientOptions, ClientError, WaitError};
+pub use record::{board_json, BoardView, Direction, EventRecord, FrameRecord, StatusRecord};
