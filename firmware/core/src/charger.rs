@@ -1,72 +1,477 @@
-//! The charger state machine (skeleton: API first, behaviour follows).
+//! The charger state machine: one connector, OCPP 1.6 Core + LocalAuthListManagement +
+//! RemoteTrigger. This file holds the state and the event loop; the submodules hold the
+//! behaviour by concern.
 
-use std::collections::VecDeque;
+mod authorization;
+mod board;
+mod boot;
+mod csms_calls;
+mod delivery;
+mod transaction;
 
+use std::collections::{BTreeMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::auth::{Cache, LocalList};
 use crate::config::{Config, ConfigError};
-use crate::io::{Input, Output, PilotState};
+use crate::io::{BoardInput, HardwareCmd, Input, Output, PilotState};
+use crate::meter::{Meter, MeterRecord};
+use crate::queue::TxQueue;
 use crate::settings::Settings;
 use crate::status::{BoardView, ConnectorStatus};
-use crate::store::Restored;
+use crate::store::{Restored, StoreOp, Table};
 use crate::time::Now;
 
-/// The charger: one connector, OCPP 1.6 Core + LocalAuthListManagement + RemoteTrigger.
+/// State-table keys.
+pub(crate) mod keys {
+    pub const TX: &str = "tx";
+    pub const METER: &str = "meter";
+    pub const NEXT_TX: &str = "next_tx";
+    pub const HOLD: &str = "hold";
+    pub const AVAILABLE: &str = "available";
+    pub const BOOTS: &str = "boots";
+    pub const TXID_PREFIX: &str = "txid/";
+}
+
+/// Registration state after BootNotification (§4.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Registration {
+    /// No answer yet in this power cycle.
+    Unknown,
+    Pending,
+    Accepted,
+    Rejected,
+}
+
+/// Why a tag is being authorized at the central system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AuthPurpose {
+    /// To start a transaction.
+    Start,
+    /// To learn the parent of a tag that may stop the running transaction.
+    Stop,
+    /// To learn the parent of a tag that may release a DeAuthorized cable lock.
+    ReleaseHold,
+}
+
+/// What an outstanding or waiting CALL is, so its answer can be routed.
+#[derive(Clone, Debug, PartialEq)]
+enum CallKind {
+    Boot,
+    Heartbeat,
+    Status {
+        connector: u32,
+    },
+    Authorize {
+        tag: String,
+        purpose: AuthPurpose,
+    },
+    /// A transaction message at queue sequence `seq`.
+    Tx {
+        seq: u64,
+    },
+    /// A triggered MeterValues (not part of the transaction queue).
+    TriggeredMeter,
+}
+
+/// A non-transactional request waiting for its turn.
+#[derive(Clone, Debug)]
+struct WaitingCall {
+    action: &'static str,
+    payload: Value,
+    kind: CallKind,
+    /// Asked for by TriggerMessage: may be sent while registration is Pending.
+    triggered: bool,
+}
+
+/// The one CALL in flight (OCPP-J allows one at a time).
+#[derive(Clone, Debug)]
+struct Outstanding {
+    id: String,
+    kind: CallKind,
+    deadline_ms: u64,
+}
+
+/// The running transaction (persisted in the State table).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Transaction {
+    local_id: u64,
+    tag: String,
+    #[serde(default)]
+    parent: Option<String>,
+    meter_start: u64,
+    start_time: DateTime<Utc>,
+    /// A late StartTransaction.conf said not Accepted and StopTransactionOnInvalidId is false.
+    #[serde(default)]
+    invalid: bool,
+    /// Energy delivery stopped (MaxEnergyOnInvalidId reached): SuspendedEVSE.
+    #[serde(default)]
+    suspended: bool,
+}
+
+/// A cable lock kept after a DeAuthorized stop, until the same tag or parent comes back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Hold {
+    tag: String,
+    #[serde(default)]
+    parent: Option<String>,
+}
+
+/// A tag authorized to start, waiting for the EV (expires after ConnectionTimeOut).
+#[derive(Clone, Debug, PartialEq)]
+struct Authorized {
+    tag: String,
+    parent: Option<String>,
+    expires_ms: u64,
+}
+
+/// The charger: feed it [`Input`]s, execute its [`Output`]s.
 pub struct Charger {
     settings: Settings,
     config: Config,
-    outputs: VecDeque<Output>,
+    out: VecDeque<Output>,
+    /// Store ops not yet emitted; flushed as one `Persist` before the next output that needs it.
+    ops: Vec<StoreOp>,
+    now: Now,
+    boots: u64,
+    msg_counter: u64,
+    /// A Reset was executed: the core is dead until the shell rebuilds it.
+    halted: bool,
+
+    // board
     pilot: PilotState,
+    load_da: u16,
+    contactor: bool,
+    pwm: u16,
+    locked: bool,
+    available: bool,
+    /// ChangeAvailability(Inoperative) arrived during a transaction: applied when it ends.
+    unavailable_scheduled: bool,
+    /// A transaction ended with the EV still plugged in.
+    finishing: bool,
+
+    // link
+    connected: bool,
+    registration: Registration,
+    boot_at_ms: Option<u64>,
+    outstanding: Option<Outstanding>,
+    waiting: VecDeque<WaitingCall>,
+    last_sent_ms: u64,
+    /// Status last reported per connector (0 and 1); `None` = must report.
+    reported: [Option<ConnectorStatus>; 2],
+    /// Current connector-1 status and since when (mono ms, utc).
+    status_since: (ConnectorStatus, u64, DateTime<Utc>),
+
+    // authorization
+    cache: Cache,
+    list: LocalList,
+    auth_pending: bool,
+    authorized: Option<Authorized>,
+    hold: Option<Hold>,
+
+    // transactions
+    tx: Option<Transaction>,
+    next_local_tx: u64,
+    /// Central-system transaction ids by our local id (-1: StartTransaction dropped).
+    tx_ids: BTreeMap<u64, i32>,
+    queue: TxQueue,
+    meter: Meter,
+    next_sample_ms: Option<u64>,
 }
 
 impl Charger {
     /// Builds the core from settings and what the store held at boot. Refuses an invalid
-    /// installer configuration, naming the key and the reason.
+    /// installer configuration, naming the key and the reason. A transaction found open in the
+    /// store was interrupted by power loss: it is stopped (reason PowerLoss) with the last
+    /// persisted meter reading and its time.
     pub fn new(settings: Settings, restored: Restored, now: Now) -> Result<Self, ConfigError> {
         settings.validate()?;
-        let config = Config::new(&settings.installer_config)?;
-        let _ = (restored, now);
-        Ok(Charger {
+        let mut config = Config::new(&settings.installer_config)?;
+        for (k, v) in restored.table(Table::Config) {
+            if let Some(s) = v.as_str() {
+                if !config.restore(k, s) {
+                    tracing::warn!(key = %k, value = %s, "ignoring stored configuration value");
+                }
+            }
+        }
+        let state: BTreeMap<String, Value> = restored
+            .table(Table::State)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let get = |k: &str| state.get(k).cloned();
+        let meter_rec: Option<MeterRecord> =
+            get(keys::METER).and_then(|v| serde_json::from_value(v).ok());
+        let meter = Meter::new(meter_rec, now.mono_ms, now.utc);
+        let boots = get(keys::BOOTS).and_then(|v| v.as_u64()).unwrap_or(0) + 1;
+        let tx_ids = state
+            .iter()
+            .filter_map(|(k, v)| {
+                let local = k.strip_prefix(keys::TXID_PREFIX)?.parse().ok()?;
+                Some((local, v.as_i64()? as i32))
+            })
+            .collect();
+        let cache = Cache::restore(
+            restored
+                .table(Table::Cache)
+                .map(|(k, v)| (k.clone(), v.clone())),
+            settings.auth_cache_capacity,
+        );
+        let list = LocalList::restore(
+            restored
+                .table(Table::LocalList)
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        let queue = TxQueue::restore(
+            restored
+                .table(Table::Queue)
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        let mut charger = Charger {
             settings,
             config,
-            outputs: VecDeque::new(),
+            out: VecDeque::new(),
+            ops: Vec::new(),
+            now,
+            boots,
+            msg_counter: 0,
+            halted: false,
             pilot: PilotState::A,
-        })
+            load_da: 0,
+            contactor: false,
+            pwm: 1000,
+            locked: false,
+            available: get(keys::AVAILABLE)
+                .and_then(|v| v.as_bool())
+                .unwrap_or(true),
+            unavailable_scheduled: false,
+            finishing: false,
+            connected: false,
+            registration: Registration::Unknown,
+            boot_at_ms: Some(now.mono_ms),
+            outstanding: None,
+            waiting: VecDeque::new(),
+            last_sent_ms: now.mono_ms,
+            reported: [None, None],
+            status_since: (ConnectorStatus::Available, now.mono_ms, now.utc),
+            cache,
+            list,
+            auth_pending: false,
+            authorized: None,
+            hold: get(keys::HOLD).and_then(|v| serde_json::from_value(v).ok()),
+            tx: None,
+            next_local_tx: get(keys::NEXT_TX).and_then(|v| v.as_u64()).unwrap_or(1),
+            tx_ids,
+            queue,
+            meter,
+            next_sample_ms: None,
+        };
+        charger.persist(vec![StoreOp::Put {
+            table: Table::State,
+            key: keys::BOOTS.into(),
+            value: Value::from(boots),
+        }]);
+        if let Some(tx) = get(keys::TX).and_then(|v| serde_json::from_value::<Transaction>(v).ok())
+        {
+            charger.stop_after_power_loss(tx);
+        }
+        // Put the hardware in a known state: nothing offered, contactor open, lock as persisted.
+        charger
+            .out
+            .push_back(Output::Hardware(HardwareCmd::Contactor(false)));
+        charger
+            .out
+            .push_back(Output::Hardware(HardwareCmd::Pwm(1000)));
+        charger.locked = charger.hold.is_some();
+        charger
+            .out
+            .push_back(Output::Hardware(HardwareCmd::Lock(charger.locked)));
+        charger.status_since.0 = charger.connector_status();
+        charger.flush();
+        Ok(charger)
     }
 
     /// Feeds one event at time `now`. Never panics, whatever the input.
     pub fn handle_input(&mut self, input: Input, now: Now) {
-        let _ = (input, now);
+        if self.halted {
+            return;
+        }
+        if now.mono_ms >= self.now.mono_ms {
+            self.now = now;
+        } else {
+            // A monotonic clock never goes back; keep ours and take only the wall time.
+            self.now.utc = now.utc;
+        }
+        self.meter.advance(self.now.mono_ms, self.metered_current());
+        match input {
+            Input::Board(BoardInput::Pilot(p)) => self.on_pilot(p),
+            Input::Board(BoardInput::Card(Some(uid))) => self.on_card(&uid),
+            Input::Board(BoardInput::Card(None)) => {}
+            Input::Board(BoardInput::LoadDeciAmps(da)) => self.load_da = da,
+            Input::Board(BoardInput::StopButton) => self.on_stop_button(),
+            Input::Connected => self.on_connected(),
+            Input::Disconnected => self.on_disconnected(),
+            Input::Frame(text) => self.on_frame(&text),
+            Input::Tick => {}
+        }
+        if !self.halted {
+            self.run_timers();
+        }
+        self.flush();
     }
 
     /// The next action for the shell, in order; `None` when there is nothing to do.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        self.out.pop_front()
     }
 
     /// The next monotonic deadline (ms) at which the shell must call `handle_input(Input::Tick)`.
     pub fn poll_timeout(&self) -> Option<u64> {
-        None
+        if self.halted {
+            return None;
+        }
+        let mut t: Vec<u64> = Vec::new();
+        if let Some(o) = &self.outstanding {
+            t.push(o.deadline_ms);
+        }
+        if self.connected {
+            if let Some(b) = self.boot_at_ms {
+                t.push(b);
+            }
+        }
+        if self.online() && self.outstanding.is_none() {
+            let hb = self.config.uint("HeartbeatInterval");
+            if hb > 0 {
+                t.push(self.last_sent_ms + hb * 1000);
+            }
+            if let Some((_, m)) = self.queue.head() {
+                t.push(m.not_before_ms.max(self.now.mono_ms));
+            }
+        }
+        if let Some(a) = &self.authorized {
+            t.push(a.expires_ms);
+        }
+        if let Some(s) = self.next_sample_ms {
+            t.push(s);
+        }
+        if self.online() && self.reported[1] != Some(self.status_since.0) {
+            t.push(self.status_since.1 + self.config.uint("MinimumStatusDuration") * 1000);
+        }
+        if self.tx.is_some() {
+            t.push(self.meter.persisted_at_ms + METER_PERSIST_PERIOD_MS);
+        }
+        t.into_iter().min()
     }
 
     /// A snapshot for the board status frame.
     pub fn status(&self) -> BoardView {
         BoardView {
             pilot: self.pilot,
-            pwm_permille: 1000,
-            contactor_closed: false,
-            locked: false,
-            online: false,
-            tx_active: false,
-            fault: false,
-            connector_status: ConnectorStatus::Available,
-            queue_len: 0,
-            energy_wh: 0,
-            current_deci_amps: 0,
+            pwm_permille: self.pwm,
+            contactor_closed: self.contactor,
+            locked: self.locked,
+            online: self.online(),
+            tx_active: self.tx.is_some(),
+            fault: self.pilot.is_fault(),
+            connector_status: self.connector_status(),
+            queue_len: self.queue.len(),
+            energy_wh: self.meter.wh(),
+            current_deci_amps: self.metered_current(),
         }
     }
 
     /// The current value of an OCPP configuration key (e.g. WebSocketPingInterval for the shell).
     pub fn config_value(&self, key: &str) -> Option<String> {
-        let _ = &self.settings;
         self.config.get(key).map(str::to_string)
     }
+
+    // ----- plumbing shared by the submodules -----
+
+    /// WebSocket up and BootNotification accepted: requests may flow.
+    fn online(&self) -> bool {
+        self.connected && self.registration == Registration::Accepted
+    }
+
+    /// Queues store ops; they are emitted as one `Persist` before the next output that depends
+    /// on them.
+    fn persist(&mut self, ops: Vec<StoreOp>) {
+        self.ops.extend(ops);
+    }
+
+    fn put_state(&mut self, key: &str, value: Value) {
+        self.persist(vec![StoreOp::Put {
+            table: Table::State,
+            key: key.into(),
+            value,
+        }]);
+    }
+
+    fn delete_state(&mut self, key: &str) {
+        self.persist(vec![StoreOp::Delete {
+            table: Table::State,
+            key: key.into(),
+        }]);
+    }
+
+    /// Emits pending store ops as one `Persist` output.
+    fn flush(&mut self) {
+        if !self.ops.is_empty() {
+            let ops = std::mem::take(&mut self.ops);
+            self.out.push_back(Output::Persist(ops));
+        }
+    }
+
+    /// Emits an output after everything it may depend on is persisted.
+    fn emit(&mut self, output: Output) {
+        self.flush();
+        self.out.push_back(output);
+    }
+
+    fn next_message_id(&mut self) -> String {
+        self.msg_counter += 1;
+        format!("{}-{}", self.boots, self.msg_counter)
+    }
+
+    fn message_timeout_ms(&self) -> u64 {
+        self.config.uint("MessageTimeout").max(1) * 1000
+    }
+
+    /// Runs every timer due at `self.now` and sends what can be sent.
+    fn run_timers(&mut self) {
+        let now = self.now.mono_ms;
+        if let Some(o) = &self.outstanding {
+            if now >= o.deadline_ms {
+                let o = self.outstanding.take().expect("checked");
+                tracing::warn!(id = %o.id, kind = ?o.kind, "request timed out");
+                self.on_call_failed(o.kind, true);
+            }
+        }
+        if let Some(a) = &self.authorized {
+            if now >= a.expires_ms && self.tx.is_none() {
+                tracing::info!(tag = %a.tag, "authorization expired (ConnectionTimeOut)");
+                self.authorized = None;
+            }
+        }
+        self.sample_meter_values();
+        self.check_invalid_energy();
+        self.try_start_transaction();
+        self.update_hardware();
+        self.persist_meter_if_due();
+        self.track_status();
+        self.boot_if_due();
+        self.heartbeat_if_due();
+        self.pump();
+    }
+}
+
+/// While a transaction runs, the meter is persisted at least this often (and on every Wh change),
+/// so a power cut loses at most this much of the stop time.
+const METER_PERSIST_PERIOD_MS: u64 = 5_000;
+
+/// An RFC 3339 timestamp with millisecond precision (what every OCPP tool parses).
+pub(crate) fn ts(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(3)
 }

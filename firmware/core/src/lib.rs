@@ -5,9 +5,13 @@
 //! tested by replaying inputs, and a power cut is simulated by rebuilding the core from the
 //! persisted [`StoreOp`]s.
 
+pub mod auth;
 mod charger;
 pub mod config;
 mod io;
+pub mod meter;
+pub mod ocppj;
+pub mod queue;
 mod settings;
 mod status;
 mod store;

@@ -1,0 +1,219 @@
+//! Presented id tags: start, stop, release a held lock; online Authorize or the offline decision.
+
+use rust_ocpp::v1_6::messages::authorize::AuthorizeRequest;
+use rust_ocpp::v1_6::types::{AuthorizationStatus, IdTagInfo};
+use serde_json::Value;
+
+use super::{keys, AuthPurpose, Authorized, CallKind, Charger, WaitingCall};
+use crate::auth::{self, OfflinePolicy};
+
+impl Charger {
+    fn policy(&self) -> OfflinePolicy {
+        OfflinePolicy {
+            local_list_enabled: self.config.flag("LocalAuthListEnabled"),
+            cache_enabled: self.config.flag("AuthorizationCacheEnabled"),
+            local_authorize_offline: self.config.flag("LocalAuthorizeOffline"),
+            allow_offline_tx_for_unknown_id: self.config.flag("AllowOfflineTxForUnknownId"),
+        }
+    }
+
+    /// The parent of `tag` as the local list or cache knows it.
+    fn known_parent(&self, tag: &str) -> Option<String> {
+        let p = self.policy();
+        if p.local_list_enabled {
+            if let Some(r) = self.list.get(tag) {
+                return r.parent.clone();
+            }
+        }
+        if p.cache_enabled {
+            if let Some(r) = self.cache.get(tag) {
+                return r.parent.clone();
+            }
+        }
+        None
+    }
+
+    /// The local list or cache hold `tag` as valid (for LocalPreAuthorize).
+    fn locally_valid(&self, tag: &str) -> Option<Option<String>> {
+        let p = self.policy();
+        let now = self.now.utc;
+        if p.local_list_enabled {
+            if let Some(r) = self.list.get(tag) {
+                return r.is_valid(now).then(|| r.parent.clone());
+            }
+        }
+        if p.cache_enabled {
+            if let Some(r) = self.cache.get(tag) {
+                return r.is_valid(now).then(|| r.parent.clone());
+            }
+        }
+        None
+    }
+
+    /// A tag was presented (card, or the serial number in free-charge mode).
+    pub(super) fn present_tag(&mut self, tag: &str) {
+        if tag.is_empty() || tag.len() > 20 {
+            tracing::warn!(%tag, "ignoring id tag that is not 1..=20 characters");
+            return;
+        }
+        // A DeAuthorized stop left the cable locked: the same tag or parent releases it.
+        if let Some(hold) = self.hold.clone() {
+            if hold.tag.eq_ignore_ascii_case(tag) || self.same_parent(tag, hold.parent.as_deref()) {
+                self.release_hold();
+                return;
+            }
+            if hold.parent.is_some() && self.online() && self.known_parent(tag).is_none() {
+                self.send_authorize(tag, AuthPurpose::ReleaseHold);
+                return;
+            }
+        }
+        if let Some(tx) = self.tx.clone() {
+            if tx.tag.eq_ignore_ascii_case(tag) {
+                // §4.1: the same tag stops without asking the central system.
+                self.stop_transaction("Local", Some(tag));
+            } else if self.same_parent(tag, tx.parent.as_deref()) {
+                self.stop_transaction("Local", Some(tag));
+            } else if tx.parent.is_some() && self.online() && !self.auth_pending {
+                self.send_authorize(tag, AuthPurpose::Stop);
+            } else {
+                tracing::info!(%tag, "tag does not belong to the running transaction");
+            }
+            return;
+        }
+        if self.auth_pending {
+            tracing::info!(%tag, "authorization already in progress; tag ignored");
+            return;
+        }
+        if let Some(a) = &self.authorized {
+            tracing::info!(%tag, authorized = %a.tag, "already authorized; tag ignored");
+            return;
+        }
+        if self.online() {
+            if self.config.flag("LocalPreAuthorize") {
+                if let Some(parent) = self.locally_valid(tag) {
+                    tracing::info!(%tag, "authorized locally (LocalPreAuthorize)");
+                    self.grant(tag, parent);
+                    return;
+                }
+            }
+            self.send_authorize(tag, AuthPurpose::Start);
+        } else {
+            self.decide_offline(tag);
+        }
+    }
+
+    /// `tag` has `parent` as its parent id tag, according to the list or cache.
+    fn same_parent(&self, tag: &str, parent: Option<&str>) -> bool {
+        match (parent, self.known_parent(tag)) {
+            (Some(p), Some(q)) => p.eq_ignore_ascii_case(&q),
+            _ => false,
+        }
+    }
+
+    fn send_authorize(&mut self, tag: &str, purpose: AuthPurpose) {
+        let payload = serde_json::to_value(AuthorizeRequest {
+            id_tag: tag.to_string(),
+        })
+        .unwrap_or(Value::Null);
+        if purpose == AuthPurpose::Start {
+            self.auth_pending = true;
+        }
+        self.waiting.push_back(WaitingCall {
+            action: "Authorize",
+            payload,
+            kind: CallKind::Authorize {
+                tag: tag.to_string(),
+                purpose,
+            },
+            triggered: false,
+        });
+    }
+
+    /// The offline decision (offline-behaviour.md): local list, cache, unknown.
+    pub(super) fn decide_offline(&mut self, tag: &str) {
+        let d = auth::offline_decision(tag, &self.list, &self.cache, self.policy(), self.now.utc);
+        tracing::info!(%tag, accept = d.accept, by = ?d.by, "offline authorization decision");
+        if d.accept {
+            self.grant(tag, d.parent);
+        }
+    }
+
+    /// Authorizes `tag` to start; the transaction starts when the EV is (or gets) plugged in.
+    pub(super) fn grant(&mut self, tag: &str, parent: Option<String>) {
+        let timeout_ms = self.config.uint("ConnectionTimeOut") * 1000;
+        self.authorized = Some(Authorized {
+            tag: tag.to_string(),
+            parent,
+            expires_ms: self.now.mono_ms + timeout_ms,
+        });
+        self.try_start_transaction();
+        self.update_hardware();
+    }
+
+    /// The answer to an Authorize (`None`: no answer — timeout, CallError or link lost).
+    pub(super) fn on_authorize_result(
+        &mut self,
+        tag: &str,
+        purpose: AuthPurpose,
+        info: Option<IdTagInfo>,
+    ) {
+        if purpose == AuthPurpose::Start {
+            self.auth_pending = false;
+        }
+        let Some(info) = info else {
+            if purpose == AuthPurpose::Start {
+                tracing::warn!(%tag, "no Authorize answer: falling back to the offline decision");
+                self.decide_offline(tag);
+            }
+            return;
+        };
+        self.learn(tag, &info);
+        let accepted = info.status == AuthorizationStatus::Accepted
+            && info.expiry_date.is_none_or(|e| e > self.now.utc);
+        match purpose {
+            AuthPurpose::Start => {
+                if accepted {
+                    self.grant(tag, info.parent_id_tag.clone());
+                } else {
+                    tracing::info!(%tag, status = ?info.status, "authorization refused");
+                }
+            }
+            AuthPurpose::Stop => {
+                let parent = self.tx.as_ref().and_then(|t| t.parent.clone());
+                if let (Some(p), Some(q)) = (parent, info.parent_id_tag.as_deref()) {
+                    if p.eq_ignore_ascii_case(q) && self.tx.is_some() {
+                        self.stop_transaction("Local", Some(tag));
+                    }
+                }
+            }
+            AuthPurpose::ReleaseHold => {
+                let parent = self.hold.as_ref().and_then(|h| h.parent.clone());
+                if let (Some(p), Some(q)) = (parent, info.parent_id_tag.as_deref()) {
+                    if p.eq_ignore_ascii_case(q) {
+                        self.release_hold();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Updates the cache from an IdTagInfo (never for tags in the local list).
+    pub(super) fn learn(&mut self, tag: &str, info: &IdTagInfo) {
+        if self.config.flag("LocalAuthListEnabled") && self.list.get(tag).is_some() {
+            return;
+        }
+        if !self.config.flag("AuthorizationCacheEnabled") {
+            return;
+        }
+        let ops = self.cache.update(tag, info, self.now.utc);
+        self.persist(ops);
+    }
+
+    pub(super) fn release_hold(&mut self) {
+        if let Some(h) = self.hold.take() {
+            tracing::info!(tag = %h.tag, "cable lock released");
+            self.delete_state(keys::HOLD);
+            self.update_hardware();
+        }
+    }
+}

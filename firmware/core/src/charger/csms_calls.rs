@@ -1,0 +1,505 @@
+//! Requests from the central system: decoded strictly, answered with a CALLRESULT or CALLERROR.
+//! Anything that changes persistent state is persisted before the answer goes out.
+
+use rust_ocpp::v1_6::messages::change_availability::{
+    ChangeAvailabilityRequest, ChangeAvailabilityResponse,
+};
+use rust_ocpp::v1_6::messages::change_configuration::{
+    ChangeConfigurationRequest, ChangeConfigurationResponse,
+};
+use rust_ocpp::v1_6::messages::clear_cache::ClearCacheResponse;
+use rust_ocpp::v1_6::messages::data_transfer::{DataTransferRequest, DataTransferResponse};
+use rust_ocpp::v1_6::messages::get_configuration::{
+    GetConfigurationRequest, GetConfigurationResponse,
+};
+use rust_ocpp::v1_6::messages::get_local_list_version::GetLocalListVersionResponse;
+use rust_ocpp::v1_6::messages::meter_values::MeterValuesRequest;
+use rust_ocpp::v1_6::messages::remote_start_transaction::{
+    RemoteStartTransactionRequest, RemoteStartTransactionResponse,
+};
+use rust_ocpp::v1_6::messages::remote_stop_transaction::{
+    RemoteStopTransactionRequest, RemoteStopTransactionResponse,
+};
+use rust_ocpp::v1_6::messages::reset::{ResetRequest, ResetResponse};
+use rust_ocpp::v1_6::messages::send_local_list::{SendLocalListRequest, SendLocalListResponse};
+use rust_ocpp::v1_6::messages::trigger_message::{TriggerMessageRequest, TriggerMessageResponse};
+use rust_ocpp::v1_6::messages::unlock_connector::{
+    UnlockConnectorRequest, UnlockConnectorResponse,
+};
+use rust_ocpp::v1_6::types::{
+    AvailabilityStatus, AvailabilityType, ClearCacheStatus, ConfigurationStatus,
+    DataTransferStatus, KeyValue, MessageTrigger, ReadingContext, RemoteStartStopStatus,
+    ResetRequestStatus, ResetResponseStatus, TriggerMessageStatus, UnlockStatus, UpdateStatus,
+    UpdateType,
+};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{keys, ts, CallKind, Charger, Registration, WaitingCall};
+use crate::auth::TagRecord;
+use crate::config::{self, ConfigError};
+use crate::io::Output;
+use crate::ocppj::{self, ErrorCode};
+use crate::store::{StoreOp, Table};
+
+/// Actions of profiles we do not implement (Reservation, SmartCharging, FirmwareManagement).
+const UNSUPPORTED: &[&str] = &[
+    "ReserveNow",
+    "CancelReservation",
+    "SetChargingProfile",
+    "ClearChargingProfile",
+    "GetCompositeSchedule",
+    "GetDiagnostics",
+    "UpdateFirmware",
+];
+
+/// Top-level fields each action accepts (the official schemas forbid additional properties).
+fn allowed_fields(action: &str) -> Option<&'static [&'static str]> {
+    Some(match action {
+        "ChangeConfiguration" => &["key", "value"],
+        "GetConfiguration" => &["key"],
+        "ClearCache" | "GetLocalListVersion" => &[],
+        "SendLocalList" => &["listVersion", "localAuthorizationList", "updateType"],
+        "RemoteStartTransaction" => &["connectorId", "idTag", "chargingProfile"],
+        "RemoteStopTransaction" => &["transactionId"],
+        "Reset" => &["type"],
+        "TriggerMessage" => &["requestedMessage", "connectorId"],
+        "ChangeAvailability" => &["connectorId", "type"],
+        "UnlockConnector" => &["connectorId"],
+        "DataTransfer" => &["vendorId", "messageId", "data"],
+        _ => return None,
+    })
+}
+
+/// A request we refuse with a CallError.
+type Refusal = (ErrorCode, String);
+
+fn id_tag_ok(tag: &str) -> Result<(), Refusal> {
+    if tag.is_empty() || tag.len() > 20 {
+        Err((
+            ErrorCode::PropertyConstraintViolation,
+            format!("idTag `{tag}` must be 1..=20 characters"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn to_json<T: Serialize>(v: T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+impl Charger {
+    pub(super) fn on_call(&mut self, id: &str, action: &str, payload: &Value) {
+        let result = if UNSUPPORTED.contains(&action) {
+            Err((
+                ErrorCode::NotSupported,
+                format!(
+                    "{action} is not supported (profiles: {})",
+                    config::SUPPORTED_PROFILES
+                ),
+            ))
+        } else {
+            match allowed_fields(action) {
+                None => Err((
+                    ErrorCode::NotImplemented,
+                    format!("unknown action {action}"),
+                )),
+                Some(allowed) => {
+                    let extra = payload
+                        .as_object()
+                        .and_then(|o| o.keys().find(|k| !allowed.contains(&k.as_str())).cloned());
+                    match extra {
+                        Some(k) => Err((
+                            ErrorCode::FormationViolation,
+                            format!("unexpected field `{k}` in {action}"),
+                        )),
+                        None => self.dispatch(action, payload),
+                    }
+                }
+            }
+        };
+        match result {
+            Ok((answer, after)) => {
+                self.emit(Output::Send(ocppj::call_result(id, &answer)));
+                after(self);
+            }
+            Err((code, why)) => {
+                tracing::warn!(%id, action, code = code.as_str(), %why, "refusing request");
+                self.emit(Output::Send(ocppj::call_error(id, code, &why)));
+            }
+        }
+    }
+
+    /// Handles a known action. Returns the answer and what to do once it is sent.
+    #[allow(clippy::type_complexity)]
+    fn dispatch(
+        &mut self,
+        action: &str,
+        payload: &Value,
+    ) -> Result<(Value, Box<dyn FnOnce(&mut Charger)>), Refusal> {
+        let nothing: Box<dyn FnOnce(&mut Charger)> = Box::new(|_| {});
+        match action {
+            "ChangeConfiguration" => {
+                let req: ChangeConfigurationRequest = ocppj::decode(payload)?;
+                if req.key.len() > 50 || req.value.len() > 500 {
+                    return Err((
+                        ErrorCode::PropertyConstraintViolation,
+                        "key longer than 50 or value longer than 500 characters".into(),
+                    ));
+                }
+                let status = self.change_configuration(&req.key, &req.value);
+                Ok((to_json(ChangeConfigurationResponse { status }), nothing))
+            }
+            "GetConfiguration" => {
+                let req: GetConfigurationRequest = ocppj::decode(payload)?;
+                Ok((
+                    self.get_configuration(req.key.unwrap_or_default())?,
+                    nothing,
+                ))
+            }
+            "ClearCache" => {
+                let status = if self.config.flag("AuthorizationCacheEnabled") {
+                    let ops = self.cache.clear();
+                    self.persist(ops);
+                    ClearCacheStatus::Accepted
+                } else {
+                    ClearCacheStatus::Rejected
+                };
+                Ok((to_json(ClearCacheResponse { status }), nothing))
+            }
+            "GetLocalListVersion" => {
+                let list_version = if self.config.flag("LocalAuthListEnabled") {
+                    self.list.reported_version()
+                } else {
+                    -1
+                };
+                Ok((
+                    to_json(GetLocalListVersionResponse { list_version }),
+                    nothing,
+                ))
+            }
+            "SendLocalList" => {
+                let req: SendLocalListRequest = ocppj::decode(payload)?;
+                let status = self.send_local_list(req)?;
+                Ok((to_json(SendLocalListResponse { status }), nothing))
+            }
+            "RemoteStartTransaction" => {
+                let req: RemoteStartTransactionRequest = ocppj::decode(payload)?;
+                id_tag_ok(&req.id_tag)?;
+                let ok = self.registration == Registration::Accepted
+                    && req.connector_id.is_none_or(|c| c == 1)
+                    && self.tx.is_none()
+                    && self.hold.is_none()
+                    && !self.auth_pending
+                    && self.available
+                    && !self.pilot.is_fault();
+                let status = if ok {
+                    RemoteStartStopStatus::Accepted
+                } else {
+                    RemoteStartStopStatus::Rejected
+                };
+                let tag = req.id_tag.clone();
+                let after: Box<dyn FnOnce(&mut Charger)> = if ok {
+                    Box::new(move |c: &mut Charger| c.remote_start(&tag))
+                } else {
+                    nothing
+                };
+                Ok((to_json(RemoteStartTransactionResponse { status }), after))
+            }
+            "RemoteStopTransaction" => {
+                let req: RemoteStopTransactionRequest = ocppj::decode(payload)?;
+                let ok = self.registration == Registration::Accepted
+                    && self
+                        .tx
+                        .as_ref()
+                        .is_some_and(|t| self.tx_ids.get(&t.local_id) == Some(&req.transaction_id));
+                let status = if ok {
+                    RemoteStartStopStatus::Accepted
+                } else {
+                    RemoteStartStopStatus::Rejected
+                };
+                let after: Box<dyn FnOnce(&mut Charger)> = if ok {
+                    Box::new(|c: &mut Charger| c.stop_transaction("Remote", None))
+                } else {
+                    nothing
+                };
+                Ok((to_json(RemoteStopTransactionResponse { status }), after))
+            }
+            "Reset" => {
+                let req: ResetRequest = ocppj::decode(payload)?;
+                let hard = matches!(req.kind, ResetRequestStatus::Hard);
+                let after: Box<dyn FnOnce(&mut Charger)> =
+                    Box::new(move |c: &mut Charger| c.reset(hard));
+                Ok((
+                    to_json(ResetResponse {
+                        status: ResetResponseStatus::Accepted,
+                    }),
+                    after,
+                ))
+            }
+            "TriggerMessage" => {
+                let req: TriggerMessageRequest = ocppj::decode(payload)?;
+                self.trigger(req)
+            }
+            "ChangeAvailability" => {
+                let req: ChangeAvailabilityRequest = ocppj::decode(payload)?;
+                let status = self.change_availability(req);
+                Ok((to_json(ChangeAvailabilityResponse { status }), nothing))
+            }
+            "UnlockConnector" => {
+                let req: UnlockConnectorRequest = ocppj::decode(payload)?;
+                if req.connector_id != 1 {
+                    return Ok((
+                        to_json(UnlockConnectorResponse {
+                            status: UnlockStatus::NotSupported,
+                        }),
+                        nothing,
+                    ));
+                }
+                let after: Box<dyn FnOnce(&mut Charger)> = Box::new(|c: &mut Charger| {
+                    c.stop_transaction("UnlockCommand", None);
+                    c.release_hold();
+                    c.update_hardware();
+                });
+                Ok((
+                    to_json(UnlockConnectorResponse {
+                        status: UnlockStatus::Unlocked,
+                    }),
+                    after,
+                ))
+            }
+            "DataTransfer" => {
+                let _req: DataTransferRequest = ocppj::decode(payload)?;
+                Ok((
+                    to_json(DataTransferResponse {
+                        status: DataTransferStatus::UnknownVendorId,
+                        data: None,
+                    }),
+                    nothing,
+                ))
+            }
+            _ => Err((
+                ErrorCode::NotImplemented,
+                format!("unknown action {action}"),
+            )),
+        }
+    }
+
+    fn change_configuration(&mut self, key: &str, value: &str) -> ConfigurationStatus {
+        match self.config.check_change(key, value) {
+            Err(ConfigError::UnknownKey { .. }) => ConfigurationStatus::NotSupported,
+            Err(e) => {
+                tracing::warn!(error = %e, "ChangeConfiguration rejected");
+                ConfigurationStatus::Rejected
+            }
+            Ok((def, v)) => {
+                tracing::info!(key = def.name, value = %v, "configuration changed");
+                self.config.set(def, v.clone());
+                self.persist(vec![StoreOp::Put {
+                    table: Table::Config,
+                    key: def.name.into(),
+                    value: Value::from(v),
+                }]);
+                if def.name == "MeterValueSampleInterval" && self.tx.is_some() {
+                    let i = self.config.uint("MeterValueSampleInterval");
+                    self.next_sample_ms = (i > 0).then(|| self.now.mono_ms + i * 1000);
+                }
+                if def.reboot_required {
+                    ConfigurationStatus::RebootRequired
+                } else {
+                    ConfigurationStatus::Accepted
+                }
+            }
+        }
+    }
+
+    fn get_configuration(&self, keys: Vec<String>) -> Result<Value, Refusal> {
+        if keys.len() > config::GET_CONFIGURATION_MAX_KEYS {
+            return Err((
+                ErrorCode::OccurenceConstraintViolation,
+                format!(
+                    "{} keys requested; GetConfigurationMaxKeys is {}",
+                    keys.len(),
+                    config::GET_CONFIGURATION_MAX_KEYS
+                ),
+            ));
+        }
+        let kv = |def: &config::KeyDef| KeyValue {
+            key: def.name.to_string(),
+            readonly: def.readonly,
+            value: self.config.get(def.name).map(str::to_string),
+        };
+        let mut known = Vec::new();
+        let mut unknown = Vec::new();
+        if keys.is_empty() {
+            known.extend(config::KEYS.iter().map(kv));
+        } else {
+            for k in keys {
+                match config::lookup(&k) {
+                    Some(def) => known.push(kv(def)),
+                    None => unknown.push(k),
+                }
+            }
+        }
+        Ok(to_json(GetConfigurationResponse {
+            configuration_key: (!known.is_empty()).then_some(known),
+            unknown_key: (!unknown.is_empty()).then_some(unknown),
+        }))
+    }
+
+    fn send_local_list(&mut self, req: SendLocalListRequest) -> Result<UpdateStatus, Refusal> {
+        let entries = req.local_authorization_list.unwrap_or_default();
+        for e in &entries {
+            id_tag_ok(&e.id_tag)?;
+        }
+        if !self.config.flag("LocalAuthListEnabled") {
+            return Ok(UpdateStatus::NotSupported);
+        }
+        if entries.len() > config::SEND_LOCAL_LIST_MAX_LENGTH {
+            return Ok(UpdateStatus::Failed);
+        }
+        let ops = match req.update_type {
+            UpdateType::Full => {
+                let records: Vec<TagRecord> = entries
+                    .iter()
+                    .filter_map(|e| {
+                        e.id_tag_info
+                            .as_ref()
+                            .map(|i| TagRecord::from_info(&e.id_tag, i, 0))
+                    })
+                    .collect();
+                if records.len() > config::LOCAL_AUTH_LIST_MAX_LENGTH {
+                    return Ok(UpdateStatus::Failed);
+                }
+                self.list.replace(req.list_version, records)
+            }
+            UpdateType::Differential => {
+                if req.list_version <= self.list.version {
+                    return Ok(UpdateStatus::VersionMismatch);
+                }
+                let changes: Vec<(String, Option<TagRecord>)> = entries
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.id_tag.clone(),
+                            e.id_tag_info
+                                .as_ref()
+                                .map(|i| TagRecord::from_info(&e.id_tag, i, 0)),
+                        )
+                    })
+                    .collect();
+                if self.list.size_after(&changes) > config::LOCAL_AUTH_LIST_MAX_LENGTH {
+                    return Ok(UpdateStatus::Failed);
+                }
+                self.list.apply_diff(req.list_version, changes)
+            }
+        };
+        tracing::info!(
+            version = req.list_version,
+            size = self.list.len(),
+            "local list updated"
+        );
+        self.persist(ops);
+        Ok(UpdateStatus::Accepted)
+    }
+
+    /// RemoteStartTransaction accepted: authorize (or ask first, per AuthorizeRemoteTxRequests).
+    fn remote_start(&mut self, tag: &str) {
+        if self.config.flag("AuthorizeRemoteTxRequests") {
+            self.present_tag(tag);
+        } else {
+            self.grant(tag, None);
+        }
+    }
+
+    /// Reset.req accepted: stop the transaction (reason SoftReset/HardReset), then reboot.
+    fn reset(&mut self, hard: bool) {
+        tracing::warn!(hard, "reset requested");
+        self.stop_transaction(if hard { "HardReset" } else { "SoftReset" }, None);
+        self.persist_meter();
+        self.update_hardware();
+        self.halted = true;
+        self.emit(Output::Reboot { hard });
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn trigger(
+        &mut self,
+        req: TriggerMessageRequest,
+    ) -> Result<(Value, Box<dyn FnOnce(&mut Charger)>), Refusal> {
+        let answer = |status| to_json(TriggerMessageResponse { status });
+        let connector = req.connector_id;
+        if connector.is_some_and(|c| c > 1) {
+            return Ok((answer(TriggerMessageStatus::Rejected), Box::new(|_| {})));
+        }
+        let after: Box<dyn FnOnce(&mut Charger)> = match req.requested_message {
+            MessageTrigger::BootNotification => Box::new(|c: &mut Charger| c.trigger_boot()),
+            MessageTrigger::Heartbeat => Box::new(|c: &mut Charger| c.queue_heartbeat(true)),
+            MessageTrigger::StatusNotification => {
+                Box::new(move |c: &mut Charger| match connector {
+                    Some(n) => c.queue_status(n, true),
+                    None => {
+                        c.queue_status(0, true);
+                        c.queue_status(1, true);
+                    }
+                })
+            }
+            MessageTrigger::MeterValues => {
+                Box::new(|c: &mut Charger| c.queue_triggered_meter_values())
+            }
+            MessageTrigger::DiagnosticsStatusNotification
+            | MessageTrigger::FirmwareStatusNotification => {
+                return Ok((
+                    answer(TriggerMessageStatus::NotImplemented),
+                    Box::new(|_| {}),
+                ));
+            }
+        };
+        Ok((answer(TriggerMessageStatus::Accepted), after))
+    }
+
+    fn queue_triggered_meter_values(&mut self) {
+        let mv = self.meter_value(
+            ts(self.now.utc),
+            ReadingContext::Trigger,
+            "MeterValuesSampledData",
+        );
+        let transaction_id = self
+            .tx
+            .as_ref()
+            .and_then(|t| self.tx_ids.get(&t.local_id).copied());
+        let req = MeterValuesRequest {
+            connector_id: 1,
+            transaction_id,
+            meter_value: vec![mv],
+        };
+        self.waiting.push_back(WaitingCall {
+            action: "MeterValues",
+            payload: to_json(req),
+            kind: CallKind::TriggeredMeter,
+            triggered: true,
+        });
+    }
+
+    fn change_availability(&mut self, req: ChangeAvailabilityRequest) -> AvailabilityStatus {
+        if req.connector_id > 1 {
+            return AvailabilityStatus::Rejected;
+        }
+        let operative = matches!(req.kind, AvailabilityType::Operative);
+        if operative {
+            self.unavailable_scheduled = false;
+            self.available = true;
+            self.put_state(keys::AVAILABLE, Value::from(true));
+            AvailabilityStatus::Accepted
+        } else if self.tx.is_some() {
+            self.unavailable_scheduled = true;
+            AvailabilityStatus::Scheduled
+        } else {
+            self.available = false;
+            self.authorized = None;
+            self.put_state(keys::AVAILABLE, Value::from(false));
+            AvailabilityStatus::Accepted
+        }
+    }
+}

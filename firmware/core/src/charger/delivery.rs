@@ -1,0 +1,245 @@
+//! Sending CALLs one at a time and routing their answers; the transaction-queue retry rules.
+
+use rust_ocpp::v1_6::messages::authorize::AuthorizeResponse;
+use rust_ocpp::v1_6::messages::boot_notification::BootNotificationResponse;
+use rust_ocpp::v1_6::messages::start_transaction::StartTransactionResponse;
+use rust_ocpp::v1_6::messages::stop_transaction::StopTransactionResponse;
+use serde_json::Value;
+
+use super::{keys, CallKind, Charger, Outstanding, Registration};
+use crate::io::Output;
+use crate::ocppj::{self, Frame};
+use crate::queue::{Failure, TxAction};
+
+impl Charger {
+    /// Sends one CALL and remembers it as outstanding.
+    pub(super) fn send_call(&mut self, action: &str, payload: Value, kind: CallKind) {
+        let id = self.next_message_id();
+        let frame = ocppj::call(&id, action, &payload);
+        tracing::debug!(%id, action, "sending CALL");
+        self.outstanding = Some(Outstanding {
+            id,
+            kind,
+            deadline_ms: self.now.mono_ms + self.message_timeout_ms(),
+        });
+        self.last_sent_ms = self.now.mono_ms;
+        self.emit(Output::Send(frame));
+    }
+
+    /// Sends the next CALL if none is in flight: waiting requests first (they may overtake the
+    /// queue), then the head of the transaction queue once its retry time has come.
+    pub(super) fn pump(&mut self) {
+        if !self.connected || self.outstanding.is_some() || self.rejected_now() {
+            return;
+        }
+        if self.registration != Registration::Accepted {
+            // Pending / not yet answered: only what TriggerMessage asked for.
+            if let Some(pos) = self.waiting.iter().position(|c| c.triggered) {
+                let call = self.waiting.remove(pos).expect("position is valid");
+                self.send_call(call.action, call.payload, call.kind);
+            }
+            return;
+        }
+        if let Some(call) = self.waiting.pop_front() {
+            self.send_call(call.action, call.payload, call.kind);
+            return;
+        }
+        let Some((seq, msg)) = self.queue.head() else {
+            return;
+        };
+        if msg.not_before_ms > self.now.mono_ms {
+            return;
+        }
+        let mut payload = msg.payload.clone();
+        let action = msg.action;
+        if action != TxAction::StartTransaction {
+            let id = self.tx_ids.get(&msg.local_tx).copied().unwrap_or(-1);
+            if let Some(obj) = payload.as_object_mut() {
+                obj.insert("transactionId".into(), Value::from(id));
+            }
+        }
+        self.send_call(action.as_str(), payload, CallKind::Tx { seq });
+    }
+
+    /// One inbound text frame.
+    pub(super) fn on_frame(&mut self, text: &str) {
+        if self.rejected_now() {
+            tracing::info!("registration rejected: ignoring inbound frame");
+            return;
+        }
+        match ocppj::parse(text) {
+            Err(bad) => {
+                tracing::warn!(reason = %bad.reason, "bad frame from the central system");
+                if let Some(id) = bad.id {
+                    let frame = ocppj::call_error(&id, bad.code, &bad.reason);
+                    self.emit(Output::Send(frame));
+                }
+            }
+            Ok(Frame::Call {
+                id,
+                action,
+                payload,
+            }) => self.on_call(&id, &action, &payload),
+            Ok(Frame::CallResult { id, payload }) => match self.take_outstanding(&id) {
+                Some(kind) => self.on_call_result(kind, &payload),
+                None => tracing::warn!(%id, "CALLRESULT for no outstanding request: ignored"),
+            },
+            Ok(Frame::CallError {
+                id,
+                code,
+                description,
+            }) => match self.take_outstanding(&id) {
+                Some(kind) => {
+                    tracing::warn!(%id, %code, %description, "CALLERROR from the central system");
+                    self.on_call_failed(kind, true);
+                }
+                None => tracing::warn!(%id, "CALLERROR for no outstanding request: ignored"),
+            },
+        }
+    }
+
+    fn take_outstanding(&mut self, id: &str) -> Option<CallKind> {
+        if self.outstanding.as_ref().is_some_and(|o| o.id == id) {
+            self.outstanding.take().map(|o| o.kind)
+        } else {
+            None
+        }
+    }
+
+    fn on_call_result(&mut self, kind: CallKind, payload: &Value) {
+        match kind {
+            CallKind::Boot => {
+                let conf = ocppj::decode::<BootNotificationResponse>(payload).ok();
+                if conf.is_none() {
+                    tracing::warn!("malformed BootNotification.conf");
+                }
+                self.on_boot_result(conf);
+            }
+            CallKind::Heartbeat | CallKind::Status { .. } | CallKind::TriggeredMeter => {}
+            CallKind::Authorize { tag, purpose } => {
+                let info = ocppj::decode::<AuthorizeResponse>(payload)
+                    .map(|c| c.id_tag_info)
+                    .ok();
+                self.on_authorize_result(&tag, purpose, info);
+            }
+            CallKind::Tx { seq } => self.on_tx_result(seq, payload),
+        }
+    }
+
+    fn on_tx_result(&mut self, seq: u64, payload: &Value) {
+        let Some(msg) = self.queue.get(seq).cloned() else {
+            return;
+        };
+        match msg.action {
+            TxAction::StartTransaction => {
+                let conf = match ocppj::decode::<StartTransactionResponse>(payload) {
+                    Ok(c) => c,
+                    Err((_, e)) => {
+                        tracing::warn!(error = %e, "malformed StartTransaction.conf: counted as a failed attempt");
+                        self.fail_tx(seq);
+                        return;
+                    }
+                };
+                if let Some((_, op)) = self.queue.remove(seq) {
+                    self.persist(vec![op]);
+                }
+                let tag = msg
+                    .payload
+                    .get("idTag")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                self.on_start_confirmed(msg.local_tx, &tag, conf.transaction_id, &conf.id_tag_info);
+            }
+            TxAction::StopTransaction => {
+                if let Some((_, op)) = self.queue.remove(seq) {
+                    self.persist(vec![op]);
+                }
+                if let Ok(conf) = ocppj::decode::<StopTransactionResponse>(payload) {
+                    if let (Some(info), Some(tag)) = (
+                        conf.id_tag_info,
+                        msg.payload.get("idTag").and_then(Value::as_str),
+                    ) {
+                        let tag = tag.to_string();
+                        self.learn(&tag, &info);
+                    }
+                }
+                self.forget_tx_id(msg.local_tx);
+            }
+            TxAction::MeterValues => {
+                if let Some((_, op)) = self.queue.remove(seq) {
+                    self.persist(vec![op]);
+                }
+            }
+        }
+    }
+
+    /// The transaction's messages are all delivered: its id mapping is no longer needed.
+    fn forget_tx_id(&mut self, local_tx: u64) {
+        if self.tx.as_ref().is_some_and(|t| t.local_id == local_tx) {
+            return;
+        }
+        if self.queue.iter().any(|(_, m)| m.local_tx == local_tx) {
+            return;
+        }
+        if self.tx_ids.remove(&local_tx).is_some() {
+            self.delete_state(&format!("{}{local_tx:020}", keys::TXID_PREFIX));
+        }
+    }
+
+    /// A CALL got no usable answer. `live`: on a live connection (CallError or timeout), which
+    /// counts as a failed attempt; otherwise the link dropped and nothing is counted.
+    pub(super) fn on_call_failed(&mut self, kind: CallKind, live: bool) {
+        match kind {
+            CallKind::Boot => self.on_boot_result(None),
+            CallKind::Authorize { tag, purpose } => self.on_authorize_result(&tag, purpose, None),
+            CallKind::Status { connector } => {
+                if !live {
+                    self.reported[connector as usize] = None;
+                }
+            }
+            CallKind::Heartbeat | CallKind::TriggeredMeter => {}
+            CallKind::Tx { seq } => {
+                if live {
+                    self.fail_tx(seq);
+                }
+            }
+        }
+    }
+
+    fn fail_tx(&mut self, seq: u64) {
+        let retry_ms = self.config.uint("TransactionMessageRetryInterval") * 1000;
+        let attempts = self.config.uint("TransactionMessageAttempts") as u32;
+        let Some((failure, op)) = self.queue.fail(seq, self.now.mono_ms, retry_ms, attempts) else {
+            return;
+        };
+        self.persist(vec![op]);
+        match failure {
+            Failure::Retry { at_ms } => {
+                tracing::warn!(
+                    seq,
+                    retry_in_ms = at_ms - self.now.mono_ms,
+                    "transaction message failed; will retry"
+                );
+            }
+            Failure::Dropped(msg) => {
+                tracing::error!(
+                    seq,
+                    action = msg.action.as_str(),
+                    "transaction message dropped after TransactionMessageAttempts"
+                );
+                match msg.action {
+                    TxAction::StartTransaction => {
+                        self.tx_ids.insert(msg.local_tx, -1);
+                        self.put_state(
+                            &format!("{}{:020}", keys::TXID_PREFIX, msg.local_tx),
+                            Value::from(-1),
+                        );
+                    }
+                    TxAction::StopTransaction => self.forget_tx_id(msg.local_tx),
+                    TxAction::MeterValues => {}
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Transactions: start, stop, periodic samples, power-loss recovery, late rejection.
+
+use chrono::{DateTime, Utc};
+use rust_ocpp::v1_6::messages::meter_values::MeterValuesRequest;
+use rust_ocpp::v1_6::messages::start_transaction::StartTransactionRequest;
+use rust_ocpp::v1_6::messages::stop_transaction::StopTransactionRequest;
+use rust_ocpp::v1_6::types::{
+    AuthorizationStatus, IdTagInfo, Measurand, MeterValue, ReadingContext, Reason, SampledValue,
+    UnitOfMeasure,
+};
+use serde_json::Value;
+
+use super::{keys, ts, Charger, Hold, Transaction};
+use crate::meter::VOLTS;
+use crate::queue::TxAction;
+
+fn reason_of(s: &str) -> Reason {
+    match s {
+        "DeAuthorized" => Reason::DeAuthorized,
+        "EmergencyStop" => Reason::EmergencyStop,
+        "EVDisconnected" => Reason::EVDisconnected,
+        "HardReset" => Reason::HardReset,
+        "Local" => Reason::Local,
+        "PowerLoss" => Reason::PowerLoss,
+        "Reboot" => Reason::Reboot,
+        "Remote" => Reason::Remote,
+        "SoftReset" => Reason::SoftReset,
+        "UnlockCommand" => Reason::UnlockCommand,
+        _ => Reason::Other,
+    }
+}
+
+impl Charger {
+    /// Starts a transaction when a tag is authorized and the EV is plugged in (either order).
+    pub(super) fn try_start_transaction(&mut self) {
+        if self.tx.is_some() || !self.pilot.plugged() || !self.available || self.hold.is_some() {
+            return;
+        }
+        if self.pilot.is_fault() {
+            return;
+        }
+        let Some(a) = self.authorized.take() else {
+            return;
+        };
+        self.start_transaction(&a.tag, a.parent);
+    }
+
+    fn start_transaction(&mut self, tag: &str, parent: Option<String>) {
+        let local_id = self.next_local_tx;
+        self.next_local_tx += 1;
+        let meter_start = self.meter.wh();
+        let start_time = ts(self.now.utc);
+        let tx = Transaction {
+            local_id,
+            tag: tag.to_string(),
+            parent,
+            meter_start,
+            start_time,
+            invalid: false,
+            suspended: false,
+        };
+        tracing::info!(local_tx = local_id, %tag, meter_start, "transaction started");
+        let req = StartTransactionRequest {
+            connector_id: 1,
+            id_tag: tag.to_string(),
+            meter_start: meter_start.min(i32::MAX as u64) as i32,
+            reservation_id: None,
+            timestamp: start_time,
+        };
+        let (_, op) = self.queue.push(
+            TxAction::StartTransaction,
+            local_id,
+            serde_json::to_value(req).unwrap_or(Value::Null),
+        );
+        self.persist(vec![op]);
+        self.put_state(keys::NEXT_TX, Value::from(self.next_local_tx));
+        self.put_state(keys::TX, serde_json::to_value(&tx).unwrap_or(Value::Null));
+        self.persist_meter();
+        self.tx = Some(tx);
+        self.finishing = false;
+        let interval = self.config.uint("MeterValueSampleInterval");
+        self.next_sample_ms = (interval > 0).then(|| self.now.mono_ms + interval * 1000);
+        self.update_hardware();
+    }
+
+    /// Stops the running transaction: queues StopTransaction with the event time.
+    pub(super) fn stop_transaction(&mut self, reason: &str, tag: Option<&str>) {
+        let Some(tx) = self.tx.take() else { return };
+        // The contactor opens before the stop is recorded.
+        self.update_hardware();
+        let meter_stop = self.meter.wh();
+        tracing::info!(
+            local_tx = tx.local_id,
+            reason,
+            meter_stop,
+            "transaction stopped"
+        );
+        self.queue_stop(&tx, reason, tag, meter_stop, ts(self.now.utc));
+        self.delete_state(keys::TX);
+        self.persist_meter();
+        self.next_sample_ms = None;
+        self.authorized = None;
+        self.finishing = self.pilot.plugged();
+        if reason == "DeAuthorized" {
+            let hold = Hold {
+                tag: tx.tag.clone(),
+                parent: tx.parent.clone(),
+            };
+            self.put_state(
+                keys::HOLD,
+                serde_json::to_value(&hold).unwrap_or(Value::Null),
+            );
+            self.hold = Some(hold);
+        }
+        if self.unavailable_scheduled {
+            self.unavailable_scheduled = false;
+            self.available = false;
+            self.put_state(keys::AVAILABLE, Value::from(false));
+        }
+        self.update_hardware();
+    }
+
+    fn queue_stop(
+        &mut self,
+        tx: &Transaction,
+        reason: &str,
+        tag: Option<&str>,
+        meter_stop: u64,
+        time: DateTime<Utc>,
+    ) {
+        let req = StopTransactionRequest {
+            id_tag: tag.map(str::to_string),
+            meter_stop: meter_stop.min(i32::MAX as u64) as i32,
+            timestamp: time,
+            transaction_id: -1,
+            reason: Some(reason_of(reason)),
+            transaction_data: None,
+        };
+        let (_, op) = self.queue.push(
+            TxAction::StopTransaction,
+            tx.local_id,
+            serde_json::to_value(req).unwrap_or(Value::Null),
+        );
+        self.persist(vec![op]);
+    }
+
+    /// Power came back with a transaction open: stop it with reason PowerLoss, the last
+    /// persisted meter reading and the time of that reading (our decision).
+    pub(super) fn stop_after_power_loss(&mut self, tx: Transaction) {
+        let wh = self.meter.persisted_wh.max(tx.meter_start);
+        let time = self.meter.persisted_time.max(tx.start_time);
+        tracing::warn!(
+            local_tx = tx.local_id,
+            wh,
+            "stopping transaction interrupted by power loss"
+        );
+        self.queue_stop(&tx, "PowerLoss", None, wh, ts(time));
+        self.delete_state(keys::TX);
+    }
+
+    /// Queues a periodic MeterValues sample, stamped with the time it was due.
+    pub(super) fn sample_meter_values(&mut self) {
+        let Some(due) = self.next_sample_ms else {
+            return;
+        };
+        if self.now.mono_ms < due || self.tx.is_none() {
+            return;
+        }
+        let interval_ms = self.config.uint("MeterValueSampleInterval") * 1000;
+        let late = self.now.mono_ms - due;
+        let at = self.now.utc - chrono::Duration::milliseconds(late as i64);
+        let local_id = self.tx.as_ref().map(|t| t.local_id).unwrap_or_default();
+        let mv = self.meter_value(
+            ts(at),
+            ReadingContext::SamplePeriodic,
+            "MeterValuesSampledData",
+        );
+        let req = MeterValuesRequest {
+            connector_id: 1,
+            transaction_id: Some(-1),
+            meter_value: vec![mv],
+        };
+        let (_, op) = self.queue.push(
+            TxAction::MeterValues,
+            local_id,
+            serde_json::to_value(req).unwrap_or(Value::Null),
+        );
+        self.persist(vec![op]);
+        self.next_sample_ms = if interval_ms == 0 {
+            None
+        } else if late >= interval_ms {
+            // Far behind (the shell stalled): resume the rhythm from now rather than bursting.
+            Some(self.now.mono_ms + interval_ms)
+        } else {
+            Some(due + interval_ms)
+        };
+    }
+
+    /// One MeterValue with the measurands listed in `key`.
+    pub(super) fn meter_value(
+        &self,
+        at: DateTime<Utc>,
+        context: ReadingContext,
+        key: &str,
+    ) -> MeterValue {
+        let mut list = self.config.list(key);
+        if list.is_empty() {
+            list.push("Energy.Active.Import.Register".into());
+        }
+        let current_a = f64::from(self.metered_current()) / 10.0;
+        let sampled_value = list
+            .iter()
+            .map(|m| {
+                let (measurand, unit, value) = match m.as_str() {
+                    "Power.Active.Import" => (
+                        Measurand::PowerActiveImport,
+                        UnitOfMeasure::W,
+                        format!("{:.0}", current_a * VOLTS as f64),
+                    ),
+                    "Current.Import" => (
+                        Measurand::CurrentImport,
+                        UnitOfMeasure::A,
+                        format!("{current_a:.1}"),
+                    ),
+                    "Current.Offered" => (
+                        Measurand::CurrentOffered,
+                        UnitOfMeasure::A,
+                        format!(
+                            "{:.1}",
+                            if self.pwm > 0 && self.pwm < 1000 {
+                                self.settings.max_current_a
+                            } else {
+                                0.0
+                            }
+                        ),
+                    ),
+                    "Voltage" => (Measurand::Voltage, UnitOfMeasure::V, VOLTS.to_string()),
+                    _ => (
+                        Measurand::EnergyActiveImportRegister,
+                        UnitOfMeasure::Wh,
+                        self.meter.wh().to_string(),
+                    ),
+                };
+                SampledValue {
+                    value,
+                    context: Some(context.clone()),
+                    format: None,
+                    measurand: Some(measurand),
+                    phase: None,
+                    location: None,
+                    unit: Some(unit),
+                }
+            })
+            .collect();
+        MeterValue {
+            timestamp: at,
+            sampled_value,
+        }
+    }
+
+    /// A StartTransaction.conf arrived for our transaction `local_id`.
+    pub(super) fn on_start_confirmed(
+        &mut self,
+        local_id: u64,
+        tag: &str,
+        tx_id: i32,
+        info: &IdTagInfo,
+    ) {
+        self.tx_ids.insert(local_id, tx_id);
+        self.put_state(
+            &format!("{}{local_id:020}", keys::TXID_PREFIX),
+            Value::from(tx_id),
+        );
+        // A conf that contradicts the local list: report LocalListConflict, keep the list.
+        if self.config.flag("LocalAuthListEnabled") {
+            if let Some(rec) = self.list.get(tag) {
+                let list_ok = rec.is_valid(self.now.utc);
+                let conf_ok = info.status == AuthorizationStatus::Accepted;
+                if list_ok != conf_ok {
+                    tracing::warn!(%tag, "StartTransaction.conf contradicts the local list");
+                    self.queue_local_list_conflict();
+                }
+            }
+        }
+        self.learn(tag, info);
+        let running = self.tx.as_ref().is_some_and(|t| t.local_id == local_id);
+        if !running {
+            return;
+        }
+        if let Some(tx) = self.tx.as_mut() {
+            if tx.parent.is_none() {
+                tx.parent = info.parent_id_tag.clone();
+            }
+        }
+        if info.status != AuthorizationStatus::Accepted {
+            tracing::warn!(local_tx = local_id, status = ?info.status, "transaction rejected late");
+            if self.config.flag("StopTransactionOnInvalidId") {
+                self.stop_transaction("DeAuthorized", None);
+                return;
+            }
+            if let Some(tx) = self.tx.as_mut() {
+                tx.invalid = true;
+            }
+            self.check_invalid_energy();
+        }
+        if let Some(tx) = &self.tx {
+            let v = serde_json::to_value(tx).unwrap_or(Value::Null);
+            self.put_state(keys::TX, v);
+        }
+    }
+}

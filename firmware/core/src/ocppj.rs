@@ -1,0 +1,211 @@
+//! OCPP-J framing (J§4): CALL, CALLRESULT and CALLERROR arrays, and the mapping of payload
+//! problems to CallError codes.
+
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+/// A parsed inbound frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    Call {
+        id: String,
+        action: String,
+        payload: Value,
+    },
+    CallResult {
+        id: String,
+        payload: Value,
+    },
+    CallError {
+        id: String,
+        code: String,
+        description: String,
+    },
+}
+
+/// A frame we could not accept, with the CallError to answer (if a message id was recoverable).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadFrame {
+    pub id: Option<String>,
+    pub code: ErrorCode,
+    pub reason: String,
+}
+
+/// OCPP-J CallError codes (wire spelling as in OCPP-J 1.6; the errata keep the typos).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    NotImplemented,
+    NotSupported,
+    InternalError,
+    ProtocolError,
+    SecurityError,
+    FormationViolation,
+    PropertyConstraintViolation,
+    OccurenceConstraintViolation,
+    TypeConstraintViolation,
+    GenericError,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::NotImplemented => "NotImplemented",
+            ErrorCode::NotSupported => "NotSupported",
+            ErrorCode::InternalError => "InternalError",
+            ErrorCode::ProtocolError => "ProtocolError",
+            ErrorCode::SecurityError => "SecurityError",
+            ErrorCode::FormationViolation => "FormationViolation",
+            ErrorCode::PropertyConstraintViolation => "PropertyConstraintViolation",
+            ErrorCode::OccurenceConstraintViolation => "OccurenceConstraintViolation",
+            ErrorCode::TypeConstraintViolation => "TypeConstraintViolation",
+            ErrorCode::GenericError => "GenericError",
+        }
+    }
+}
+
+/// Parses one text frame. Never panics.
+pub fn parse(text: &str) -> Result<Frame, BadFrame> {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(BadFrame {
+                id: recover_id(text),
+                code: ErrorCode::FormationViolation,
+                reason: format!("not JSON: {e}"),
+            })
+        }
+    };
+    let Value::Array(items) = value else {
+        return Err(BadFrame {
+            id: None,
+            code: ErrorCode::FormationViolation,
+            reason: "frame is not a JSON array".into(),
+        });
+    };
+    let id = items.get(1).and_then(Value::as_str).map(str::to_string);
+    let bad = |code, reason: &str| BadFrame {
+        id: id.clone(),
+        code,
+        reason: reason.to_string(),
+    };
+    let Some(kind) = items.first().and_then(Value::as_u64) else {
+        return Err(bad(
+            ErrorCode::FormationViolation,
+            "first element is not a message type number",
+        ));
+    };
+    let Some(id_str) = id.clone() else {
+        return Err(bad(
+            ErrorCode::FormationViolation,
+            "second element is not a message id string",
+        ));
+    };
+    if id_str.len() > 36 {
+        return Err(bad(
+            ErrorCode::FormationViolation,
+            "message id longer than 36 characters",
+        ));
+    }
+    match kind {
+        2 => {
+            if items.len() != 4 {
+                return Err(bad(
+                    ErrorCode::FormationViolation,
+                    "CALL must have 4 elements",
+                ));
+            }
+            let Some(action) = items[2].as_str() else {
+                return Err(bad(
+                    ErrorCode::FormationViolation,
+                    "CALL action is not a string",
+                ));
+            };
+            if !items[3].is_object() {
+                return Err(bad(
+                    ErrorCode::FormationViolation,
+                    "CALL payload is not an object",
+                ));
+            }
+            Ok(Frame::Call {
+                id: id_str,
+                action: action.to_string(),
+                payload: items[3].clone(),
+            })
+        }
+        3 => {
+            if items.len() != 3 {
+                return Err(bad(
+                    ErrorCode::FormationViolation,
+                    "CALLRESULT must have 3 elements",
+                ));
+            }
+            Ok(Frame::CallResult {
+                id: id_str,
+                payload: items[2].clone(),
+            })
+        }
+        4 => {
+            if items.len() < 4 {
+                return Err(bad(
+                    ErrorCode::FormationViolation,
+                    "CALLERROR must have 5 elements",
+                ));
+            }
+            Ok(Frame::CallError {
+                id: id_str,
+                code: items[2].as_str().unwrap_or("GenericError").to_string(),
+                description: items[3].as_str().unwrap_or_default().to_string(),
+            })
+        }
+        _ => Err(bad(ErrorCode::FormationViolation, "unknown message type")),
+    }
+}
+
+/// Best effort: the message id of a frame that is not valid JSON (`[2,"id",...` prefix).
+fn recover_id(text: &str) -> Option<String> {
+    let rest = text.trim_start().strip_prefix('[')?.trim_start();
+    let rest = rest.strip_prefix('2')?.trim_start().strip_prefix(',')?;
+    let rest = rest.trim_start().strip_prefix('"')?;
+    let end = rest.find('"')?;
+    let id = &rest[..end];
+    (!id.is_empty() && id.len() <= 36 && !id.contains('\\')).then(|| id.to_string())
+}
+
+/// Decodes a payload into a typed message, mapping the serde failure to the CallError code the
+/// OCPP-J table describes (wrong JSON type, missing field, value out of range).
+pub fn decode<T: DeserializeOwned>(payload: &Value) -> Result<T, (ErrorCode, String)> {
+    serde_json::from_value(payload.clone()).map_err(|e| {
+        let msg = e.to_string();
+        let code = if msg.starts_with("invalid type") {
+            ErrorCode::TypeConstraintViolation
+        } else if msg.starts_with("missing field") || msg.starts_with("unknown field") {
+            // A required field absent, or one the schema does not allow: the payload does not
+            // conform to the PDU structure.
+            ErrorCode::FormationViolation
+        } else {
+            // unknown variant, invalid value, invalid length, bad date-time ...
+            ErrorCode::PropertyConstraintViolation
+        };
+        (code, msg)
+    })
+}
+
+pub fn call(id: &str, action: &str, payload: &Value) -> String {
+    json!([2, id, action, payload]).to_string()
+}
+
+pub fn call_result(id: &str, payload: &Value) -> String {
+    json!([3, id, payload]).to_string()
+}
+
+pub fn call_error(id: &str, code: ErrorCode, description: &str) -> String {
+    let mut d = description.to_string();
+    if d.len() > 255 {
+        let mut cut = 255;
+        while !d.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        d.truncate(cut);
+    }
+    json!([4, id, code.as_str(), d, {}]).to_string()
+}

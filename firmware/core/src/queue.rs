@@ -1,0 +1,156 @@
+//! The persistent FIFO of transaction-related messages (§3.7): StartTransaction,
+//! StopTransaction and transaction MeterValues, delivered in event order, exactly once.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::store::{StoreOp, Table};
+
+/// Which transaction message a queue entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxAction {
+    StartTransaction,
+    StopTransaction,
+    MeterValues,
+}
+
+impl TxAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxAction::StartTransaction => "StartTransaction",
+            TxAction::StopTransaction => "StopTransaction",
+            TxAction::MeterValues => "MeterValues",
+        }
+    }
+}
+
+/// One queued message. Its payload is complete except for the transactionId of Stop and
+/// MeterValues, filled in at send time from the (possibly late) StartTransaction.conf.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueuedMessage {
+    pub action: TxAction,
+    /// Our own transaction number (the central system's id may not be known yet).
+    pub local_tx: u64,
+    pub payload: Value,
+    /// Failed attempts on a live connection so far (offline time never counts).
+    pub attempts: u32,
+    /// Monotonic time before which no new attempt is made (not persisted: a reboot retries at once).
+    #[serde(skip)]
+    pub not_before_ms: u64,
+}
+
+/// What a failed attempt led to.
+#[derive(Debug, PartialEq)]
+pub enum Failure {
+    /// Retry at the given monotonic time.
+    Retry { at_ms: u64 },
+    /// Attempts exhausted: the message was removed.
+    Dropped(QueuedMessage),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TxQueue {
+    items: BTreeMap<u64, QueuedMessage>,
+    next_seq: u64,
+}
+
+/// Queue keys sort in delivery order as strings.
+pub fn queue_key(seq: u64) -> String {
+    format!("{seq:020}")
+}
+
+impl TxQueue {
+    pub fn restore(rows: impl Iterator<Item = (String, Value)>) -> TxQueue {
+        let mut q = TxQueue::default();
+        for (k, v) in rows {
+            let (Ok(seq), Ok(msg)) = (k.parse::<u64>(), serde_json::from_value::<QueuedMessage>(v))
+            else {
+                continue;
+            };
+            q.next_seq = q.next_seq.max(seq + 1);
+            q.items.insert(seq, msg);
+        }
+        q
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Appends a message; returns its sequence number and the store op.
+    pub fn push(&mut self, action: TxAction, local_tx: u64, payload: Value) -> (u64, StoreOp) {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let msg = QueuedMessage {
+            action,
+            local_tx,
+            payload,
+            attempts: 0,
+            not_before_ms: 0,
+        };
+        let op = put(seq, &msg);
+        self.items.insert(seq, msg);
+        (seq, op)
+    }
+
+    pub fn head(&self) -> Option<(u64, &QueuedMessage)> {
+        self.items.iter().next().map(|(s, m)| (*s, m))
+    }
+
+    pub fn get(&self, seq: u64) -> Option<&QueuedMessage> {
+        self.items.get(&seq)
+    }
+
+    /// Removes a delivered message.
+    pub fn remove(&mut self, seq: u64) -> Option<(QueuedMessage, StoreOp)> {
+        self.items.remove(&seq).map(|m| {
+            (
+                m,
+                StoreOp::Delete {
+                    table: Table::Queue,
+                    key: queue_key(seq),
+                },
+            )
+        })
+    }
+
+    /// Counts a failed attempt: retry after `retry_interval_ms × attempts`, or drop after
+    /// `max_attempts`.
+    pub fn fail(
+        &mut self,
+        seq: u64,
+        now_ms: u64,
+        retry_interval_ms: u64,
+        max_attempts: u32,
+    ) -> Option<(Failure, StoreOp)> {
+        let msg = self.items.get_mut(&seq)?;
+        msg.attempts += 1;
+        if msg.attempts >= max_attempts.max(1) {
+            let (m, op) = self.remove(seq)?;
+            return Some((Failure::Dropped(m), op));
+        }
+        let at_ms = now_ms + retry_interval_ms * u64::from(msg.attempts);
+        msg.not_before_ms = at_ms;
+        let op = put(seq, msg);
+        Some((Failure::Retry { at_ms }, op))
+    }
+
+    /// Iterates in delivery order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &QueuedMessage)> {
+        self.items.iter().map(|(s, m)| (*s, m))
+    }
+}
+
+fn put(seq: u64, msg: &QueuedMessage) -> StoreOp {
+    StoreOp::Put {
+        table: Table::Queue,
+        key: queue_key(seq),
+        value: serde_json::to_value(msg).unwrap_or(Value::Null),
+    }
+}
