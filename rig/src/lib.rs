@@ -2,3 +2,4 @@
 pub mod csms;
 pub mod link;
 pub mod profile;
+pub mod simboard;
