@@ -62,9 +62,71 @@ pub struct PortStats {
 
 /// The master side of the pty and the symlink pointing at its slave.
 pub struct PtyPort {
-    master: AsyncFd<OwnedFd>,
+    master: Master,
     link: PathBuf,
     slave: PathBuf,
+}
+
+/// The master fd, registered with the reactor only while a client is attached: once the slave
+/// hangs up, epoll reports HUP and tokio keeps "read closed" readiness for good, so a
+/// registration cannot outlive a client (it would spin). Each client gets a fresh one.
+enum Master {
+    Detached(OwnedFd),
+    Attached(AsyncFd<OwnedFd>),
+    /// Only during a transition.
+    Moving,
+}
+
+impl Master {
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        match self {
+            Master::Detached(fd) => Some(fd.as_fd()),
+            Master::Attached(afd) => Some(afd.get_ref().as_fd()),
+            Master::Moving => None,
+        }
+    }
+
+    fn attach(&mut self) -> std::io::Result<()> {
+        if let Master::Detached(fd) = std::mem::replace(self, Master::Moving) {
+            // SAFETY: the OwnedFd moves into the AsyncFd, so the descriptor stays open and is
+            // the same description for the AsyncFd's whole life.
+            match unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) } {
+                Ok(afd) => *self = Master::Attached(afd),
+                Err(e) => {
+                    let (fd, err) = e.into_parts();
+                    *self = Master::Detached(fd);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn detach(&mut self) {
+        if let Master::Attached(afd) = std::mem::replace(self, Master::Moving) {
+            *self = Master::Detached(afd.into_inner());
+        }
+    }
+
+    /// Waits until the attached fd is readable and reads; pends forever while detached.
+    async fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Master::Attached(afd) => loop {
+                let mut guard = afd.readable().await?;
+                let hung_up = guard.ready().is_read_closed();
+                match guard.try_io(|fd| {
+                    nix::unistd::read(fd.get_ref().as_fd(), buf).map_err(std::io::Error::from)
+                }) {
+                    Ok(result) => return result,
+                    // A hang-up was seen but the read would block: a new client opened the slave
+                    // before we read the EIO. The stale hang-up must go (see `Master`).
+                    Err(_would_block) if hung_up => return Err(REREGISTER.into()),
+                    Err(_would_block) => continue,
+                }
+            },
+            _ => std::future::pending().await,
+        }
+    }
 }
 
 impl PtyPort {
@@ -100,13 +162,7 @@ impl PtyPort {
             target: slave_path.clone(),
             source,
         })?;
-        // SAFETY: the OwnedFd is moved into the AsyncFd, so the descriptor stays open and is the
-        // same description for the AsyncFd's whole life.
-        let master = unsafe { AsyncFd::register_with_interest(pair.master, Interest::READABLE) }
-            .map_err(|e| PtyError::Setup {
-                path: slave_path.clone(),
-                source: Errno::from_raw(e.into_parts().1.raw_os_error().unwrap_or(0)),
-            })?;
+        let master = Master::Detached(pair.master);
         info!(link = %link.display(), slave = %slave_path.display(), "board HIL port ready (SLCAN)");
         Ok(PtyPort {
             master,
@@ -130,6 +186,9 @@ impl Drop for PtyPort {
     }
 }
 
+/// `Master::read` asks for a fresh registration (a client replaced another one unseen).
+const REREGISTER: std::io::ErrorKind = std::io::ErrorKind::ConnectionAborted;
+
 /// Client state as the port sees it.
 struct Session {
     /// A client has the slave open.
@@ -142,7 +201,7 @@ struct Session {
 /// Runs the port: decoded rig frames go to `frames_in`, frames from `frames_out` go to the client.
 /// Returns when `frames_out` closes (the runtime is shutting down).
 pub async fn run(
-    port: PtyPort,
+    mut port: PtyPort,
     frames_in: mpsc::UnboundedSender<Frame>,
     mut frames_out: mpsc::UnboundedReceiver<Frame>,
     stats: Arc<Mutex<PortStats>>,
@@ -156,33 +215,29 @@ pub async fn run(
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut buf = [0u8; 1024];
     loop {
-        tokio::select! {
+        let result = tokio::select! {
             out = frames_out.recv() => match out {
                 None => return,
                 Some(frame) => {
                     if s.attached && s.open {
-                        write_line(&port, &mut s, &encode_frame(&frame.encode()), &stats);
+                        write_line(&mut port, &mut s, &encode_frame(&frame.encode()), &stats);
                         stats.lock().unwrap().link.frames_out += 1;
                     }
+                    continue;
                 }
             },
-            guard = port.master.readable(), if s.attached => {
-                let Ok(mut guard) = guard else { return };
-                match guard.try_io(|fd| nix::unistd::read(fd.get_ref().as_fd(), &mut buf).map_err(std::io::Error::from)) {
-                    Err(_would_block) => {}
-                    Ok(result) => on_read(&port, &mut s, result, &buf, &frames_in, &stats),
-                }
-            }
-            _ = poll.tick(), if !s.attached => {
-                let result = nix::unistd::read(port.master.get_ref().as_fd(), &mut buf).map_err(std::io::Error::from);
-                on_read(&port, &mut s, result, &buf, &frames_in, &stats);
-            }
-        }
+            r = port.master.read(&mut buf) => r,
+            _ = poll.tick(), if !s.attached => match port.master.fd() {
+                Some(fd) => nix::unistd::read(fd, &mut buf).map_err(std::io::Error::from),
+                None => continue,
+            },
+        };
+        on_read(&mut port, &mut s, result, &buf, &frames_in, &stats);
     }
 }
 
 fn on_read(
-    port: &PtyPort,
+    port: &mut PtyPort,
     s: &mut Session,
     result: std::io::Result<usize>,
     buf: &[u8],
@@ -192,12 +247,19 @@ fn on_read(
     let n = match result {
         Ok(n) => n,
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+        Err(e) if e.kind() == REREGISTER => {
+            debug!("board link: a new client replaced the previous one");
+            port.master.detach();
+            if let Err(e) = port.master.attach() {
+                warn!(error = %e, "board link: cannot watch the pty");
+                detach(port, s);
+            }
+            return;
+        }
         Err(e) if e.raw_os_error() == Some(Errno::EIO as i32) => {
             if s.attached {
                 debug!("board link client detached");
-                s.attached = false;
-                s.open = false;
-                s.decoder = SlcanDecoder::new();
+                detach(port, s);
             }
             return;
         }
@@ -207,6 +269,10 @@ fn on_read(
         }
     };
     if !s.attached {
+        if let Err(e) = port.master.attach() {
+            warn!(error = %e, "board link: cannot watch the pty");
+            return;
+        }
         debug!("board link client attached");
         s.attached = true;
         stats.lock().unwrap().attachments += 1;
@@ -274,9 +340,17 @@ fn on_read(
     }
 }
 
+/// The client went away: forget its channel state and stop watching the fd.
+fn detach(port: &mut PtyPort, s: &mut Session) {
+    s.attached = false;
+    s.open = false;
+    s.decoder = SlcanDecoder::new();
+    port.master.detach();
+}
+
 /// Non-blocking write of one whole line; if the client does not read, the line is dropped.
-fn write_line(port: &PtyPort, s: &mut Session, line: &str, stats: &Arc<Mutex<PortStats>>) {
-    let fd = port.master.get_ref().as_fd();
+fn write_line(port: &mut PtyPort, s: &mut Session, line: &str, stats: &Arc<Mutex<PortStats>>) {
+    let Some(fd) = port.master.fd() else { return };
     let mut bytes = line.as_bytes();
     while !bytes.is_empty() {
         match nix::unistd::write(fd, bytes) {
@@ -294,8 +368,7 @@ fn write_line(port: &PtyPort, s: &mut Session, line: &str, stats: &Arc<Mutex<Por
                 return;
             }
             Err(Errno::EIO) => {
-                s.attached = false;
-                s.open = false;
+                detach(port, s);
                 return;
             }
             Err(e) => {

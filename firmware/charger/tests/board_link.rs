@@ -1,0 +1,146 @@
+//! The simulated board's HIL port, driven the way the rig drives it: SLCAN on the pty.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use chargerig_link::{ConnectorStatus, Frame, PilotState};
+use common::board::Board;
+use common::process::{ChargerProc, FAST_CONFIG};
+
+const NOWHERE: &str = "ws://127.0.0.1:9/ocpp";
+
+#[test]
+fn the_board_reports_status_every_100_ms_and_answers_a_status_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = ChargerProc::start(dir.path(), NOWHERE, FAST_CONFIG, &[]);
+    let mut b = Board::open(&p.board);
+    let first = b.wait_status("any status", Duration::from_secs(5), |_| true);
+    assert_eq!(first.pilot, PilotState::A);
+    assert!(!first.online, "no central system: offline");
+    assert_eq!(first.connector_status, ConnectorStatus::Available);
+
+    // Periodic: at least 5 STATUS frames in ~1 s.
+    b.seen.frames.clear();
+    b.pump(Duration::from_millis(1000));
+    let statuses = b
+        .seen
+        .frames
+        .iter()
+        .filter(|f| matches!(f, Frame::Status(_)))
+        .count();
+    assert!(
+        (5..=40).contains(&statuses),
+        "{statuses} status frames in 1 s"
+    );
+
+    b.seen.frames.clear();
+    b.send(Frame::StatusRequest);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !b
+        .seen
+        .frames
+        .iter()
+        .any(|f| matches!(f, Frame::Identity { .. }))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no IDENTITY after STATUS_REQ: {:?}",
+            b.seen.frames
+        );
+        b.pump(Duration::from_millis(20));
+    }
+    let Some(Frame::Identity { boot_count, .. }) = b
+        .seen
+        .frames
+        .iter()
+        .find(|f| matches!(f, Frame::Identity { .. }))
+        .copied()
+    else {
+        unreachable!()
+    };
+    assert_eq!(boot_count, 1);
+}
+
+#[test]
+fn a_pilot_change_is_seen_as_an_event_and_in_the_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = ChargerProc::start(dir.path(), NOWHERE, FAST_CONFIG, &[]);
+    let mut b = Board::open(&p.board);
+    b.send(Frame::Pilot(PilotState::B));
+    b.wait_status("pilot B", Duration::from_secs(3), |s| {
+        s.pilot == PilotState::B
+    });
+    assert!(
+        b.seen.frames.iter().any(|f| matches!(f, Frame::Event(e) if e.kind == chargerig_link::EventKind::PilotChange && e.arg == 1)),
+        "{:?}",
+        b.seen.frames
+    );
+}
+
+#[test]
+fn garbage_on_the_link_is_refused_with_bel_counted_logged_and_never_acted_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = ChargerProc::start(dir.path(), NOWHERE, FAST_CONFIG, &[]);
+    {
+        let mut port = serialport::new(p.board.to_str().unwrap(), 115_200)
+            .timeout(Duration::from_millis(100))
+            .open_native()
+            .unwrap();
+        // Not SLCAN; an unknown id; a pilot frame with a bad length; a pilot value out of range.
+        port.write_all(b"hello\rt7FF0\rt1000\rt10010F\r").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut got = Vec::new();
+        while got.iter().filter(|b| **b == 0x07).count() < 1 {
+            assert!(Instant::now() < deadline, "no BEL for garbage, got {got:?}");
+            let mut buf = [0u8; 256];
+            if let Ok(n) = port.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+    }
+    let mut b = Board::open(&p.board);
+    let s = b.wait_status("any status", Duration::from_secs(3), |_| true);
+    assert_eq!(s.pilot, PilotState::A, "garbage must not change the pilot");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let log = p.log_text();
+        if log.contains("garbage ignored") && log.contains("frame rejected") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "garbage not logged:\n{log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn clients_come_and_go_and_the_board_keeps_its_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = ChargerProc::start(dir.path(), NOWHERE, FAST_CONFIG, &[]);
+    {
+        let mut b = Board::open(&p.board);
+        b.send(Frame::Pilot(PilotState::B));
+        b.wait_status("pilot B", Duration::from_secs(3), |s| {
+            s.pilot == PilotState::B
+        });
+    }
+    for _ in 0..3 {
+        let mut b = Board::open(&p.board);
+        b.send(Frame::StatusRequest);
+        b.wait_status("pilot still B", Duration::from_secs(3), |s| {
+            s.pilot == PilotState::B
+        });
+    }
+}
+
+#[test]
+fn a_stale_symlink_is_replaced_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let board = dir.path().join("board");
+    std::os::unix::fs::symlink("/dev/pts/does-not-exist", &board).unwrap();
+    let p = ChargerProc::start(dir.path(), NOWHERE, FAST_CONFIG, &[]);
+    let target = std::fs::read_link(&p.board).unwrap();
+    assert!(target.starts_with("/dev/pts/"), "{target:?}");
+    assert!(std::fs::metadata(&p.board).is_ok(), "points at a live pty");
+}
