@@ -63,11 +63,12 @@ impl Charger {
 
     /// One inbound text frame.
     pub(super) fn on_frame(&mut self, text: &str) {
-        if self.rejected_now() {
-            tracing::info!("registration rejected: ignoring inbound frame");
-            return;
-        }
+        let rejected = self.rejected_now();
         match ocppj::parse(text) {
+            // Rejected: answer nothing (§4.2); answers to our own BootNotification still count.
+            Err(_) | Ok(Frame::Call { .. }) if rejected => {
+                tracing::info!("registration rejected: ignoring inbound request");
+            }
             Err(bad) => {
                 tracing::warn!(reason = %bad.reason, "bad frame from the central system");
                 if let Some(id) = bad.id {

@@ -1,0 +1,148 @@
+use charger_core::PilotState;
+use serde_json::json;
+
+use crate::harness::Sim;
+
+#[test]
+fn boot_notification_is_the_first_message_with_identity() {
+    let mut sim = Sim::new(&[]);
+    sim.connect();
+    let first = &sim.csms.received[0];
+    assert_eq!(first.action, "BootNotification");
+    assert_eq!(first.payload["chargePointSerialNumber"], "SN-0001");
+    assert_eq!(first.payload["chargePointVendor"], "Chargerig");
+}
+
+#[test]
+fn status_notifications_for_connector_0_and_1_follow_boot_accepted() {
+    let sim = Sim::online(&[]);
+    assert_eq!(sim.statuses(0), vec!["Available"]);
+    assert_eq!(sim.statuses(1), vec!["Available"]);
+    assert!(sim.core.status().online);
+}
+
+#[test]
+fn nothing_but_boot_is_sent_while_pending_and_queued_messages_wait_for_accepted() {
+    let mut sim = Sim::new(&[("AllowOfflineTxForUnknownId", "true")]);
+    // A transaction runs offline, so StartTransaction is queued.
+    sim.pilot(PilotState::B);
+    sim.card("01020304");
+    assert!(sim.core.status().tx_active);
+    sim.csms.boot_status = "Pending";
+    sim.csms.boot_interval = 10;
+    sim.connect();
+    sim.advance(5_000);
+    assert_eq!(sim.count("BootNotification"), 1);
+    assert_eq!(
+        sim.csms.received.len(),
+        1,
+        "only BootNotification while Pending"
+    );
+    // Pending: answer the central system, but refuse remote start.
+    let a = sim.cs_call("RemoteStartTransaction", json!({"idTag": "X"}));
+    assert_eq!(a[2]["status"], "Rejected");
+    let a = sim.cs_call("GetConfiguration", json!({"key": ["HeartbeatInterval"]}));
+    assert_eq!(a[2]["configurationKey"][0]["value"], "300");
+    // Boot is retried after the interval; once Accepted the queue flows.
+    sim.csms.boot_status = "Accepted";
+    sim.advance(6_000);
+    assert_eq!(sim.count("BootNotification"), 2);
+    assert_eq!(sim.count("StartTransaction"), 1);
+}
+
+#[test]
+fn pending_registration_sends_only_what_trigger_message_asks_for() {
+    let mut sim = Sim::new(&[]);
+    sim.csms.boot_status = "Pending";
+    sim.csms.boot_interval = 60;
+    sim.connect();
+    sim.advance(1_000);
+    assert_eq!(sim.count("StatusNotification"), 0);
+    let a = sim.cs_call(
+        "TriggerMessage",
+        json!({"requestedMessage": "StatusNotification", "connectorId": 1}),
+    );
+    assert_eq!(a[2]["status"], "Accepted");
+    sim.advance(100);
+    assert_eq!(sim.statuses(1), vec!["Available"]);
+    assert_eq!(sim.count("Heartbeat"), 0);
+}
+
+#[test]
+fn rejected_registration_stays_silent_until_the_interval_passes() {
+    let mut sim = Sim::new(&[]);
+    sim.csms.boot_status = "Rejected";
+    sim.csms.boot_interval = 5;
+    sim.connect();
+    let a = sim.cs_call("GetConfiguration", json!({}));
+    assert!(a.is_null(), "no answer while Rejected");
+    sim.advance(4_000);
+    assert_eq!(sim.csms.received.len(), 1);
+    sim.csms.boot_status = "Accepted";
+    sim.advance(1_500);
+    assert_eq!(sim.count("BootNotification"), 2);
+    assert!(sim.core.status().online);
+}
+
+#[test]
+fn reconnect_sends_no_boot_and_only_the_current_status_if_it_changed_offline() {
+    let mut sim = Sim::online(&[]);
+    sim.disconnect();
+    sim.connect();
+    sim.advance(500);
+    assert_eq!(sim.count("BootNotification"), 1);
+    assert_eq!(
+        sim.statuses(1),
+        vec!["Available"],
+        "unchanged: nothing reported"
+    );
+    sim.disconnect();
+    sim.pilot(PilotState::B); // Preparing
+    sim.pilot(PilotState::A); // Available
+    sim.pilot(PilotState::B); // Preparing again
+    sim.connect();
+    sim.advance(500);
+    assert_eq!(
+        sim.statuses(1),
+        vec!["Available", "Preparing"],
+        "current status only, no history"
+    );
+}
+
+#[test]
+fn heartbeat_is_sent_after_heartbeat_interval_of_silence() {
+    let mut sim = Sim::online(&[]);
+    sim.csms.boot_interval = 300;
+    sim.advance(299_000);
+    assert_eq!(sim.count("Heartbeat"), 0);
+    sim.advance(2_000);
+    assert_eq!(sim.count("Heartbeat"), 1);
+}
+
+#[test]
+fn boot_interval_sets_heartbeat_interval() {
+    let mut sim = Sim::new(&[]);
+    sim.csms.boot_interval = 42;
+    sim.connect();
+    assert_eq!(
+        sim.core.config_value("HeartbeatInterval").as_deref(),
+        Some("42")
+    );
+}
+
+#[test]
+fn minimum_status_duration_suppresses_short_lived_statuses() {
+    let mut sim = Sim::online(&[("MinimumStatusDuration", "5")]);
+    sim.pilot(PilotState::B);
+    sim.advance(1_000);
+    sim.pilot(PilotState::A);
+    sim.advance(10_000);
+    assert_eq!(
+        sim.statuses(1),
+        vec!["Available"],
+        "Preparing lasted 1 s < 5 s"
+    );
+    sim.pilot(PilotState::B);
+    sim.advance(6_000);
+    assert_eq!(sim.statuses(1), vec!["Available", "Preparing"]);
+}

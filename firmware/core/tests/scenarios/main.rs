@@ -1,0 +1,10 @@
+//! Whole-charger scenarios, driven through the sans-IO core in microseconds.
+
+mod harness;
+
+mod authorization;
+mod boot;
+mod configuration;
+mod ocppj;
+mod pilot;
+mod transactions;
