@@ -3,3 +3,4 @@ pub mod csms;
 pub mod link;
 pub mod profile;
 pub mod simboard;
+pub mod gate;

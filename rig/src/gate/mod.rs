@@ -1,0 +1,67 @@
+//! Network gates: real network faults between the charger and its central system.
+//!
+//! `cut` drops traffic silently both ways (no FIN, no RST: the charger must notice by itself),
+//! `refuse` resets open connections and refuses new ones, `restore` lets traffic flow again.
+//! Every change is recorded with its time in a fault timeline for the scenario's artifacts.
+
+pub mod nftables;
+pub mod proxy;
+pub mod timeline;
+
+pub use nftables::NftablesGate;
+pub use proxy::ProxyGate;
+pub use timeline::{FaultRecord, FaultTimeline};
+
+use futures_util::future::BoxFuture;
+use std::fmt;
+
+/// What the gate currently does to the charger's traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateState {
+    Open,
+    Cut,
+    Refused,
+}
+
+impl fmt::Display for GateState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GateState::Open => "open",
+            GateState::Cut => "cut",
+            GateState::Refused => "refused",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("gate command `{command}` failed ({status}): {stderr}")]
+    Command {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("cannot run gate command `{command}`: {source}")]
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+}
+
+/// A network fault injector. Object-safe so a profile can pick one at run time.
+pub trait NetworkGate: Send + Sync {
+    /// Silently drop everything both ways; connections stay open.
+    fn cut(&self) -> BoxFuture<'_, Result<(), GateError>>;
+    /// Reset open connections and refuse new ones.
+    fn refuse(&self) -> BoxFuture<'_, Result<(), GateError>>;
+    /// Traffic flows again.
+    fn restore(&self) -> BoxFuture<'_, Result<(), GateError>>;
+    fn state(&self) -> GateState;
+    /// Every fault change so far.
+    fn timeline(&self) -> Vec<FaultRecord>;
+}

@@ -1,0 +1,492 @@
+//! `ProxyGate`: a TCP proxy between the charger and the central system.
+//!
+//! The charger is pointed at the proxy. *Cut* stops forwarding in both directions while
+//! keeping every socket open (and accepts new connections without serving them), which is
+//! what a pulled cable looks like to TCP. *Refuse* resets open connections (SO_LINGER 0) and
+//! closes the listener, so connects fail with ECONNREFUSED. *Restore* re-binds the same port
+//! and resumes forwarding.
+
+use super::{FaultRecord, FaultTimeline, GateError, GateState, NetworkGate};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The gate state plus how many refusals happened, so a connection can tell it must be
+/// reset even if the gate was restored before its task looked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Control {
+    state: GateState,
+    refusals: u64,
+}
+
+pub struct ProxyGate {
+    local: SocketAddr,
+    upstream: SocketAddr,
+    control: watch::Sender<Control>,
+    timeline: FaultTimeline,
+    accepted: Arc<AtomicU64>,
+    task: JoinHandle<()>,
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let s = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    s.set_reuseaddr(true)?;
+    s.bind(addr)?;
+    s.listen(1024)
+}
+
+impl ProxyGate {
+    /// Listens on `bind_addr` (use port 0 for any) and forwards to `upstream`.
+    pub async fn start(bind_addr: SocketAddr, upstream: SocketAddr) -> Result<Self, GateError> {
+        let listener = bind(bind_addr).map_err(|source| GateError::Bind {
+            addr: bind_addr,
+            source,
+        })?;
+        let local = listener.local_addr().map_err(|source| GateError::Bind {
+            addr: bind_addr,
+            source,
+        })?;
+        let (control, rx) = watch::channel(Control {
+            state: GateState::Open,
+            refusals: 0,
+        });
+        let timeline = FaultTimeline::default();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn(accept_loop(
+            listener,
+            local,
+            upstream,
+            rx,
+            timeline.clone(),
+            accepted.clone(),
+        ));
+        tracing::debug!(%local, %upstream, "proxy gate listening");
+        Ok(Self {
+            local,
+            upstream,
+            control,
+            timeline,
+            accepted,
+            task,
+        })
+    }
+
+    /// Where the charger must connect.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    pub fn upstream(&self) -> SocketAddr {
+        self.upstream
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, state: GateState) {
+        let before = self.control.borrow().state;
+        self.control.send_modify(|c| {
+            c.state = state;
+            if state == GateState::Refused {
+                c.refusals += 1;
+            }
+        });
+        let kind = match state {
+            GateState::Open => "restore",
+            GateState::Cut => "cut",
+            GateState::Refused => "refuse",
+        };
+        self.timeline.record(
+            kind,
+            format!(
+                "proxy {} -> {}: {before} -> {state}",
+                self.local, self.upstream
+            ),
+        );
+    }
+}
+
+impl Drop for ProxyGate {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl NetworkGate for ProxyGate {
+    fn cut(&self) -> BoxFuture<'_, Result<(), GateError>> {
+        self.set(GateState::Cut);
+        async { Ok(()) }.boxed()
+    }
+
+    fn refuse(&self) -> BoxFuture<'_, Result<(), GateError>> {
+        self.set(GateState::Refused);
+        async move {
+            // Wait (briefly) until the listener is really closed, so a connect right after
+            // this returns is refused.
+            for _ in 0..100 {
+                if TcpStream::connect(self.local).await.is_err() {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn restore(&self) -> BoxFuture<'_, Result<(), GateError>> {
+        let was_refused = self.control.borrow().state == GateState::Refused;
+        self.set(GateState::Open);
+        async move {
+            if was_refused {
+                // Wait until the listener is back, so the charger's next attempt is served.
+                for _ in 0..200 {
+                    if let Ok(s) = TcpStream::connect(self.local).await {
+                        // A probe connection: close it at once; the upstream sees a short
+                        // connection without data at most.
+                        drop(s);
+                        return Ok(());
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                return Err(GateError::Bind {
+                    addr: self.local,
+                    source: std::io::Error::other("listener did not come back within 1 s"),
+                });
+            }
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn state(&self) -> GateState {
+        self.control.borrow().state
+    }
+
+    fn timeline(&self) -> Vec<FaultRecord> {
+        self.timeline.snapshot()
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    local: SocketAddr,
+    upstream: SocketAddr,
+    mut rx: watch::Receiver<Control>,
+    timeline: FaultTimeline,
+    accepted: Arc<AtomicU64>,
+) {
+    let mut listener = Some(listener);
+    loop {
+        let refused = rx.borrow_and_update().state == GateState::Refused;
+        if refused {
+            listener = None;
+            if rx.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let l = match listener.as_ref() {
+            Some(l) => l,
+            None => match bind(local) {
+                Ok(l) => listener.insert(l),
+                Err(e) => {
+                    timeline.record("error", format!("cannot re-bind {local}: {e}"));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+        };
+        tokio::select! {
+            r = l.accept() => match r {
+                Ok((sock, peer)) => {
+                    let n = accepted.fetch_add(1, Ordering::Relaxed) + 1;
+                    tokio::spawn(serve(sock, peer, n, upstream, rx.clone(), timeline.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "proxy accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            r = rx.changed() => if r.is_err() { return },
+        }
+    }
+}
+
+/// Waits until the gate is open; `false` if it was refused meanwhile (or the gate is gone).
+async fn wait_open(rx: &mut watch::Receiver<Control>, refusals: u64) -> bool {
+    loop {
+        let c = *rx.borrow_and_update();
+        if c.refusals != refusals || c.state == GateState::Refused {
+            return false;
+        }
+        if c.state == GateState::Open {
+            return true;
+        }
+        if rx.changed().await.is_err() {
+            return false;
+        }
+    }
+}
+
+/// Resolves when a refusal happens after `refusals`.
+async fn refused(mut rx: watch::Receiver<Control>, refusals: u64) {
+    loop {
+        let c = *rx.borrow_and_update();
+        if c.refusals != refusals {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Closes with RST instead of FIN.
+fn reset(s: TcpStream) {
+    let _ = s.set_zero_linger();
+    drop(s);
+}
+
+async fn serve(
+    mut client: TcpStream,
+    peer: SocketAddr,
+    n: u64,
+    upstream: SocketAddr,
+    mut rx: watch::Receiver<Control>,
+    timeline: FaultTimeline,
+) {
+    let refusals = rx.borrow().refusals;
+    timeline.record("connection", format!("#{n} from {peer} accepted"));
+    // During a cut the connection is accepted but not served until restore.
+    if !wait_open(&mut rx, refusals).await {
+        timeline.record("connection", format!("#{n} reset (refused)"));
+        reset(client);
+        return;
+    }
+    let mut server = match TcpStream::connect(upstream).await {
+        Ok(s) => s,
+        Err(e) => {
+            timeline.record(
+                "connection",
+                format!("#{n}: central system {upstream} unreachable: {e}"),
+            );
+            reset(client);
+            return;
+        }
+    };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let outcome = {
+        let (cr, cw) = client.split();
+        let (sr, sw) = server.split();
+        let up = pump(cr, sw, rx.clone(), refusals);
+        let down = pump(sr, cw, rx.clone(), refusals);
+        let stop = refused(rx.clone(), refusals);
+        tokio::pin!(up, down, stop);
+        let (mut up_done, mut down_done) = (false, false);
+        loop {
+            tokio::select! {
+                r = &mut up, if !up_done => { up_done = true; if r.is_err() { break "error"; } }
+                r = &mut down, if !down_done => { down_done = true; if r.is_err() { break "error"; } }
+                _ = &mut stop => break "refused",
+            }
+            if up_done && down_done {
+                break "closed";
+            }
+        }
+    };
+    match outcome {
+        "refused" => {
+            timeline.record("connection", format!("#{n} reset (refused)"));
+            reset(client);
+            reset(server);
+        }
+        other => {
+            timeline.record("connection", format!("#{n} {other}"));
+            if other == "error" {
+                reset(client);
+                reset(server);
+            }
+        }
+    }
+}
+
+/// Copies one direction, holding data while the gate is cut. EOF is passed on as a
+/// half-close; errors end the connection.
+async fn pump<R, W>(
+    mut r: R,
+    mut w: W,
+    mut rx: watch::Receiver<Control>,
+    refusals: u64,
+) -> std::io::Result<()>
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if !wait_open(&mut rx, refusals).await {
+            return Err(std::io::Error::other("refused"));
+        }
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            let _ = w.shutdown().await;
+            return Ok(());
+        }
+        // A cut that started while we were reading holds this data until restore.
+        if !wait_open(&mut rx, refusals).await {
+            return Err(std::io::Error::other("refused"));
+        }
+        w.write_all(&buf[..n]).await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::ErrorKind;
+
+    /// An echo server standing in for the central system.
+    async fn echo() -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = l.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    loop {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => {
+                                if s.write_all(&buf[..n]).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    async fn roundtrip(s: &mut TcpStream, msg: &[u8], within: Duration) -> Option<Vec<u8>> {
+        s.write_all(msg).await.ok()?;
+        let mut buf = vec![0u8; msg.len()];
+        match tokio::time::timeout(within, s.read_exact(&mut buf)).await {
+            Ok(Ok(_)) => Some(buf),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn forwards_cuts_and_restores() {
+        let up = echo().await;
+        let gate = ProxyGate::start("127.0.0.1:0".parse().unwrap(), up)
+            .await
+            .unwrap();
+        let mut c = TcpStream::connect(gate.local_addr()).await.unwrap();
+        assert_eq!(
+            roundtrip(&mut c, b"hello", Duration::from_secs(5))
+                .await
+                .as_deref(),
+            Some(&b"hello"[..])
+        );
+
+        gate.cut().await.unwrap();
+        assert_eq!(gate.state(), GateState::Cut);
+        // Nothing comes back during the cut, and the socket is not closed either.
+        assert_eq!(
+            roundtrip(&mut c, b"lost?", Duration::from_millis(300)).await,
+            None
+        );
+        // New connections are accepted but not served.
+        let mut c2 = TcpStream::connect(gate.local_addr())
+            .await
+            .expect("accepted during cut");
+        assert_eq!(
+            roundtrip(&mut c2, b"new", Duration::from_millis(300)).await,
+            None
+        );
+
+        gate.restore().await.unwrap();
+        // Held data resumes: the echo of "lost?" arrives, then normal traffic.
+        let mut buf = [0u8; 5];
+        tokio::time::timeout(Duration::from_secs(5), c.read_exact(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf, b"lost?");
+        assert_eq!(
+            roundtrip(&mut c, b"again", Duration::from_secs(5))
+                .await
+                .as_deref(),
+            Some(&b"again"[..])
+        );
+        let mut buf = [0u8; 3];
+        tokio::time::timeout(Duration::from_secs(5), c2.read_exact(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf, b"new");
+
+        let kinds: Vec<String> = gate
+            .timeline()
+            .into_iter()
+            .map(|r| r.kind)
+            .filter(|k| k != "connection")
+            .collect();
+        assert_eq!(kinds, ["cut", "restore"]);
+    }
+
+    #[tokio::test]
+    async fn refuse_resets_and_refuses_then_restore_serves_again() {
+        let up = echo().await;
+        let gate = ProxyGate::start("127.0.0.1:0".parse().unwrap(), up)
+            .await
+            .unwrap();
+        let addr = gate.local_addr();
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        assert!(roundtrip(&mut c, b"x", Duration::from_secs(5))
+            .await
+            .is_some());
+
+        gate.refuse().await.unwrap();
+        // The open connection is reset.
+        let mut buf = [0u8; 1];
+        let r = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&r, Err(e) if e.kind() == ErrorKind::ConnectionReset),
+            "{r:?}"
+        );
+        // New connections are refused.
+        let e = TcpStream::connect(addr).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
+
+        gate.restore().await.unwrap();
+        let mut c = TcpStream::connect(addr).await.expect("same port again");
+        assert_eq!(
+            roundtrip(&mut c, b"back", Duration::from_secs(5))
+                .await
+                .as_deref(),
+            Some(&b"back"[..])
+        );
+    }
+}
