@@ -4,3 +4,4 @@ pub mod link;
 pub mod profile;
 pub mod simboard;
 pub mod gate;
+pub mod power;

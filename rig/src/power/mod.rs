@@ -1,0 +1,34 @@
+//! Power switches: a hard cut of the board's supply with no warning, and power back.
+
+pub mod command;
+pub mod sim;
+
+pub use command::CommandPower;
+pub use sim::SimPower;
+
+use futures_util::future::BoxFuture;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PowerError {
+    #[error(transparent)]
+    Sim(#[from] crate::simboard::SimBoardError),
+    #[error("power command `{command}` failed ({status}): {stderr}")]
+    Command {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("cannot run power command `{command}`: {source}")]
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+}
+
+/// Switches the board's supply. Object-safe so a profile can pick one at run time.
+pub trait PowerSwitch: Send + Sync {
+    /// Hard cut, no warning.
+    fn off(&self) -> BoxFuture<'_, Result<(), PowerError>>;
+    /// Power back; the board boots with what it persisted.
+    fn on(&self) -> BoxFuture<'_, Result<(), PowerError>>;
+}
