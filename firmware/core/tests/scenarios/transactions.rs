@@ -1,1 +1,554 @@
+use charger_core::PilotState;
+use serde_json::json;
 
+use crate::harness::{info, time, Sim};
+
+const TAG: &str = "04A1B2C3";
+const OTHER: &str = "0A0B0C0D";
+
+fn charging(sim: &mut Sim) {
+    sim.know(TAG, info("Accepted"));
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.pilot(PilotState::C);
+    sim.load(16.0);
+    assert!(sim.contactor());
+}
+
+#[test]
+fn the_same_tag_stops_the_transaction_without_authorize() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.advance(10_000);
+    let auths = sim.count("Authorize");
+    sim.card(TAG);
+    assert!(!sim.core.status().tx_active);
+    assert!(!sim.contactor());
+    sim.advance(200);
+    assert_eq!(sim.count("Authorize"), auths);
+    let stop = sim.last("StopTransaction").unwrap();
+    assert_eq!(stop["reason"], "Local");
+    assert_eq!(stop["idTag"], TAG);
+    assert_eq!(stop["transactionId"], sim.last_tx_id());
+    let start = sim.last("StartTransaction").unwrap();
+    let wh = stop["meterStop"].as_i64().unwrap() - start["meterStart"].as_i64().unwrap();
+    assert!(
+        (9..=11).contains(&wh),
+        "10 s at 3.68 kW is ~10 Wh, got {wh}"
+    );
+}
+
+#[test]
+fn an_unrelated_tag_does_not_stop_the_transaction() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.know(OTHER, info("Accepted"));
+    sim.card(OTHER);
+    assert!(sim.core.status().tx_active);
+}
+
+#[test]
+fn a_tag_with_the_same_parent_stops_the_transaction_after_authorize() {
+    let mut sim = Sim::online(&[]);
+    sim.know(TAG, json!({"status": "Accepted", "parentIdTag": "FLEET"}));
+    sim.know(OTHER, json!({"status": "Accepted", "parentIdTag": "FLEET"}));
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.advance(200);
+    assert!(sim.core.status().tx_active);
+    sim.card(OTHER);
+    assert_eq!(sim.last("Authorize").unwrap()["idTag"], OTHER);
+    assert!(!sim.core.status().tx_active);
+    assert_eq!(sim.last("StopTransaction").unwrap()["idTag"], OTHER);
+}
+
+#[test]
+fn the_stop_button_stops_with_reason_local() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.input(charger_core::Input::Board(
+        charger_core::BoardInput::StopButton,
+    ));
+    assert!(!sim.contactor());
+    sim.advance(200);
+    assert_eq!(sim.last("StopTransaction").unwrap()["reason"], "Local");
+}
+
+#[test]
+fn unplugging_stops_with_reason_ev_disconnected() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.pilot(PilotState::A);
+    sim.advance(200);
+    assert_eq!(
+        sim.last("StopTransaction").unwrap()["reason"],
+        "EVDisconnected"
+    );
+    assert!(!sim.core.status().locked);
+}
+
+#[test]
+fn unplugging_keeps_the_transaction_when_stop_on_ev_side_disconnect_is_false() {
+    let mut sim = Sim::online(&[("StopTransactionOnEVSideDisconnect", "false")]);
+    charging(&mut sim);
+    sim.pilot(PilotState::A);
+    assert!(sim.core.status().tx_active);
+    assert!(!sim.contactor());
+}
+
+#[test]
+fn remote_start_then_remote_stop() {
+    let mut sim = Sim::online(&[]);
+    sim.know(TAG, info("Accepted"));
+    let a = sim.cs_call(
+        "RemoteStartTransaction",
+        json!({"connectorId": 1, "idTag": TAG}),
+    );
+    assert_eq!(a[2]["status"], "Accepted");
+    sim.pilot(PilotState::B);
+    sim.advance(200);
+    assert_eq!(sim.last("StartTransaction").unwrap()["idTag"], TAG);
+    let id = sim.last_tx_id();
+    let a = sim.cs_call("RemoteStopTransaction", json!({"transactionId": id + 1}));
+    assert_eq!(a[2]["status"], "Rejected", "unknown transaction id");
+    let a = sim.cs_call("RemoteStopTransaction", json!({"transactionId": id}));
+    assert_eq!(a[2]["status"], "Accepted");
+    sim.advance(200);
+    assert_eq!(sim.last("StopTransaction").unwrap()["reason"], "Remote");
+}
+
+#[test]
+fn remote_start_is_rejected_while_a_transaction_runs() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    let a = sim.cs_call("RemoteStartTransaction", json!({"idTag": OTHER}));
+    assert_eq!(a[2]["status"], "Rejected");
+}
+
+#[test]
+fn soft_reset_stops_with_reason_soft_reset_and_reboots() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.advance(200);
+    let a = sim.cs_call("Reset", json!({"type": "Soft"}));
+    assert_eq!(a[2]["status"], "Accepted");
+    assert_eq!(sim.reboots, vec![false]);
+    sim.advance(500);
+    assert_eq!(sim.count("BootNotification"), 2);
+    assert_eq!(sim.last("StopTransaction").unwrap()["reason"], "SoftReset");
+    assert_eq!(sim.count("StopTransaction"), 1);
+}
+
+#[test]
+fn hard_reset_stops_with_reason_hard_reset() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.cs_call("Reset", json!({"type": "Hard"}));
+    sim.advance(500);
+    assert_eq!(sim.reboots, vec![true]);
+    assert_eq!(sim.last("StopTransaction").unwrap()["reason"], "HardReset");
+}
+
+#[test]
+fn power_loss_stops_the_transaction_after_reboot_with_the_last_persisted_reading_and_its_time() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.advance(30_000);
+    let wh_at_cut = sim.core.status().energy_wh;
+    let utc_at_cut = sim.now.utc;
+    sim.power_cycle();
+    sim.advance(60_000); // power back, network not yet
+    sim.connect();
+    sim.advance(1_000);
+    let stop = sim.last("StopTransaction").unwrap();
+    assert_eq!(stop["reason"], "PowerLoss");
+    assert_eq!(stop["meterStop"].as_u64().unwrap(), wh_at_cut);
+    let t = time(&stop["timestamp"]);
+    assert!(
+        t <= utc_at_cut && utc_at_cut - t <= chrono::Duration::seconds(5),
+        "stop time {t} vs cut {utc_at_cut}"
+    );
+    assert_eq!(sim.count("StopTransaction"), 1);
+    assert_eq!(stop["transactionId"], sim.last_tx_id());
+    // Never reported twice, even across another power cycle.
+    sim.power_cycle();
+    sim.connect();
+    sim.advance(1_000);
+    assert_eq!(sim.count("StopTransaction"), 1);
+    assert_eq!(sim.count("StartTransaction"), 1);
+}
+
+#[test]
+fn an_offline_transaction_is_delivered_in_order_with_event_times_after_reconnect() {
+    let mut sim = Sim::online(&[
+        ("AllowOfflineTxForUnknownId", "true"),
+        ("MeterValueSampleInterval", "10"),
+    ]);
+    sim.disconnect();
+    let start_utc = sim.now.utc;
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.pilot(PilotState::C);
+    sim.load(10.0);
+    sim.advance(35_000);
+    sim.card(TAG);
+    assert_eq!(sim.core.status().queue_len, 5, "start, 3 samples, stop");
+    sim.advance(60_000);
+    sim.connect();
+    sim.advance(1_000);
+    let msgs = sim.tx_messages();
+    let actions: Vec<&str> = msgs.iter().map(|(a, _)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "StartTransaction",
+            "MeterValues",
+            "MeterValues",
+            "MeterValues",
+            "StopTransaction"
+        ]
+    );
+    assert_eq!(
+        time(&msgs[0].1["timestamp"]),
+        start_utc,
+        "event time, not send time"
+    );
+    let id = sim.last_tx_id();
+    for (_, p) in &msgs[1..] {
+        assert_eq!(
+            p["transactionId"], id,
+            "late transactionId fills later messages"
+        );
+    }
+    let times: Vec<_> = msgs[1..4]
+        .iter()
+        .map(|(_, p)| time(&p["meterValue"][0]["timestamp"]))
+        .collect();
+    for w in times.windows(2) {
+        assert_eq!(w[1] - w[0], chrono::Duration::seconds(10));
+    }
+    assert_eq!(sim.core.status().queue_len, 0);
+}
+
+#[test]
+fn offline_time_consumes_no_attempts() {
+    let mut sim = Sim::online(&[
+        ("AllowOfflineTxForUnknownId", "true"),
+        ("TransactionMessageAttempts", "1"),
+    ]);
+    sim.disconnect();
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.advance(600_000);
+    sim.connect();
+    sim.advance(500);
+    assert_eq!(sim.count("StartTransaction"), 1);
+    assert!(sim.last_tx_id() > 0);
+}
+
+#[test]
+fn a_link_drop_while_a_message_is_in_flight_resends_it_without_counting_an_attempt() {
+    let mut sim = Sim::online(&[("TransactionMessageAttempts", "1")]);
+    sim.csms.silent = true;
+    sim.know(TAG, info("Accepted"));
+    sim.pilot(PilotState::B);
+    sim.advance(31_000); // StatusNotification times out
+    sim.csms.silent = false;
+    sim.card(TAG);
+    sim.csms.silent = true;
+    sim.advance(100);
+    sim.disconnect();
+    sim.csms.silent = false;
+    sim.connect();
+    sim.advance(500);
+    assert_eq!(sim.core.status().queue_len, 0);
+    assert!(sim.count("StartTransaction") >= 1);
+}
+
+#[test]
+fn call_errors_retry_after_growing_intervals_and_drop_after_the_attempts_then_stop_carries_minus_one(
+) {
+    let mut sim = Sim::online(&[
+        ("TransactionMessageAttempts", "3"),
+        ("TransactionMessageRetryInterval", "10"),
+    ]);
+    sim.csms
+        .call_errors
+        .insert("StartTransaction".into(), u32::MAX);
+    charging(&mut sim);
+    sim.advance(100);
+    let at = |sim: &Sim| {
+        sim.received("StartTransaction")
+            .iter()
+            .map(|r| r.at_ms)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(at(&sim).len(), 1);
+    sim.advance(9_800);
+    assert_eq!(at(&sim).len(), 1, "no retry before 10 s");
+    sim.advance(300);
+    assert_eq!(at(&sim).len(), 2);
+    sim.advance(19_500);
+    assert_eq!(at(&sim).len(), 2, "second retry waits 2 × 10 s");
+    sim.advance(600);
+    assert_eq!(at(&sim).len(), 3);
+    sim.advance(100_000);
+    assert_eq!(at(&sim).len(), 3, "dropped after 3 attempts");
+    sim.card(TAG);
+    sim.advance(200);
+    let stop = sim.last("StopTransaction").unwrap();
+    assert_eq!(stop["transactionId"], -1);
+}
+
+#[test]
+fn a_stop_transaction_with_call_errors_is_delivered_exactly_once_after_retries() {
+    let mut sim = Sim::online(&[("TransactionMessageRetryInterval", "1")]);
+    charging(&mut sim);
+    sim.csms.call_errors.insert("StopTransaction".into(), 2);
+    sim.card(TAG);
+    sim.advance(5_000);
+    assert_eq!(sim.count("StopTransaction"), 3);
+    assert_eq!(sim.core.status().queue_len, 0);
+}
+
+#[test]
+fn a_response_timeout_on_a_live_connection_is_a_failed_attempt() {
+    let mut sim = Sim::online(&[
+        ("TransactionMessageAttempts", "2"),
+        ("TransactionMessageRetryInterval", "1"),
+        ("MessageTimeout", "5"),
+    ]);
+    charging(&mut sim);
+    sim.advance(200);
+    sim.csms.silent = true;
+    sim.card(TAG);
+    sim.advance(60_000);
+    assert_eq!(sim.count("StopTransaction"), 2);
+    assert_eq!(
+        sim.core.status().queue_len,
+        0,
+        "dropped after 2 timed-out attempts"
+    );
+}
+
+#[test]
+fn late_rejection_with_stop_on_invalid_id_deauthorizes_and_keeps_the_cable_locked_until_the_same_tag(
+) {
+    let mut sim = Sim::online(&[("AllowOfflineTxForUnknownId", "true")]);
+    sim.disconnect();
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.pilot(PilotState::C);
+    assert!(sim.contactor());
+    sim.connect(); // TAG is unknown to the CS: StartTransaction.conf says Invalid
+    sim.advance(500);
+    assert!(!sim.core.status().tx_active);
+    assert!(!sim.contactor());
+    assert_eq!(
+        sim.last("StopTransaction").unwrap()["reason"],
+        "DeAuthorized"
+    );
+    sim.pilot(PilotState::A);
+    assert!(sim.core.status().locked, "cable stays locked");
+    sim.card(OTHER);
+    assert!(sim.core.status().locked, "another tag does not release it");
+    sim.card(TAG);
+    assert!(!sim.core.status().locked);
+}
+
+#[test]
+fn late_rejection_without_stop_on_invalid_id_suspends_after_max_energy() {
+    let mut sim = Sim::online(&[
+        ("AllowOfflineTxForUnknownId", "true"),
+        ("StopTransactionOnInvalidId", "false"),
+        ("MaxEnergyOnInvalidId", "20"),
+    ]);
+    sim.disconnect();
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.pilot(PilotState::C);
+    sim.load(16.0);
+    sim.connect();
+    sim.advance(500);
+    assert!(sim.core.status().tx_active);
+    assert!(sim.contactor(), "keeps charging until MaxEnergyOnInvalidId");
+    sim.advance(25_000);
+    let st = sim.core.status();
+    assert!(!st.contactor_closed);
+    assert!(st.tx_active, "the transaction stays open");
+    assert_eq!(st.connector_status.as_str(), "SuspendedEVSE");
+    assert!(
+        (20..=21).contains(&st.energy_wh),
+        "stopped at ~20 Wh, got {}",
+        st.energy_wh
+    );
+}
+
+#[test]
+fn a_late_rejection_of_an_ended_transaction_only_updates_the_cache() {
+    let mut sim = Sim::online(&[("AllowOfflineTxForUnknownId", "true")]);
+    sim.disconnect();
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.card(TAG);
+    sim.pilot(PilotState::A);
+    sim.connect();
+    sim.advance(500);
+    assert!(!sim.core.status().locked);
+    assert_eq!(sim.count("StopTransaction"), 1);
+    assert_eq!(sim.last("StopTransaction").unwrap()["reason"], "Local");
+    sim.disconnect();
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    assert!(!sim.core.status().tx_active, "cached as Invalid now");
+}
+
+#[test]
+fn a_start_confirmation_contradicting_the_local_list_reports_local_list_conflict() {
+    let mut sim = Sim::online(&[]);
+    sim.cs_call(
+        "SendLocalList",
+        json!({"listVersion": 1, "updateType": "Full",
+               "localAuthorizationList": [{"idTag": TAG, "idTagInfo": {"status": "Accepted"}}]}),
+    );
+    sim.csms.start_status = Some("Blocked");
+    sim.know(TAG, info("Accepted"));
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.advance(500);
+    let conflict = sim
+        .received("StatusNotification")
+        .into_iter()
+        .find(|r| r.payload["errorCode"] == "LocalListConflict")
+        .expect("LocalListConflict reported");
+    assert_eq!(conflict.payload["connectorId"], 0);
+    let v = sim.cs_call("GetLocalListVersion", json!({}));
+    assert_eq!(v[2]["listVersion"], 1, "the list stays as it was");
+}
+
+#[test]
+fn meter_values_are_sampled_at_the_interval_with_the_energy_register() {
+    let mut sim = Sim::online(&[("MeterValueSampleInterval", "5")]);
+    charging(&mut sim);
+    sim.advance(16_000);
+    let mv: Vec<_> = sim
+        .received("MeterValues")
+        .into_iter()
+        .map(|r| r.payload.clone())
+        .collect();
+    assert_eq!(mv.len(), 3);
+    let regs: Vec<u64> = mv
+        .iter()
+        .map(|p| {
+            p["meterValue"][0]["sampledValue"][0]["value"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        regs.windows(2).all(|w| w[1] > w[0]),
+        "register grows: {regs:?}"
+    );
+    assert_eq!(
+        mv[0]["meterValue"][0]["sampledValue"][0]["measurand"],
+        "Energy.Active.Import.Register"
+    );
+    assert_eq!(
+        mv[0]["meterValue"][0]["sampledValue"][0]["context"],
+        "Sample.Periodic"
+    );
+    assert_eq!(mv[0]["transactionId"], sim.last_tx_id());
+}
+
+#[test]
+fn the_queue_survives_power_loss_and_is_delivered_exactly_once() {
+    let mut sim = Sim::online(&[("AllowOfflineTxForUnknownId", "true")]);
+    sim.disconnect();
+    for _ in 0..3 {
+        sim.pilot(PilotState::B);
+        sim.card(TAG);
+        sim.pilot(PilotState::C);
+        sim.load(16.0);
+        sim.advance(5_000);
+        sim.card(TAG);
+        sim.pilot(PilotState::A);
+    }
+    assert_eq!(sim.core.status().queue_len, 6);
+    sim.power_cycle();
+    assert_eq!(sim.core.status().queue_len, 6);
+    sim.connect();
+    sim.advance(1_000);
+    let actions: Vec<String> = sim.tx_messages().into_iter().map(|(a, _)| a).collect();
+    assert_eq!(actions, ["StartTransaction", "StopTransaction"].repeat(3));
+    let msgs = sim.tx_messages();
+    let ids: Vec<_> = msgs
+        .iter()
+        .map(|(_, p)| p.get("transactionId").cloned())
+        .collect();
+    assert_eq!(ids[1], Some(json!(101)));
+    assert_eq!(ids[3], Some(json!(102)));
+    assert_eq!(ids[5], Some(json!(103)));
+    sim.power_cycle();
+    sim.connect();
+    sim.advance(1_000);
+    assert_eq!(sim.tx_messages().len(), 6, "nothing delivered twice");
+}
+
+#[test]
+fn unlock_connector_stops_the_transaction_and_unlocks() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    let a = sim.cs_call("UnlockConnector", json!({"connectorId": 1}));
+    assert_eq!(a[2]["status"], "Unlocked");
+    sim.advance(200);
+    assert_eq!(
+        sim.last("StopTransaction").unwrap()["reason"],
+        "UnlockCommand"
+    );
+    assert!(!sim.core.status().locked);
+}
+
+#[test]
+fn change_availability_inoperative_is_scheduled_during_a_transaction() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    let a = sim.cs_call(
+        "ChangeAvailability",
+        json!({"connectorId": 1, "type": "Inoperative"}),
+    );
+    assert_eq!(a[2]["status"], "Scheduled");
+    sim.card(TAG);
+    sim.pilot(PilotState::A);
+    sim.advance(200);
+    assert_eq!(sim.core.status().connector_status.as_str(), "Unavailable");
+    let a = sim.cs_call(
+        "ChangeAvailability",
+        json!({"connectorId": 0, "type": "Operative"}),
+    );
+    assert_eq!(a[2]["status"], "Accepted");
+    sim.advance(200);
+    assert_eq!(sim.core.status().connector_status.as_str(), "Available");
+}
+
+#[test]
+fn trigger_message_meter_values_and_heartbeat_are_sent_after_the_answer() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.advance(200);
+    let a = sim.cs_call("TriggerMessage", json!({"requestedMessage": "MeterValues"}));
+    assert_eq!(a[2]["status"], "Accepted");
+    sim.advance(100);
+    let mv = sim.last("MeterValues").unwrap();
+    assert_eq!(mv["meterValue"][0]["sampledValue"][0]["context"], "Trigger");
+    let a = sim.cs_call("TriggerMessage", json!({"requestedMessage": "Heartbeat"}));
+    assert_eq!(a[2]["status"], "Accepted");
+    sim.advance(100);
+    assert_eq!(sim.count("Heartbeat"), 1);
+    let a = sim.cs_call(
+        "TriggerMessage",
+        json!({"requestedMessage": "FirmwareStatusNotification"}),
+    );
+    assert_eq!(a[2]["status"], "NotImplemented");
+}

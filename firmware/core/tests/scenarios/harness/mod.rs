@@ -342,6 +342,11 @@ impl Sim {
             .collect()
     }
 
+    /// The transactionId the scripted central system gave last.
+    pub fn last_tx_id(&self) -> i64 {
+        i64::from(self.csms.next_tx_id)
+    }
+
     pub fn contactor(&self) -> bool {
         self.core.status().contactor_closed
     }
