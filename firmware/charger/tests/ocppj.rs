@@ -134,6 +134,7 @@ async fn a_silent_link_is_noticed_by_ping_timeout_and_the_charger_reconnects() {
     tokio::spawn(async move {
         let mut held = Vec::new();
         while let Ok((tcp, _)) = listener.accept().await {
+            #[allow(clippy::result_large_err)]
             let cb = |_: &tokio_tungstenite::tungstenite::handshake::server::Request,
                       mut resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
                 resp.headers_mut().insert(

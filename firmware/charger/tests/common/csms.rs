@@ -89,6 +89,8 @@ impl Csms {
     async fn serve(&self, tcp: tokio::net::TcpStream) {
         let agree = self.agree_subprotocol.load(Ordering::SeqCst);
         let shared = self.shared.clone();
+        // The handshake callback's error type is tungstenite's (large) HTTP response.
+        #[allow(clippy::result_large_err)]
         let callback = move |req: &Request, mut resp: Response| {
             let mut s = shared.lock().unwrap();
             s.handshakes += 1;

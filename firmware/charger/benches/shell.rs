@@ -1,0 +1,212 @@
+//! Shell benchmarks with the real binary and the real database (no criterion: these are
+//! end-to-end figures, each measured a few times and reported as median / max).
+//!
+//! - boot: process start → BootNotification received by a central system;
+//! - queue: persisting 10,000 transaction messages (core + SQLite, in-process), then delivering
+//!   them to a central system through the real binary (msgs/s);
+//! - memory: resident set of the charger with 10,000 messages queued (VmRSS);
+//! - size: the (stripped, release) binary this bench runs.
+//!
+//! Run: `cargo bench -p charger --bench shell` (smoke run in debug:
+//! `CHARGER_BENCH_QUEUED=200 cargo test -p charger --bench shell`).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use charger::store::Store;
+use charger_core::{BoardInput, Charger, Input, Now, Output, PilotState, Settings};
+use common::board::Board;
+use common::csms::Csms;
+use common::process::{ChargerProc, FAST_CONFIG};
+
+/// Messages to queue; `CHARGER_BENCH_QUEUED` overrides it for a quick smoke run.
+fn queued() -> usize {
+    std::env::var("CHARGER_BENCH_QUEUED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    boot_latency(&rt);
+    queue(&rt);
+    let exe = env!("CARGO_BIN_EXE_charger");
+    let size = std::fs::metadata(exe).unwrap().len();
+    println!(
+        "binary size: {size} bytes ({:.1} MiB) {exe}",
+        size as f64 / 1048576.0
+    );
+}
+
+fn boot_latency(rt: &tokio::runtime::Runtime) {
+    let mut samples = Vec::new();
+    for _ in 0..7 {
+        let dir = tempfile::tempdir().unwrap();
+        let ms = rt.block_on(async {
+            let csms = Csms::start("127.0.0.1:0").await;
+            let t0 = Instant::now();
+            let _p = ChargerProc::start(dir.path(), &csms.url(), FAST_CONFIG, &[]);
+            csms.wait_until("BootNotification", Duration::from_secs(20), |c| {
+                !c.calls("BootNotification").is_empty()
+            })
+            .await;
+            t0.elapsed().as_secs_f64() * 1000.0
+        });
+        samples.push(ms);
+    }
+    let (median, max) = stats(&mut samples);
+    println!("boot → BootNotification received: median {median:.1} ms, max {max:.1} ms (7 runs, fresh data dir)");
+}
+
+/// Fills a data dir with `QUEUED` transaction messages through the core, offline, committing
+/// every Persist as the shell does. Returns messages/s.
+fn fill_queue(dir: &std::path::Path) -> (f64, usize) {
+    let mut store = Store::open(dir).unwrap();
+    let settings = Settings {
+        installer_config: vec![
+            ("AllowOfflineTxForUnknownId".into(), "true".into()),
+            ("MeterValueSampleInterval".into(), "0".into()),
+        ],
+        ..Settings::default()
+    };
+    let mut now = Now {
+        mono_ms: 0,
+        utc: chrono::Utc::now() - chrono::Duration::days(30),
+    };
+    let mut core = Charger::new(settings, store.load().unwrap(), now).unwrap();
+    let mut commits = 0usize;
+    let t0 = Instant::now();
+    let mut step = |core: &mut Charger, input: Input, now: Now| {
+        core.handle_input(input, now);
+        while let Some(out) = core.poll_output() {
+            if let Output::Persist(ops) = out {
+                store.apply(&ops).unwrap();
+                commits += 1;
+            }
+        }
+    };
+    let card = vec![0x04, 0xA1, 0xB2, 0xC3];
+    while core.status().queue_len < queued() {
+        let before = core.status().queue_len;
+        step(
+            &mut core,
+            Input::Board(BoardInput::Pilot(PilotState::B)),
+            now,
+        );
+        now = now.plus_ms(1000);
+        step(
+            &mut core,
+            Input::Board(BoardInput::Card(Some(card.clone()))),
+            now,
+        );
+        step(&mut core, Input::Board(BoardInput::Card(None)), now);
+        step(
+            &mut core,
+            Input::Board(BoardInput::Pilot(PilotState::C)),
+            now,
+        );
+        now = now.plus_ms(10_000);
+        step(&mut core, Input::Tick, now);
+        step(
+            &mut core,
+            Input::Board(BoardInput::Card(Some(card.clone()))),
+            now,
+        );
+        step(&mut core, Input::Board(BoardInput::Card(None)), now);
+        step(
+            &mut core,
+            Input::Board(BoardInput::Pilot(PilotState::A)),
+            now,
+        );
+        now = now.plus_ms(1000);
+        step(&mut core, Input::Tick, now);
+        assert!(
+            core.status().queue_len > before,
+            "a transaction did not queue anything: {:?}",
+            core.status()
+        );
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let n = core.status().queue_len;
+    println!(
+        "persist: {n} transaction messages queued offline in {secs:.2} s = {:.0} msgs/s ({commits} SQLite commits, synchronous=FULL)",
+        n as f64 / secs
+    );
+    (n as f64 / secs, n)
+}
+
+fn queue(rt: &tokio::runtime::Runtime) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let (_rate, n) = fill_queue(&data);
+
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("ws://127.0.0.1:{port}/ocpp");
+    let charger = ChargerProc::start(dir.path(), &url, FAST_CONFIG, &[]);
+    let mut board = Board::open(&charger.board);
+    let s = board.wait_status("queue loaded", Duration::from_secs(30), |s| {
+        usize::from(s.queue_len) >= n.min(usize::from(u16::MAX))
+    });
+    let rss = vm_rss_kib(charger.pid());
+    println!(
+        "memory: VmRSS {rss} KiB with {} messages queued (board reports queue_len {})",
+        n, s.queue_len
+    );
+    drop(board);
+
+    rt.block_on(async {
+        let csms = Csms::start(&format!("127.0.0.1:{port}")).await;
+        csms.wait_until("BootNotification", Duration::from_secs(30), |c| {
+            !c.calls("BootNotification").is_empty()
+        })
+        .await;
+        let t0 = Instant::now();
+        let tx_msgs = |c: &Csms| {
+            c.received()
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        r.action(),
+                        Some("StartTransaction" | "StopTransaction" | "MeterValues")
+                    )
+                })
+                .count()
+        };
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while tx_msgs(&csms) < n {
+            assert!(Instant::now() < deadline, "delivered only {} of {n}", tx_msgs(&csms));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "deliver: {n} queued messages delivered in {secs:.2} s = {:.0} msgs/s (one CALL outstanding, each confirmation committed)",
+            n as f64 / secs
+        );
+    });
+    drop(charger);
+}
+
+fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn stats(samples: &mut [f64]) -> (f64, f64) {
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (samples[samples.len() / 2], samples[samples.len() - 1])
+}
