@@ -5,3 +5,7 @@ pub mod profile;
 pub mod simboard;
 pub mod gate;
 pub mod power;
+pub mod ledger;
+pub mod runner;
+pub mod steps;
+pub mod world;

@@ -1,0 +1,269 @@
+//! One scenario's bench: the board (a simulated board process or a real one behind a link),
+//! the network gate between charger and central system, the board link client.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chargerig_link::{BoardStatus, EventKind, Frame, LinkSpec};
+use tokio::time::Instant;
+
+use super::context::RunContext;
+use crate::gate::{NetworkGate, NftablesGate, ProxyGate};
+use crate::link::{BoardClient, BoardClientOptions, BoardView, EventRecord};
+use crate::profile::{GateChoice, LinkChoice, PowerChoice};
+use crate::simboard::{SimBoard, SimBoardOptions};
+
+/// The running bench of one scenario.
+pub struct Bench {
+    pub board: Option<SimBoard>,
+    pub gate: Box<dyn NetworkGate>,
+    pub client: Option<BoardClient>,
+    pub link: LinkSpec,
+    pub charger_url: String,
+    pub dir: PathBuf,
+    power: PowerChoice,
+}
+
+fn err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+impl Bench {
+    /// Starts gate, board and link client for a scenario whose artifacts live in `dir`.
+    pub async fn start(
+        ctx: &RunContext,
+        dir: &Path,
+        csms: SocketAddr,
+        config: &str,
+        serial: &str,
+    ) -> Result<Bench, String> {
+        let profile = &ctx.profile;
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let (gate, gate_addr): (Box<dyn NetworkGate>, SocketAddr) = match &profile.network {
+            GateChoice::Proxy => {
+                let bind = SocketAddr::new(profile.csms_bind.ip(), 0);
+                let proxy = ProxyGate::start(bind, csms)
+                    .await
+                    .map_err(|e| err("cannot start the network gate")(&e))?;
+                let addr = proxy.local_addr();
+                (Box::new(proxy), addr)
+            }
+            GateChoice::Nftables(cfg) => (Box::new(NftablesGate::from_config(cfg)), csms),
+        };
+        let charger_url = profile.charger_url_for(gate_addr, csms);
+        let (board, link) = match &profile.link {
+            LinkChoice::Sim => {
+                let config_path = dir.join("charger.toml");
+                std::fs::write(&config_path, config)
+                    .map_err(|e| format!("{}: {e}", config_path.display()))?;
+                let mut opts = SimBoardOptions::in_dir(dir, charger_url.clone());
+                opts.config = Some(config_path);
+                opts.serial_number = Some(serial.to_string());
+                if let Some(program) = &profile.charger_program {
+                    opts.program = program.iter().map(Into::into).collect();
+                }
+                let board = SimBoard::start(opts)
+                    .await
+                    .map_err(|e| err("cannot start the simulated board")(&e))?;
+                let link = board.link_spec();
+                (Some(board), link)
+            }
+            LinkChoice::Real(spec) => (None, spec.clone()),
+        };
+        let opts = BoardClientOptions {
+            candump: Some(dir.join("board.candump")),
+            ..BoardClientOptions::default()
+        };
+        let client = BoardClient::start(link.clone(), opts)
+            .map_err(|e| err("cannot open the board link")(&e))?;
+        client
+            .wait_connected(profile.step_deadline)
+            .await
+            .map_err(|e| err("the board does not answer on its link")(&e))?;
+        Ok(Bench {
+            board,
+            gate,
+            client: Some(client),
+            link,
+            charger_url,
+            dir: dir.to_path_buf(),
+            power: profile.power.clone(),
+        })
+    }
+
+    fn client(&self) -> Result<&BoardClient, String> {
+        self.client
+            .as_ref()
+            .ok_or_else(|| "the board link is closed".to_string())
+    }
+
+    /// Sends a frame to the board.
+    pub async fn send(&self, frame: Frame) -> Result<(), String> {
+        self.client()?
+            .send(frame)
+            .map_err(|e| format!("cannot send {frame:?} to the board: {e}"))
+    }
+
+    /// The latest board status.
+    pub fn status(&self) -> Option<BoardStatus> {
+        self.client.as_ref()?.latest().map(|v| v.status)
+    }
+
+    /// Every status change so far.
+    pub fn timeline(&self) -> Vec<BoardView> {
+        self.client
+            .as_ref()
+            .map(|c| c.history().into_iter().map(|r| r.view).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every board event so far.
+    pub fn events(&self) -> Vec<EventRecord> {
+        self.client
+            .as_ref()
+            .map(BoardClient::events)
+            .unwrap_or_default()
+    }
+
+    /// Waits until a status satisfies `check`; `None` at the deadline.
+    pub async fn wait_status(
+        &self,
+        deadline: Instant,
+        check: &dyn Fn(&BoardStatus) -> bool,
+    ) -> Option<BoardStatus> {
+        let client = self.client.as_ref()?;
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        client
+            .wait_for(timeout, |v| check(&v.status))
+            .await
+            .ok()
+            .map(|v| v.status)
+    }
+
+    /// Waits for an event of `kind` after the first `from` events.
+    pub async fn wait_event(
+        &self,
+        from: usize,
+        kind: EventKind,
+        deadline: Instant,
+    ) -> Option<EventRecord> {
+        let client = self.client.as_ref()?;
+        let mut views = client.subscribe();
+        loop {
+            if let Some(e) = client
+                .events()
+                .into_iter()
+                .skip(from)
+                .find(|e| e.event.kind == kind)
+            {
+                return Some(e);
+            }
+            // Events arrive between status frames (at least every 100 ms): wake on those.
+            let wake = (Instant::now() + Duration::from_millis(100)).min(deadline);
+            let _ = tokio::time::timeout_at(wake, views.changed()).await;
+            if Instant::now() >= deadline {
+                return client
+                    .events()
+                    .into_iter()
+                    .skip(from)
+                    .find(|e| e.event.kind == kind);
+            }
+        }
+    }
+
+    /// Cuts the board's power.
+    pub async fn power_off(&mut self) -> Result<(), String> {
+        match (&self.power, self.board.as_mut()) {
+            (PowerChoice::Sim, Some(board)) => board
+                .kill_power()
+                .await
+                .map_err(|e| err("cannot cut the simulated board's power")(&e)),
+            (PowerChoice::Command { off, .. }, _) => run_command(off).await,
+            _ => Err("this rig profile has no power switch (tag the scenario @power)".into()),
+        }
+    }
+
+    /// Restores the board's power and waits for it on the link.
+    pub async fn power_on(&mut self) -> Result<(), String> {
+        match (&self.power, self.board.as_mut()) {
+            (PowerChoice::Sim, Some(board)) => board
+                .restore_power()
+                .await
+                .map_err(|e| err("cannot restore the simulated board's power")(&e))?,
+            (PowerChoice::Command { on, settle, .. }, _) => {
+                run_command(on).await?;
+                tokio::time::sleep(*settle).await;
+            }
+            _ => {
+                return Err("this rig profile has no power switch (tag the scenario @power)".into())
+            }
+        }
+        let client = self.client()?;
+        client
+            .wait_connected(Duration::from_secs(30))
+            .await
+            .map(|_| ())
+            .map_err(|e| err("the board did not come back after power was restored")(&e))
+    }
+
+    pub async fn network_cut(&self) -> Result<(), String> {
+        self.gate
+            .cut()
+            .await
+            .map_err(|e| err("network cut failed")(&e))
+    }
+
+    pub async fn network_refuse(&self) -> Result<(), String> {
+        self.gate
+            .refuse()
+            .await
+            .map_err(|e| err("connection refusal failed")(&e))
+    }
+
+    pub async fn network_restore(&self) -> Result<(), String> {
+        self.gate
+            .restore()
+            .await
+            .map_err(|e| err("network restore failed")(&e))
+    }
+
+    /// Where to reach this bench by hand (for `--keep-on-failure`).
+    pub fn how_to_reach(&self) -> String {
+        format!(
+            "link {} (try: rig --link {} status), charger URL {}, data dir {}",
+            self.link,
+            self.link,
+            self.charger_url,
+            self.dir.join("data").display()
+        )
+    }
+
+    /// Stops the link client (flushing the candump log) and the board.
+    pub async fn shutdown(&mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = tokio::task::spawn_blocking(move || client.close()).await;
+        }
+        if let Some(board) = self.board.as_mut() {
+            board.shutdown(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+async fn run_command(command: &str) -> Result<(), String> {
+    let out = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .output()
+        .await
+        .map_err(|e| format!("cannot run `{command}`: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{command}` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}

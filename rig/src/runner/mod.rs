@@ -1,0 +1,285 @@
+//! `rig run`: runs Gherkin features against the profile's bench with cucumber, one world (and
+//! board, gate, central system) per scenario, with progress, artifacts, retries, watchdogs and
+//! a JUnit report.
+
+pub mod artifacts;
+pub mod bench;
+pub mod context;
+pub mod junit;
+pub mod keep;
+pub mod options;
+pub mod parser;
+pub mod report;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cucumber::event::ScenarioFinished;
+use cucumber::gherkin::tagexpr::TagOperation;
+use cucumber::tag::Ext as _;
+use futures_util::FutureExt;
+use regex::Regex;
+
+pub use options::{
+    RunOptions, EXIT_CODES_HELP, EXIT_FAILED, EXIT_FLAKY, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
+};
+
+use context::RunContext;
+use report::Report;
+
+use crate::profile::Profile;
+use crate::world::RigWorld;
+
+/// Runs `rig run` on a runtime of its own; returns the exit code.
+pub fn run(opts: RunOptions) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rig run: cannot start the async runtime: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    runtime.block_on(run_async(opts))
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Kills every board this process started and exits: nothing stays behind.
+fn tear_down_and_exit(code: i32) -> ! {
+    crate::simboard::kill_all();
+    std::process::exit(code);
+}
+
+/// `rig run` inside a tokio runtime.
+pub async fn run_async(opts: RunOptions) -> i32 {
+    let profile = match Profile::load_or_default(opts.profile.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("rig run: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let tags = match opts
+        .tags
+        .as_deref()
+        .map(str::parse::<TagOperation>)
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!(
+                "rig run: --tags {:?} is not a tag expression: {e}",
+                opts.tags.unwrap_or_default()
+            );
+            return EXIT_USAGE;
+        }
+    };
+    let name = match opts.name.as_deref().map(Regex::new).transpose() {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("rig run: --name is not a regular expression: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let paths = if opts.paths.is_empty() {
+        vec![PathBuf::from("features")]
+    } else {
+        opts.paths.clone()
+    };
+    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+        eprintln!(
+            "rig run: {}: no such feature file or directory",
+            missing.display()
+        );
+        return EXIT_USAGE;
+    }
+    let root = opts.artifacts.clone().unwrap_or_else(|| {
+        PathBuf::from("target/rig-artifacts")
+            .join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string())
+    });
+    if let Err(e) = std::fs::create_dir_all(&root) {
+        eprintln!(
+            "rig run: cannot create the artifact folder {}: {e}",
+            root.display()
+        );
+        return EXIT_USAGE;
+    }
+    let root = root.canonicalize().unwrap_or(root);
+    let concurrency = opts.concurrency.unwrap_or(profile.concurrency).max(1);
+    println!(
+        "rig run: profile {} ({}), concurrency {concurrency}, artifacts {}",
+        profile.name,
+        profile
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "built in".into()),
+        root.display()
+    );
+    let watchdog = profile.scenario_watchdog;
+    let step_deadline = profile.step_deadline;
+    let parser = parser::FeatureParser::new(&profile);
+    let ctx = Arc::new(RunContext {
+        profile,
+        artifacts_root: root.clone(),
+        keep_on_failure: opts.keep_on_failure,
+        kept: Default::default(),
+    });
+    RunContext::install(ctx.clone());
+
+    // Ctrl-C: tear everything down, whatever is running.
+    let interrupt = tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nrig run: interrupted; stopping every board, proxy and central system");
+            tear_down_and_exit(EXIT_INTERRUPTED);
+        }
+    });
+    // Run watchdog: a scenario stuck beyond its watchdog (a hung step) ends the run.
+    let progress = Arc::new(AtomicU64::new(now_secs()));
+    let stuck_after = watchdog + step_deadline + Duration::from_secs(30);
+    {
+        let progress = progress.clone();
+        std::thread::Builder::new()
+            .name("rig-run-watchdog".into())
+            .spawn(move || loop {
+                std::thread::sleep(Duration::from_secs(1));
+                let idle = now_secs().saturating_sub(progress.load(Ordering::Relaxed));
+                if idle > stuck_after.as_secs() {
+                    eprintln!(
+                        "rig run: watchdog: nothing happened for {idle} s (scenario watchdog {} s); tearing down",
+                        watchdog.as_secs()
+                    );
+                    tear_down_and_exit(EXIT_FAILED);
+                }
+            })
+            .ok();
+    }
+
+    let defs = crate::steps::all();
+    let mut runner = cucumber::runner::Basic::default()
+        .steps(crate::steps::collection(&defs))
+        .max_concurrent_scenarios(concurrency)
+        .retries((opts.retry > 0).then_some(opts.retry));
+    if opts.fail_fast {
+        runner = runner.fail_fast();
+    }
+    let before_root = root.clone();
+    let runner = runner
+        .before(move |feature, _rule, scenario, world: &mut RigWorld| {
+            let root = before_root.clone();
+            async move {
+                let feature_name = feature
+                    .path
+                    .as_ref()
+                    .and_then(|p| p.file_stem())
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| feature.name.clone());
+                world.scenario = format!("{}:{} {}", feature_name, scenario.position.line, scenario.name);
+                world.artifacts = artifacts::scenario_dir(&root, &feature_name, scenario.position.line, &scenario.name);
+                world.began = chrono::Utc::now();
+                world.watchdog = tokio::time::Instant::now() + watchdog;
+            }
+            .boxed_local()
+        })
+        .after(|_feature, _rule, _scenario, finished, world: Option<&mut RigWorld>| {
+            async move {
+                let Some(world) = world else { return };
+                if let Err(e) = artifacts::write(world) {
+                    tracing::warn!(scenario = %world.scenario, error = %e, "cannot write artifacts");
+                }
+                let failed = !matches!(finished, ScenarioFinished::StepPassed);
+                finish_scenario(world, failed).await;
+            }
+            .boxed_local()
+        });
+
+    let report = Report::new(defs, progress);
+    // Cucumber must not read the rig's own command line: give it empty options.
+    let cli: cucumber::cli::Opts<_, _, _, cucumber::cli::Empty> = cucumber::cli::Opts::default();
+    let cucumber =
+        cucumber::Cucumber::<RigWorld, _, Vec<PathBuf>, _, _, cucumber::cli::Empty>::custom(
+            parser, runner, report,
+        )
+        .with_cli(cli);
+    let report = cucumber
+        .filter_run(paths, move |feature, rule, scenario| {
+            let tags_ok = tags.as_ref().is_none_or(|op| {
+                op.eval(
+                    feature
+                        .tags
+                        .iter()
+                        .chain(rule.iter().flat_map(|r| &r.tags))
+                        .chain(scenario.tags.iter()),
+                )
+            });
+            let name_ok = name.as_ref().is_none_or(|re| re.is_match(&scenario.name));
+            tags_ok && name_ok
+        })
+        .await;
+
+    report.print_summary(&root);
+    if let Some(path) = &opts.junit {
+        match junit::write(path, &report.results, &report.parse_errors) {
+            Ok(()) => println!("JUnit report: {}", path.display()),
+            Err(e) => eprintln!(
+                "rig run: cannot write the JUnit report {}: {e}",
+                path.display()
+            ),
+        }
+    }
+    let kept = std::mem::take(&mut *ctx.kept.lock().unwrap_or_else(|e| e.into_inner()));
+    if !kept.is_empty() {
+        for k in &kept {
+            println!("{}", k.describe());
+        }
+        println!("press Ctrl-C to tear the kept benches down");
+        // The interrupt task exits the process (killing the boards) on Ctrl-C.
+        let _ = interrupt.await;
+    } else {
+        interrupt.abort();
+    }
+    RunContext::uninstall();
+
+    let (_, flaky, failed, _) = report.counts();
+    if failed > 0 || !report.parse_errors.is_empty() {
+        EXIT_FAILED
+    } else if flaky > 0 {
+        EXIT_FLAKY
+    } else {
+        EXIT_OK
+    }
+}
+
+/// Tears a scenario's bench down, or keeps it for inspection when it failed and
+/// `--keep-on-failure` asked for that.
+async fn finish_scenario(world: &mut RigWorld, failed: bool) {
+    if failed && world.ctx.keep_on_failure && (world.bench.is_some() || world.csms.is_some()) {
+        let kept = keep::Kept {
+            scenario: world.scenario.clone(),
+            bench: world.bench.take(),
+            csms: world.csms.take(),
+        };
+        println!("{}", kept.describe());
+        world
+            .ctx
+            .kept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(kept);
+        return;
+    }
+    if let Some(mut bench) = world.bench.take() {
+        bench.shutdown().await;
+    }
+    world.csms = None;
+}

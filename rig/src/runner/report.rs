@@ -1,0 +1,357 @@
+//! Progress while running and the outcome of every scenario: one line per finished scenario,
+//! failures with what the rig saw, undefined steps with the closest known phrasing.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cucumber::event::{self, Cucumber, Feature, RetryableScenario, Rule, Scenario, Step};
+use cucumber::gherkin;
+use cucumber::parser;
+use cucumber::Event;
+
+use super::parser::{describe_parse_error, SKIP_MARKER};
+use crate::steps::{closest, StepDef};
+use crate::world::RigWorld;
+
+/// How a scenario ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Passed,
+    /// Passed on a retry; the failures of the earlier attempts.
+    Flaky(Vec<String>),
+    Failed(String),
+    Skipped(String),
+}
+
+/// One scenario's result.
+#[derive(Debug, Clone)]
+pub struct ScenarioResult {
+    pub feature: String,
+    pub path: PathBuf,
+    pub line: usize,
+    pub name: String,
+    pub outcome: Outcome,
+    pub duration: Duration,
+    pub attempts: usize,
+}
+
+#[derive(Debug)]
+struct Running {
+    started: Instant,
+    failure: Option<String>,
+    skipped: Option<String>,
+    earlier_failures: Vec<String>,
+    attempts: usize,
+}
+
+/// The `rig run` writer.
+pub struct Report {
+    defs: Vec<StepDef>,
+    began: Instant,
+    total: usize,
+    running: HashMap<(PathBuf, usize, String), Running>,
+    pub results: Vec<ScenarioResult>,
+    pub parse_errors: Vec<String>,
+    /// Bumped on every event: the run watchdog reads it.
+    progress: Arc<AtomicU64>,
+}
+
+impl Report {
+    pub fn new(defs: Vec<StepDef>, progress: Arc<AtomicU64>) -> Report {
+        Report {
+            defs,
+            began: Instant::now(),
+            total: 0,
+            running: HashMap::new(),
+            results: Vec::new(),
+            parse_errors: Vec::new(),
+            progress,
+        }
+    }
+
+    fn elapsed(&self) -> String {
+        let s = self.began.elapsed().as_secs();
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+
+    fn step_failure(
+        &self,
+        feature: &gherkin::Feature,
+        step: &gherkin::Step,
+        ev: &Step<RigWorld>,
+    ) -> Option<String> {
+        let place = format!("{}:{}", display_path(feature), step.position.line);
+        match ev {
+            Step::Skipped if step.value.starts_with(SKIP_MARKER) => None,
+            Step::Skipped => {
+                let hint = closest(&self.defs, &step.value)
+                    .map(|d| format!("; closest known step: `{} {}`", d.keyword, d.expression))
+                    .unwrap_or_default();
+                Some(format!(
+                    "{place}: undefined step `{}{}`{hint}",
+                    step.keyword, step.value
+                ))
+            }
+            Step::Failed(_, _, _, err) => Some(format!(
+                "{place}: step `{}{}` failed: {}",
+                step.keyword,
+                step.value,
+                describe_step_error(err)
+            )),
+            Step::Started | Step::Passed(..) => None,
+        }
+    }
+
+    fn scenario_event(
+        &mut self,
+        feature: &gherkin::Feature,
+        scenario: &gherkin::Scenario,
+        ev: RetryableScenario<RigWorld>,
+    ) {
+        let path = feature.path.clone().unwrap_or_default();
+        let key = (path.clone(), scenario.position.line, scenario.name.clone());
+        let RetryableScenario { event, retries } = ev;
+        match event {
+            Scenario::Started => {
+                let entry = self.running.entry(key).or_insert_with(|| Running {
+                    started: Instant::now(),
+                    failure: None,
+                    skipped: None,
+                    earlier_failures: Vec::new(),
+                    attempts: 0,
+                });
+                entry.failure = None;
+                entry.attempts += 1;
+            }
+            Scenario::Step(step, ev) | Scenario::Background(step, ev) => {
+                if let Step::Skipped = ev {
+                    if let Some(reason) = step.value.strip_prefix(SKIP_MARKER) {
+                        if let Some(r) = self.running.get_mut(&key) {
+                            r.skipped = Some(reason.trim().to_string());
+                        }
+                        return;
+                    }
+                }
+                if let Some(failure) = self.step_failure(feature, &step, &ev) {
+                    if let Some(r) = self.running.get_mut(&key) {
+                        r.failure.get_or_insert(failure);
+                    }
+                }
+            }
+            Scenario::Hook(kind, event::Hook::Failed(_, info)) => {
+                if let Some(r) = self.running.get_mut(&key) {
+                    r.failure
+                        .get_or_insert(format!("{kind:?} hook failed: {}", panic_text(&info)));
+                }
+            }
+            Scenario::Hook(..) | Scenario::Log(_) => {}
+            Scenario::Finished => {
+                let will_retry = retries.is_some_and(|r| r.left > 0);
+                let Some(mut run) = self.running.remove(&key) else {
+                    return;
+                };
+                if let (Some(failure), true) = (&run.failure, will_retry) {
+                    println!(
+                        "        RETRY {}:{} {} (attempt {} failed)\n{}",
+                        display_path(feature),
+                        scenario.position.line,
+                        scenario.name,
+                        run.attempts,
+                        indent(failure)
+                    );
+                    run.earlier_failures.push(failure.clone());
+                    self.running.insert(key, run);
+                    return;
+                }
+                let outcome = match (run.failure.take(), run.skipped.take()) {
+                    (Some(f), _) => Outcome::Failed(f),
+                    (None, Some(reason)) => Outcome::Skipped(reason),
+                    (None, None) if !run.earlier_failures.is_empty() => {
+                        Outcome::Flaky(run.earlier_failures.clone())
+                    }
+                    (None, None) => Outcome::Passed,
+                };
+                let result = ScenarioResult {
+                    feature: feature.name.clone(),
+                    path,
+                    line: scenario.position.line,
+                    name: scenario.name.clone(),
+                    outcome,
+                    duration: run.started.elapsed(),
+                    attempts: run.attempts,
+                };
+                self.print_result(&result);
+                self.results.push(result);
+            }
+        }
+    }
+
+    fn print_result(&self, r: &ScenarioResult) {
+        let label = match &r.outcome {
+            Outcome::Passed => "PASS ",
+            Outcome::Flaky(_) => "FLAKY",
+            Outcome::Failed(_) => "FAIL ",
+            Outcome::Skipped(_) => "SKIP ",
+        };
+        let width = self.total.max(1).to_string().len();
+        println!(
+            "[{:>width$}/{}] {label} {}:{} {} ({:.1} s, elapsed {})",
+            self.results.len() + 1,
+            self.total,
+            r.path.display(),
+            r.line,
+            r.name,
+            r.duration.as_secs_f64(),
+            self.elapsed(),
+        );
+        match &r.outcome {
+            Outcome::Failed(f) => println!("{}", indent(f)),
+            Outcome::Skipped(reason) => println!("        skipped: {reason}"),
+            Outcome::Flaky(fs) => {
+                for f in fs {
+                    println!(
+                        "        passed on attempt {}, earlier failure:\n{}",
+                        r.attempts,
+                        indent(f)
+                    );
+                }
+            }
+            Outcome::Passed => {}
+        }
+    }
+
+    /// Counts per outcome: passed, flaky, failed, skipped.
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let mut c = (0, 0, 0, 0);
+        for r in &self.results {
+            match r.outcome {
+                Outcome::Passed => c.0 += 1,
+                Outcome::Flaky(_) => c.1 += 1,
+                Outcome::Failed(_) => c.2 += 1,
+                Outcome::Skipped(_) => c.3 += 1,
+            }
+        }
+        c
+    }
+
+    /// The summary printed at the end.
+    pub fn print_summary(&self, artifacts: &Path) {
+        let (passed, flaky, failed, skipped) = self.counts();
+        println!();
+        if !self.parse_errors.is_empty() {
+            println!("feature files that do not parse:");
+            for e in &self.parse_errors {
+                println!("  {e}");
+            }
+        }
+        let failures: Vec<&ScenarioResult> = self
+            .results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Failed(_) | Outcome::Flaky(_)))
+            .collect();
+        if !failures.is_empty() {
+            println!("failed or flaky scenarios:");
+            for r in failures {
+                let what = if matches!(r.outcome, Outcome::Flaky(_)) {
+                    "FLAKY"
+                } else {
+                    "FAIL "
+                };
+                println!("  {what} {}:{} {}", r.path.display(), r.line, r.name);
+            }
+        }
+        println!(
+            "{} scenarios in {:.1} s ({} flaky); artifacts in {}",
+            self.results.len(),
+            self.began.elapsed().as_secs_f64(),
+            flaky,
+            artifacts.display()
+        );
+        // The plain closing line CI tools read.
+        println!(
+            "scenarios: {} passed, {failed} failed, {skipped} skipped",
+            passed + flaky
+        );
+    }
+}
+
+fn display_path(feature: &gherkin::Feature) -> String {
+    feature
+        .path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| feature.name.clone())
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("        {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The message of a panic payload (steps fail by panicking with their message).
+pub fn panic_text(info: &event::Info) -> String {
+    if let Some(s) = info.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = info.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else {
+        "(panic without a message)".into()
+    }
+}
+
+fn describe_step_error(err: &event::StepError) -> String {
+    match err {
+        event::StepError::Panic(info) => panic_text(info),
+        other => other.to_string(),
+    }
+}
+
+// Events of concurrent scenarios interleave; the report keys everything by scenario, so it
+// needs no reordering.
+impl cucumber::writer::Normalized for Report {}
+
+impl cucumber::Writer<RigWorld> for Report {
+    type Cli = cucumber::cli::Empty;
+
+    async fn handle_event(
+        &mut self,
+        event: parser::Result<Event<Cucumber<RigWorld>>>,
+        _: &Self::Cli,
+    ) {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        self.progress.store(secs, Ordering::Relaxed);
+        let event = match event {
+            Ok(e) => e.value,
+            Err(err) => {
+                let text = match &err {
+                    parser::Error::Parsing(e) => describe_parse_error(e),
+                    parser::Error::ExampleExpansion(e) => format!("cannot expand examples: {e}"),
+                };
+                println!("PARSE ERROR {text}");
+                self.parse_errors.push(text);
+                return;
+            }
+        };
+        match event {
+            Cucumber::ParsingFinished { scenarios, .. } => {
+                self.total = scenarios;
+                println!("running {scenarios} scenario(s)");
+            }
+            Cucumber::Feature(feature, Feature::Scenario(scenario, ev)) => {
+                self.scenario_event(&feature, &scenario, ev);
+            }
+            Cucumber::Feature(feature, Feature::Rule(_, Rule::Scenario(scenario, ev))) => {
+                self.scenario_event(&feature, &scenario, ev);
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Setting up: charger configuration before boot, the central system's script, bringing the
+//! charger online.
+
+use rust_ocpp::v1_6::types::AuthorizationStatus;
+use serde_json::json;
+
+use super::registry::{Args, StepDef, StepResult};
+use crate::csms::{
+    parse_authorization_status, parse_expiry, parse_registration_status, Answer, IdTagEntry,
+};
+use crate::step_def;
+use crate::world::RigWorld;
+use chargerig_link::{ConnectorStatus, Frame, PilotState};
+
+pub fn defs() -> Vec<StepDef> {
+    vec![
+        step_def!("Given", "the charger uses RFID authorization", rfid),
+        step_def!("Given", "the charger is in free charge mode", free_charge),
+        step_def!(
+            "Given",
+            "the charger's serial number is {string}",
+            serial_number
+        ),
+        step_def!(
+            "Given",
+            "the configuration key {string} is {string}",
+            configuration_key
+        ),
+        step_def!("Given", "the central system knows these id tags:", id_tags),
+        step_def!(
+            "Given",
+            "the central system answers BootNotification with {string}",
+            boot_answer
+        ),
+        step_def!("Given", "the charger is online", online),
+        step_def!(
+            "Given",
+            "the card {string} has charged here while online",
+            charged_online
+        ),
+        step_def!(
+            "Given",
+            "the card {string} was rejected online",
+            rejected_online
+        ),
+        step_def!(
+            "Given",
+            "the charger has sent its BootNotification",
+            boot_sent
+        ),
+    ]
+}
+
+fn before_boot(world: &RigWorld, what: &str) -> StepResult {
+    if world.is_started() {
+        return Err(format!(
+            "{what} must come before the charger starts (before `the charger is online`)"
+        ));
+    }
+    Ok(())
+}
+
+async fn rfid(world: &mut RigWorld, _: Args) -> StepResult {
+    if world.is_started() && world.free_charge {
+        return Err("the charger already runs in free charge mode".into());
+    }
+    world.free_charge = false;
+    Ok(())
+}
+
+async fn free_charge(world: &mut RigWorld, _: Args) -> StepResult {
+    if world.is_started() && !world.free_charge {
+        before_boot(world, "free charge mode")?;
+    }
+    world.free_charge = true;
+    Ok(())
+}
+
+async fn serial_number(world: &mut RigWorld, args: Args) -> StepResult {
+    let serial = args.text(0);
+    if world.is_started() && world.serial_number != serial {
+        before_boot(world, "the serial number")?;
+    }
+    if serial.is_empty() || serial.len() > 25 {
+        return Err(format!(
+            "serial number {serial:?} must be 1 to 25 characters (OCPP CiString25)"
+        ));
+    }
+    world.serial_number = serial;
+    Ok(())
+}
+
+async fn configuration_key(world: &mut RigWorld, args: Args) -> StepResult {
+    let (key, value) = (args.text(0), args.text(1));
+    if !world.is_started() {
+        world.ocpp_keys.insert(key, value);
+        return Ok(());
+    }
+    match world
+        .call("ChangeConfiguration", json!({"key": key, "value": value}))
+        .await?
+    {
+        Answer::Result(p) if p["status"] == "Accepted" => Ok(()),
+        other => Err(world.failure(&format!("the charger refused {key} = {value:?}: {other:?}"))),
+    }
+}
+
+async fn id_tags(world: &mut RigWorld, args: Args) -> StepResult {
+    let rows = args.table()?;
+    let now = chrono::Utc::now();
+    let mut entries = Vec::new();
+    for row in rows {
+        let tag = row.required("id tag")?.to_string();
+        let status = row.required("status")?;
+        let status = parse_authorization_status(status).ok_or_else(|| {
+            format!("status {status:?} of {tag}: use Accepted, Blocked, Expired, Invalid or ConcurrentTx")
+        })?;
+        let expiry = row
+            .get("expiry")
+            .map(|e| parse_expiry(e, now))
+            .transpose()?;
+        let parent = row.get("parent").map(str::to_string);
+        entries.push((
+            tag,
+            IdTagEntry {
+                status,
+                expiry,
+                parent,
+            },
+        ));
+    }
+    world.csms().await?.script(|s| {
+        for (tag, entry) in entries {
+            s.set_id_tag(&tag, entry);
+        }
+    });
+    Ok(())
+}
+
+async fn boot_answer(world: &mut RigWorld, args: Args) -> StepResult {
+    let raw = args.text(0);
+    let status = parse_registration_status(&raw)
+        .ok_or_else(|| format!("{raw:?}: use Accepted, Pending or Rejected"))?;
+    world.csms().await?.script(|s| s.boot_status = status);
+    Ok(())
+}
+
+/// Brings the charger online: booted, BootNotification accepted, connector 1 Available, link up.
+pub async fn bring_online(world: &mut RigWorld) -> StepResult {
+    world.ensure_started().await?;
+    let wait = world.step_deadline();
+    let boot_from = world.boot_mark;
+    world
+        .wait_history(wait, "a BootNotification answered Accepted", |h| {
+            h.received("BootNotification")
+                .filter(|r| r.seq >= boot_from)
+                .find(|r| {
+                    r.message_id
+                        .as_deref()
+                        .and_then(|id| h.answer_to(id))
+                        .is_some_and(|a| a.payload["status"] == "Accepted")
+                })
+                .map(|r| r.seq)
+        })
+        .await?;
+    world
+        .wait_history(wait, "StatusNotification Available for connector 1", |h| {
+            h.received("StatusNotification")
+                .filter(|r| r.seq >= boot_from)
+                .find(|r| r.payload["connectorId"] == 1)
+                .map(|_| ())
+        })
+        .await?;
+    world
+        .wait_status(wait, "the board reporting online", |s| s.online)
+        .await?;
+    Ok(())
+}
+
+async fn online(world: &mut RigWorld, _: Args) -> StepResult {
+    if world.is_started()
+        && world.status().is_some_and(|s| s.online)
+        && world.csms.as_ref().is_some_and(|c| c.is_connected())
+    {
+        return Ok(());
+    }
+    bring_online(world).await?;
+    let available = world
+        .history()
+        .received("StatusNotification")
+        .any(|r| r.payload["connectorId"] == 1 && r.payload["status"] == "Available");
+    if !available {
+        return Err(world.failure("connector 1 was never reported Available"));
+    }
+    world.advance_cursors();
+    Ok(())
+}
+
+/// Presents a card: the reader sees it until the board reports the read, then it is removed.
+pub async fn present_card(world: &mut RigWorld, uid: &str) -> StepResult {
+    let card = super::ev::parse_uid(uid)?;
+    world.ensure_started().await?;
+    let before = world.events().len();
+    world.send(Frame::Card(Some(card))).await?;
+    let wait = std::time::Duration::from_secs(3);
+    let read = world
+        .bench()?
+        .wait_event(
+            before,
+            chargerig_link::EventKind::CardRead,
+            tokio::time::Instant::now() + wait,
+        )
+        .await;
+    world.send(Frame::Card(None)).await?;
+    if read.is_none() {
+        return Err(world.failure(&format!(
+            "the board did not report reading card {uid} within {wait:?}"
+        )));
+    }
+    Ok(())
+}
+
+async fn charged_online(world: &mut RigWorld, args: Args) -> StepResult {
+    let uid = args.text(0);
+    if !(world.is_started() && world.status().is_some_and(|s| s.online)) {
+        bring_online(world).await?;
+    }
+    let wait = world.step_deadline();
+    let stops_before = world.history().count("StopTransaction");
+    world.send(Frame::Pilot(PilotState::B)).await?;
+    present_card(world, &uid).await?;
+    world.send(Frame::Pilot(PilotState::C)).await?;
+    world
+        .wait_status(wait, &format!("charging with card {uid}"), |s| {
+            s.contactor_closed
+        })
+        .await?;
+    present_card(world, &uid).await?;
+    world
+        .wait_status(
+            wait,
+            "charging stopping after the card was presented again",
+            |s| !s.contactor_closed,
+        )
+        .await?;
+    world.send(Frame::Pilot(PilotState::A)).await?;
+    world
+        .wait_history(wait, "the StopTransaction of the online session", |h| {
+            (h.count("StopTransaction") > stops_before).then_some(())
+        })
+        .await?;
+    world
+        .wait_status(
+            wait,
+            "the connector Available again after the session",
+            |s| s.connector_status == ConnectorStatus::Available && !s.transaction_active,
+        )
+        .await?;
+    world.advance_cursors();
+    Ok(())
+}
+
+async fn rejected_online(world: &mut RigWorld, args: Args) -> StepResult {
+    let uid = args.text(0);
+    if !(world.is_started() && world.status().is_some_and(|s| s.online)) {
+        bring_online(world).await?;
+    }
+    let expected = world.csms().await?.script(|s| s.id_tag_info(&uid).status);
+    if expected == AuthorizationStatus::Accepted {
+        return Err(format!(
+            "card {uid} is Accepted in the central system's table: it cannot be rejected online"
+        ));
+    }
+    let from = world.history().records.len();
+    present_card(world, &uid).await?;
+    let wait = world.step_deadline();
+    world
+        .wait_history(wait, &format!("an Authorize for {uid} answered"), |h| {
+            h.records[from.min(h.records.len())..]
+                .iter()
+                .filter(|r| r.is_received_call("Authorize"))
+                .find(|r| {
+                    r.payload["idTag"]
+                        .as_str()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(&uid))
+                })
+                .and_then(|r| r.message_id.as_deref().and_then(|id| h.answer_to(id)))
+                .map(|_| ())
+        })
+        .await?;
+    world
+        .wait_status(wait, "the connector Available after the rejection", |s| {
+            s.connector_status == ConnectorStatus::Available && !s.transaction_active
+        })
+        .await?;
+    world.advance_cursors();
+    Ok(())
+}
+
+async fn boot_sent(world: &mut RigWorld, _: Args) -> StepResult {
+    world.ensure_started().await?;
+    let wait = world.step_deadline();
+    let from = world.boot_mark;
+    world
+        .wait_history(wait, "a BootNotification", |h| {
+            h.received("BootNotification")
+                .find(|r| r.seq >= from)
+                .map(|_| ())
+        })
+        .await
+}

@@ -1,0 +1,362 @@
+//! The per-scenario world: pending charger configuration, the test central system, and the
+//! bench (board, network gate, power) started lazily on first use.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chargerig_link::{BoardStatus, Frame};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::csms::{Answer, Csms, History};
+use crate::link::{BoardView, EventRecord};
+use crate::runner::bench::Bench;
+use crate::runner::context::RunContext;
+
+/// A fault the scenario injected, for `faults.jsonl` and failure reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultRecord {
+    pub at: DateTime<Utc>,
+    pub fault: String,
+}
+
+/// Where the network gate stands, as the steps left it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkState {
+    Up,
+    Cut,
+    Refused,
+}
+
+/// Serial number (and charge point id) unless a scenario sets one.
+pub const DEFAULT_SERIAL: &str = "CHARGERIG-0001";
+
+/// The scenario's world.
+pub struct RigWorld {
+    pub ctx: Arc<RunContext>,
+    /// Scenario name and artifact folder (set by the runner before the first step).
+    pub scenario: String,
+    pub artifacts: PathBuf,
+    pub began: DateTime<Utc>,
+    /// OCPP keys for the charger's configuration file (before boot).
+    pub ocpp_keys: BTreeMap<String, String>,
+    pub free_charge: bool,
+    pub serial_number: String,
+    pub csms: Option<Csms>,
+    pub bench: Option<Bench>,
+    /// The charger's answer to the last central-system request.
+    pub last_answer: Option<(String, Answer)>,
+    /// The last GetConfiguration response.
+    pub last_configuration: Option<Value>,
+    pub faults: Vec<FaultRecord>,
+    pub network: NetworkState,
+    /// Connection number current when the last network fault was injected.
+    pub fault_connection: u32,
+    /// Per action: history position after the last message a `receives` step matched.
+    pub cursors: HashMap<String, usize>,
+    /// History length when the board last (re)started: its BootNotification comes after it.
+    pub boot_mark: usize,
+    /// History length after the last setting-up step that ran a session of its own.
+    pub setup_mark: usize,
+    /// The scenario watchdog: no wait goes past it.
+    pub watchdog: Instant,
+}
+
+impl std::fmt::Debug for RigWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RigWorld")
+            .field("scenario", &self.scenario)
+            .field("artifacts", &self.artifacts)
+            .field("started", &self.bench.is_some())
+            .finish()
+    }
+}
+
+impl cucumber::World for RigWorld {
+    type Error = String;
+
+    async fn new() -> Result<Self, String> {
+        let ctx = RunContext::current().ok_or("the rig's run context is not set")?;
+        let ctx_watchdog = ctx.profile.scenario_watchdog;
+        Ok(RigWorld {
+            serial_number: DEFAULT_SERIAL.to_string(),
+            ctx,
+            scenario: String::new(),
+            artifacts: PathBuf::new(),
+            began: Utc::now(),
+            ocpp_keys: BTreeMap::new(),
+            free_charge: false,
+            csms: None,
+            bench: None,
+            last_answer: None,
+            last_configuration: None,
+            faults: Vec::new(),
+            network: NetworkState::Up,
+            fault_connection: 0,
+            cursors: HashMap::new(),
+            boot_mark: 0,
+            setup_mark: 0,
+            watchdog: Instant::now() + ctx_watchdog,
+        })
+    }
+}
+
+impl RigWorld {
+    /// The per-step deadline from the profile.
+    pub fn step_deadline(&self) -> Duration {
+        self.ctx.profile.step_deadline
+    }
+
+    /// A deadline `wait` from now, never beyond the scenario watchdog.
+    pub fn deadline_in(&self, wait: Duration) -> Instant {
+        (Instant::now() + wait).min(self.watchdog)
+    }
+
+    /// The test central system, started on first use.
+    pub async fn csms(&mut self) -> Result<&Csms, String> {
+        if self.csms.is_none() {
+            let csms = Csms::start(self.ctx.profile.csms_bind).await.map_err(|e| {
+                format!(
+                    "cannot start the test central system on {}: {e}",
+                    self.ctx.profile.csms_bind
+                )
+            })?;
+            self.csms = Some(csms);
+        }
+        Ok(self.csms.as_ref().expect("just started"))
+    }
+
+    /// The central system's history (empty before it started).
+    pub fn history(&self) -> History {
+        self.csms.as_ref().map(Csms::history).unwrap_or_default()
+    }
+
+    /// Whether the charger has been started in this scenario.
+    pub fn is_started(&self) -> bool {
+        self.bench.is_some()
+    }
+
+    /// Starts central system, network gate and board with the pending configuration.
+    pub async fn ensure_started(&mut self) -> Result<(), String> {
+        if self.bench.is_some() {
+            return Ok(());
+        }
+        let csms_addr = self.csms().await?.addr();
+        let config = self.charger_config();
+        self.boot_mark = self.history().records.len();
+        let bench = Bench::start(
+            &self.ctx,
+            &self.artifacts,
+            csms_addr,
+            &config,
+            &self.serial_number,
+        )
+        .await?;
+        self.bench = Some(bench);
+        Ok(())
+    }
+
+    /// The charger configuration file for this scenario (TOML, `docs/architecture.md`):
+    /// the profile's overrides, then what the scenario's steps asked for.
+    pub fn charger_config(&self) -> String {
+        let mut table = toml::Table::new();
+        self.ctx.profile.apply_charger_config(&mut table);
+        let section = |table: &mut toml::Table, name: &str| -> toml::Table {
+            match table.remove(name) {
+                Some(toml::Value::Table(t)) => t,
+                _ => toml::Table::new(),
+            }
+        };
+        let mut identity = section(&mut table, "identity");
+        identity.insert("serial_number".into(), self.serial_number.clone().into());
+        table.insert("identity".into(), identity.into());
+        let mut charger = section(&mut table, "charger");
+        let mode = if self.free_charge { "free" } else { "rfid" };
+        charger.insert("authorization".into(), mode.into());
+        table.insert("charger".into(), charger.into());
+        let mut keys = section(&mut table, "configuration");
+        for (k, v) in &self.ocpp_keys {
+            keys.insert(k.clone(), v.clone().into());
+        }
+        table.insert("configuration".into(), keys.into());
+        toml::to_string(&table).unwrap_or_default()
+    }
+
+    /// The bench, which must be started.
+    pub fn bench(&self) -> Result<&Bench, String> {
+        self.bench
+            .as_ref()
+            .ok_or_else(|| "the charger has not been started in this scenario".to_string())
+    }
+
+    /// The bench, mutably.
+    pub fn bench_mut(&mut self) -> Result<&mut Bench, String> {
+        self.bench
+            .as_mut()
+            .ok_or_else(|| "the charger has not been started in this scenario".to_string())
+    }
+
+    /// Sends a frame to the board.
+    pub async fn send(&mut self, frame: Frame) -> Result<(), String> {
+        self.ensure_started().await?;
+        self.bench()?.send(frame).await
+    }
+
+    /// The board's latest status.
+    pub fn status(&self) -> Option<BoardStatus> {
+        self.bench.as_ref().and_then(Bench::status)
+    }
+
+    /// Board status timeline so far (every change).
+    pub fn timeline(&self) -> Vec<BoardView> {
+        self.bench.as_ref().map(Bench::timeline).unwrap_or_default()
+    }
+
+    /// Board events so far.
+    pub fn events(&self) -> Vec<EventRecord> {
+        self.bench.as_ref().map(Bench::events).unwrap_or_default()
+    }
+
+    /// Waits until the board status satisfies `check`, or fails saying what it saw.
+    pub async fn wait_status(
+        &mut self,
+        wait: Duration,
+        what: &str,
+        check: impl Fn(&BoardStatus) -> bool,
+    ) -> Result<BoardStatus, String> {
+        self.ensure_started().await?;
+        let deadline = self.deadline_in(wait);
+        match self.bench()?.wait_status(deadline, &check).await {
+            Some(status) => Ok(status),
+            None => Err(self.failure(&format!("{what} within {wait:?}"))),
+        }
+    }
+
+    /// Checks that the board status satisfies `check` throughout `period`.
+    pub async fn hold_status(
+        &mut self,
+        period: Duration,
+        what: &str,
+        check: impl Fn(&BoardStatus) -> bool,
+    ) -> Result<(), String> {
+        self.ensure_started().await?;
+        let deadline = self.deadline_in(period);
+        let broken = self.bench()?.wait_status(deadline, &|s| !check(s)).await;
+        match broken {
+            None => Ok(()),
+            Some(status) => Err(self.failure(&format!(
+                "{what} for {period:?}, but the board reported {}",
+                describe_status(&status)
+            ))),
+        }
+    }
+
+    /// Waits for something in the central system's history.
+    pub async fn wait_history<T>(
+        &mut self,
+        wait: Duration,
+        what: &str,
+        check: impl FnMut(&History) -> Option<T>,
+    ) -> Result<T, String> {
+        let deadline = self.deadline_in(wait);
+        let found = self.csms().await?.wait_for(deadline, check).await;
+        found.ok_or_else(|| self.failure(&format!("expected {what} within {wait:?}")))
+    }
+
+    /// Sends a central-system request and records the charger's answer.
+    pub async fn call(&mut self, action: &str, payload: Value) -> Result<Answer, String> {
+        self.ensure_started().await?;
+        let timeout = self.step_deadline();
+        let answer = self
+            .csms()
+            .await?
+            .call(action, payload, timeout)
+            .await
+            .map_err(|e| self.failure(&e.to_string()))?;
+        self.last_answer = Some((action.to_string(), answer.clone()));
+        Ok(answer)
+    }
+
+    /// Marks every message received so far as seen by `receives` steps.
+    pub fn advance_cursors(&mut self) {
+        let end = self.history().records.len();
+        self.setup_mark = end;
+        for action in crate::csms::CHARGE_POINT_ACTIONS {
+            self.cursors.insert(action.to_string(), end);
+        }
+    }
+
+    /// Records an injected fault.
+    pub fn note_fault(&mut self, fault: impl Into<String>) {
+        let fault = fault.into();
+        tracing::info!(scenario = %self.scenario, %fault, "fault injected");
+        self.faults.push(FaultRecord {
+            at: Utc::now(),
+            fault,
+        });
+    }
+
+    /// A failure message with what the rig saw: last board status, recent OCPP traffic, faults.
+    pub fn failure(&self, what: &str) -> String {
+        let mut out = what.to_string();
+        if Instant::now() >= self.watchdog {
+            out.push_str(&format!(
+                " (the scenario watchdog of {:?} expired)",
+                self.ctx.profile.scenario_watchdog
+            ));
+        }
+        out.push_str("\n  last board status: ");
+        match self.status() {
+            Some(s) => out.push_str(&describe_status(&s)),
+            None => out.push_str("none (board not started or silent)"),
+        }
+        let since = Utc::now() - chrono::Duration::seconds(10);
+        let history = self.history();
+        let recent = history.recent(since);
+        out.push_str(&format!(
+            "\n  OCPP messages of the last 10 s ({}):",
+            recent.len()
+        ));
+        for record in recent.iter().rev().take(40).rev() {
+            out.push_str("\n    ");
+            out.push_str(&record.summary());
+        }
+        if !history.violations.is_empty() {
+            out.push_str("\n  invalid frames from the charger:");
+            for v in &history.violations {
+                out.push_str(&format!("\n    {} {}", v.reason, v.frame));
+            }
+        }
+        if !self.faults.is_empty() {
+            out.push_str("\n  faults injected:");
+            for f in &self.faults {
+                out.push_str(&format!(
+                    "\n    {} {}",
+                    f.at.format("%H:%M:%S%.3f"),
+                    f.fault
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// One line describing a board status, for failure messages.
+pub fn describe_status(s: &BoardStatus) -> String {
+    format!(
+        "pilot {} pwm {}‰ contactor {} connector {} locked {} online {} transaction {} fault {} queue {}",
+        s.pilot.as_str(),
+        s.pwm_duty_permille,
+        if s.contactor_closed { "closed" } else { "open" },
+        s.connector_status.as_str(),
+        s.cable_locked,
+        s.online,
+        s.transaction_active,
+        s.fault,
+        s.queue_len
+    )
+}
