@@ -120,18 +120,13 @@ fn init_logging(format: LogFormat) {
 
 /// Resolves the configuration and checks the installer's OCPP keys through the core's rules.
 pub fn resolve_config(cli: &Cli) -> Result<ChargerConfig, ConfigError> {
-    let cfg = config::load(
+    config::load_checked(
         cli.config.as_deref(),
         &Overrides {
             serial_number: cli.serial_number.clone(),
             csms_url: cli.csms_url.clone(),
         },
-    )?;
-    for (key, value) in &cfg.installer_config {
-        charger_core::validate_entry(key, value)
-            .map_err(|e| cfg.installer_error(key, format!("[configuration] {e}")))?;
-    }
-    Ok(cfg)
+    )
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

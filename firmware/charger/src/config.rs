@@ -162,6 +162,26 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<ChargerConfig,
     }
 }
 
+/// [`load`], then checks every `[configuration]` value with the core's own rules (the same ones
+/// ChangeConfiguration uses), so a value the charger would refuse is reported at its line.
+pub fn load_checked(
+    path: Option<&Path>,
+    overrides: &Overrides,
+) -> Result<ChargerConfig, ConfigError> {
+    let cfg = load(path, overrides)?;
+    validate_installer(&cfg)?;
+    Ok(cfg)
+}
+
+/// Checks the `[configuration]` OCPP keys through `charger_core::validate_entry`.
+pub fn validate_installer(cfg: &ChargerConfig) -> Result<(), ConfigError> {
+    for (key, value) in &cfg.installer_config {
+        charger_core::validate_entry(key, value)
+            .map_err(|e| cfg.installer_error(key, format!("[configuration] {e}")))?;
+    }
+    Ok(())
+}
+
 /// Parses configuration text; `file` only labels errors.
 pub fn parse(
     text: &str,
