@@ -101,10 +101,12 @@ pub fn parse(text: &str) -> Result<Frame, BadFrame> {
         ));
     };
     if id_str.len() > 36 {
-        return Err(bad(
-            ErrorCode::FormationViolation,
-            "message id longer than 36 characters",
-        ));
+        // An answer would carry an invalid id too: log only.
+        return Err(BadFrame {
+            id: None,
+            code: ErrorCode::FormationViolation,
+            reason: "message id longer than 36 characters".into(),
+        });
     }
     match kind {
         2 => {

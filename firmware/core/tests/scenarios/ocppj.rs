@@ -1,1 +1,128 @@
+use serde_json::json;
 
+use crate::harness::Sim;
+
+fn error_code(answer: &Option<serde_json::Value>) -> String {
+    let a = answer.as_ref().expect("an answer");
+    assert_eq!(a[0], 4, "CALLERROR expected: {a}");
+    a[2].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_frame_that_is_not_json_but_has_a_recoverable_id_gets_formation_violation() {
+    let mut sim = Sim::online(&[]);
+    let a = sim.raw(r#"[2, "abc", "Heartbeat", {"#, "abc");
+    assert_eq!(error_code(&a), "FormationViolation");
+}
+
+#[test]
+fn a_frame_that_is_not_an_array_is_logged_and_changes_nothing() {
+    let mut sim = Sim::online(&[]);
+    let before = sim.sent.len();
+    sim.raw(r#"{"hello": 1}"#, "x");
+    sim.raw("garbage", "x");
+    assert_eq!(sim.sent.len(), before, "no id: nothing to answer");
+}
+
+#[test]
+fn an_unknown_action_gets_not_implemented() {
+    let mut sim = Sim::online(&[]);
+    let a = sim.raw(r#"[2,"u1","MakeCoffee",{}]"#, "u1");
+    assert_eq!(error_code(&a), "NotImplemented");
+}
+
+#[test]
+fn actions_of_unsupported_profiles_get_not_supported() {
+    let mut sim = Sim::online(&[]);
+    for (i, action) in [
+        "ReserveNow",
+        "SetChargingProfile",
+        "UpdateFirmware",
+        "GetDiagnostics",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let id = format!("n{i}");
+        let a = sim.raw(&json!([2, id, action, {}]).to_string(), &id);
+        assert_eq!(error_code(&a), "NotSupported", "{action}");
+    }
+}
+
+#[test]
+fn a_field_of_the_wrong_type_gets_type_constraint_violation() {
+    let mut sim = Sim::online(&[]);
+    let a = sim.raw(
+        r#"[2,"t1","ChangeConfiguration",{"key":"HeartbeatInterval","value":60}]"#,
+        "t1",
+    );
+    assert_eq!(error_code(&a), "TypeConstraintViolation");
+    assert_eq!(
+        sim.core.config_value("HeartbeatInterval").as_deref(),
+        Some("300")
+    );
+}
+
+#[test]
+fn a_missing_required_field_gets_formation_violation() {
+    let mut sim = Sim::online(&[]);
+    let a = sim.raw(
+        r#"[2,"m1","ChangeConfiguration",{"key":"HeartbeatInterval"}]"#,
+        "m1",
+    );
+    assert_eq!(error_code(&a), "FormationViolation");
+}
+
+#[test]
+fn an_unexpected_field_gets_formation_violation() {
+    let mut sim = Sim::online(&[]);
+    let a = sim.raw(r#"[2,"f1","ClearCache",{"please":true}]"#, "f1");
+    assert_eq!(error_code(&a), "FormationViolation");
+}
+
+#[test]
+fn an_out_of_range_enum_value_gets_property_constraint_violation() {
+    let mut sim = Sim::online(&[]);
+    let a = sim.raw(r#"[2,"p1","Reset",{"type":"Medium"}]"#, "p1");
+    assert_eq!(error_code(&a), "PropertyConstraintViolation");
+    assert!(sim.reboots.is_empty());
+    let a = sim.raw(
+        r#"[2,"p2","RemoteStartTransaction",{"idTag":"012345678901234567890"}]"#,
+        "p2",
+    );
+    assert_eq!(
+        error_code(&a),
+        "PropertyConstraintViolation",
+        "idTag longer than 20"
+    );
+}
+
+#[test]
+fn a_call_result_with_an_unknown_id_is_ignored() {
+    let mut sim = Sim::online(&[]);
+    let before = sim.sent.len();
+    sim.raw(
+        r#"[3,"nobody",{"currentTime":"2026-01-01T00:00:00Z"}]"#,
+        "nobody",
+    );
+    sim.raw(r#"[4,"nobody","InternalError","x",{}]"#, "nobody");
+    assert_eq!(sim.sent.len(), before);
+    assert!(sim.core.status().online);
+}
+
+#[test]
+fn no_input_ever_panics() {
+    let mut sim = Sim::online(&[]);
+    let inputs = [
+        "", "[", "[]", "[2]", "[2,1,2,3]", "[2,\"a\"]", "[2,\"a\",\"Reset\"]", "[2,\"a\",\"Reset\",[]]",
+        "[9,\"a\",{}]", "[3,\"a\"]", "[4,\"a\"]", "[2,\"a\",\"SendLocalList\",{\"listVersion\":\"x\"}]",
+        "[2,\"b\",\"SendLocalList\",{\"listVersion\":1,\"updateType\":\"Full\",\"localAuthorizationList\":[{\"idTag\":\"\"}]}]",
+        "[2,\"c\",\"TriggerMessage\",{\"requestedMessage\":\"StatusNotification\",\"connectorId\":-1}]",
+        "[2,\"d\",\"GetConfiguration\",{\"key\":[1,2]}]", "null", "123", "\"str\"",
+        "[2,\"0123456789012345678901234567890123456789\",\"Heartbeat\",{}]",
+    ];
+    for i in inputs {
+        sim.raw(i, "a");
+    }
+    assert!(sim.core.status().online);
+}
