@@ -9,3 +9,6 @@ pub mod ledger;
 pub mod runner;
 pub mod steps;
 pub mod world;
+pub mod cli;
+pub mod oneshot;
+pub mod sim_cmd;
