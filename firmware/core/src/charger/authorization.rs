@@ -64,8 +64,8 @@ impl Charger {
             }
             if hold.parent.is_some() && self.online() && self.known_parent(tag).is_none() {
                 self.send_authorize(tag, AuthPurpose::ReleaseHold);
-                return;
             }
+            return;
         }
         if let Some(tx) = self.tx.clone() {
             if tx.tag.eq_ignore_ascii_case(tag) {
@@ -78,6 +78,11 @@ impl Charger {
             } else {
                 tracing::info!(%tag, "tag does not belong to the running transaction");
             }
+            return;
+        }
+        if self.finishing && self.pilot.plugged() {
+            // §4.9 Finishing: not available for a new user until the EV is unplugged.
+            tracing::info!(%tag, "connector is Finishing; tag ignored");
             return;
         }
         if self.auth_pending {

@@ -34,12 +34,14 @@ impl Charger {
     pub(super) fn on_connected(&mut self) {
         tracing::info!("connected to the central system");
         self.connected = true;
-        self.last_sent_ms = self.now.mono_ms;
         match self.registration {
             Registration::Unknown | Registration::Pending => {
                 self.boot_at_ms = Some(self.now.mono_ms);
             }
-            Registration::Rejected | Registration::Accepted => {}
+            // A reconnect: say hello at once, so the central system sees the charger is back
+            // even when nothing changed while offline.
+            Registration::Accepted => self.queue_heartbeat(false),
+            Registration::Rejected => {}
         }
     }
 
@@ -224,19 +226,24 @@ impl Charger {
 
     /// Queues a StatusNotification for `connector` with the current status.
     pub(super) fn queue_status(&mut self, connector: u32, triggered: bool) {
-        let already = self
-            .waiting
-            .iter()
-            .any(|c| c.kind == CallKind::Status { connector } && !triggered);
-        if already {
-            return;
-        }
         let payload = self.status_payload(connector, ChargePointErrorCode::NoError);
         self.reported[connector as usize] = Some(if connector == 0 {
             self.charge_point_status()
         } else {
             self.status_since.0
         });
+        // A report still waiting for its turn is brought up to date rather than followed by
+        // another one: the central system gets the current status, not the history.
+        if !triggered {
+            if let Some(w) = self
+                .waiting
+                .iter_mut()
+                .find(|c| c.kind == CallKind::Status { connector } && !c.triggered)
+            {
+                w.payload = payload;
+                return;
+            }
+        }
         self.waiting.push_back(WaitingCall {
             action: "StatusNotification",
             payload,

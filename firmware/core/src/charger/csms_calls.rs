@@ -191,6 +191,7 @@ impl Charger {
                     && req.connector_id.is_none_or(|c| c == 1)
                     && self.tx.is_none()
                     && self.hold.is_none()
+                    && !(self.finishing && self.pilot.plugged())
                     && !self.auth_pending
                     && self.available
                     && !self.pilot.is_fault();

@@ -146,3 +146,13 @@ fn minimum_status_duration_suppresses_short_lived_statuses() {
     sim.advance(6_000);
     assert_eq!(sim.statuses(1), vec!["Available", "Preparing"]);
 }
+
+#[test]
+fn a_reconnect_says_hello_at_once_even_when_nothing_changed() {
+    let mut sim = Sim::online(&[]);
+    sim.disconnect();
+    sim.advance(10_000);
+    sim.connect();
+    assert_eq!(sim.count("Heartbeat"), 1);
+    assert_eq!(sim.count("BootNotification"), 1);
+}

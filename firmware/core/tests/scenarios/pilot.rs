@@ -100,3 +100,19 @@ fn cable_locks_during_the_transaction_and_unlocks_after() {
     sim.pilot(PilotState::A);
     assert_eq!(sim.core.status().connector_status.as_str(), "Available");
 }
+
+#[test]
+fn a_finishing_connector_takes_no_new_user_until_the_ev_is_unplugged() {
+    let mut sim = Sim::online(&[]);
+    authorized_plugged(&mut sim);
+    sim.card("AABBCCDD");
+    assert_eq!(sim.core.status().connector_status.as_str(), "Finishing");
+    let auths = sim.count("Authorize");
+    sim.card("AABBCCDD");
+    assert!(!sim.core.status().tx_active);
+    assert_eq!(sim.count("Authorize"), auths);
+    sim.pilot(PilotState::A);
+    sim.pilot(PilotState::B);
+    sim.card("AABBCCDD");
+    assert!(sim.core.status().tx_active);
+}
