@@ -336,7 +336,7 @@ impl Charger {
         if let Some(o) = &self.outstanding {
             t.push(o.deadline_ms);
         }
-        if self.connected {
+        if self.connected && self.outstanding.is_none() {
             if let Some(b) = self.boot_at_ms {
                 t.push(b);
             }

@@ -7,4 +7,5 @@ mod boot;
 mod configuration;
 mod ocppj;
 mod pilot;
+mod robustness;
 mod transactions;
