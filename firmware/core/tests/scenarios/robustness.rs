@@ -87,11 +87,11 @@ fn random_input_sequences_keep_the_core_consistent() {
             }
             let st = sim.core.status();
             assert!(
-                !(st.contactor_closed && !st.tx_active),
+                !st.contactor_closed || st.tx_active,
                 "seed {seed}: contactor closed without a transaction"
             );
             assert!(
-                !(st.contactor_closed && !st.pilot.wants_energy()),
+                !st.contactor_closed || st.pilot.wants_energy(),
                 "seed {seed}: contactor closed outside C/D"
             );
         }
