@@ -59,6 +59,7 @@ impl SlcanLink {
             pending: VecDeque::new(),
             stats: LinkStats::default(),
         };
+        link.sync()?;
         // Some adapters answer BEL to C when the channel is already closed: both are fine.
         link.command(&SlcanCommand::Close, true)?;
         link.command(&SlcanCommand::Bitrate(BITRATE_COMMAND), false)?;
@@ -69,6 +70,47 @@ impl SlcanLink {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Lines up with the device: answers to a previous client's commands may still be in
+    /// flight (a pty keeps what the board wrote after that client closed), and a stale `\r`
+    /// or BEL must not be taken for the answer to ours. `V` gets a reply no ack looks like;
+    /// since the device answers in order, everything before that reply is stale.
+    fn sync(&mut self) -> Result<(), LinkError> {
+        self.write(b"\rV\r")?;
+        let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+        let mut heard = false;
+        loop {
+            if let Some(pos) = self
+                .pending
+                .iter()
+                .position(|i| matches!(i, SlcanItem::Command(SlcanCommand::Reply('V' | 'v', _))))
+            {
+                let old = std::mem::take(&mut self.pending);
+                self.pending = old
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, item)| *i > pos || matches!(item, SlcanItem::Frame(_)))
+                    .map(|(_, item)| item)
+                    .collect();
+                return Ok(());
+            }
+            heard |= !self.pending.is_empty() || self.stats.garbage > 0;
+            let now = Instant::now();
+            if now >= deadline {
+                if heard {
+                    // Answers but no version: an adapter without `V`; go on with C/S/O.
+                    self.pending.retain(|i| matches!(i, SlcanItem::Frame(_)));
+                    return Ok(());
+                }
+                return Err(LinkError::NoHandshake {
+                    path: self.path.clone(),
+                    command: "V".into(),
+                    waited_ms: HANDSHAKE_TIMEOUT.as_millis() as u64,
+                });
+            }
+            self.fill(deadline - now)?;
+        }
     }
 
     /// Sends a command and waits for its `\r` (or BEL). Frames that arrive meanwhile are kept.

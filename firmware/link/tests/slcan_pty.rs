@@ -1,6 +1,6 @@
 //! `SlcanLink` against a pseudo-terminal whose master plays a minimal board.
 
-use chargerig_link::slcan::{encode_frame, SlcanDecoder, SlcanItem};
+use chargerig_link::slcan::{encode_frame, SlcanCommand, SlcanDecoder, SlcanItem};
 use chargerig_link::{BoardStatus, CanLink, Frame, LinkError, PilotState, SlcanLink};
 use serialport::{SerialPort, TTYPort};
 use std::io::{Read, Write};
@@ -19,8 +19,18 @@ struct FakeBoard {
 }
 
 impl FakeBoard {
-    /// `answer`: whether it acknowledges commands (false = a device that is not SLCAN).
+    /// `answer`: whether it acknowledges commands (false = a device that is not SLCAN);
+    /// `version`: whether it answers `V` with a version (some adapters only ack it).
     fn start(answer: bool) -> Self {
+        Self::start_with(answer, true)
+    }
+
+    fn start_with(answer: bool, version: bool) -> Self {
+        Self::start_full(answer, version, 0)
+    }
+
+    /// `late_bels`: BELs written before the first reply, as answers to a previous client.
+    fn start_full(answer: bool, version: bool, late_bels: usize) -> Self {
         let (mut master, slave) = TTYPort::pair().expect("pty pair");
         let path = PathBuf::from(slave.name().expect("slave has a name"));
         master.set_timeout(Duration::from_millis(20)).unwrap();
@@ -29,6 +39,7 @@ impl FakeBoard {
         let handle = thread::spawn(move || {
             let mut dec = SlcanDecoder::new();
             let mut status = BoardStatus::default();
+            let mut late = late_bels;
             let mut buf = [0u8; 256];
             while !stop2.load(Ordering::Relaxed) {
                 let n = match master.read(&mut buf) {
@@ -41,6 +52,9 @@ impl FakeBoard {
                         continue;
                     }
                     let reply = match item {
+                        SlcanItem::Command(SlcanCommand::Version) if version => {
+                            "V0101\r".to_string()
+                        }
                         SlcanItem::Command(_) => "\r".to_string(),
                         SlcanItem::Frame(f) => match Frame::decode(&f) {
                             Ok(Frame::Pilot(p)) => {
@@ -59,6 +73,11 @@ impl FakeBoard {
                         },
                         _ => "\x07".to_string(),
                     };
+                    if std::mem::take(&mut late) > 0 {
+                        master
+                            .write_all("\x07".repeat(late_bels).as_bytes())
+                            .unwrap();
+                    }
                     master.write_all(reply.as_bytes()).unwrap();
                 }
             }
@@ -111,6 +130,24 @@ fn handshake_then_frames_both_ways_and_garbage_is_counted() {
     let s = recv_status(&mut link);
     assert_eq!(s.pilot, PilotState::C);
     assert_eq!(link.stats().frames_out, 2);
+}
+
+#[test]
+fn an_adapter_without_version_reply_still_opens() {
+    let board = FakeBoard::start_with(true, false);
+    let mut link = SlcanLink::open(&board.path, 115_200).expect("handshake");
+    link.send(&Frame::StatusRequest.encode()).unwrap();
+    recv_status(&mut link);
+}
+
+/// Answers to a previous client that arrive after the next client opened (the board was
+/// still working through that client's lines) must not pass for answers to the handshake.
+#[test]
+fn late_answers_to_a_previous_client_are_ignored() {
+    let board = FakeBoard::start_full(true, true, 3);
+    let mut link = SlcanLink::open(&board.path, 115_200).expect("handshake despite late BELs");
+    link.send(&Frame::StatusRequest.encode()).unwrap();
+    recv_status(&mut link);
 }
 
 #[test]
