@@ -202,10 +202,20 @@ impl Charger {
         }
     }
 
-    /// Updates the cache from an IdTagInfo (never for tags in the local list).
+    /// Updates the cache from an IdTagInfo (never for tags in the local list: an answer that
+    /// contradicts the list is reported as LocalListConflict on connector 0, §3.5.2, and the
+    /// list stays as it is).
     pub(super) fn learn(&mut self, tag: &str, info: &IdTagInfo) {
-        if self.config.flag("LocalAuthListEnabled") && self.list.get(tag).is_some() {
-            return;
+        if self.config.flag("LocalAuthListEnabled") {
+            if let Some(rec) = self.list.get(tag) {
+                let list_ok = rec.is_valid(self.now.utc);
+                let conf_ok = info.status == AuthorizationStatus::Accepted;
+                if list_ok != conf_ok {
+                    tracing::warn!(%tag, "central system answer contradicts the local list");
+                    self.queue_local_list_conflict();
+                }
+                return;
+            }
         }
         if !self.config.flag("AuthorizationCacheEnabled") {
             return;

@@ -271,17 +271,6 @@ impl Charger {
             &format!("{}{local_id:020}", keys::TXID_PREFIX),
             Value::from(tx_id),
         );
-        // A conf that contradicts the local list: report LocalListConflict, keep the list.
-        if self.config.flag("LocalAuthListEnabled") {
-            if let Some(rec) = self.list.get(tag) {
-                let list_ok = rec.is_valid(self.now.utc);
-                let conf_ok = info.status == AuthorizationStatus::Accepted;
-                if list_ok != conf_ok {
-                    tracing::warn!(%tag, "StartTransaction.conf contradicts the local list");
-                    self.queue_local_list_conflict();
-                }
-            }
-        }
         self.learn(tag, info);
         let running = self.tx.as_ref().is_some_and(|t| t.local_id == local_id);
         if !running {
