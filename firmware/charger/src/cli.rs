@@ -134,17 +134,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let BoardSpec::Sim(board_path) = cli.board.clone();
     let _lock = DataDirLock::acquire(&cli.data_dir)?;
     let store = Store::open(&cli.data_dir)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .thread_name("charger")
-        .build()
-        .context("starting the async runtime")?;
-    rt.block_on(runtime::run(RunOptions {
+    let opts = RunOptions {
         config: cfg,
         board_path,
         store,
-    }))
+    };
+    let start = move || -> anyhow::Result<()> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("charger")
+            .build()
+            .context("starting the async runtime")?;
+        rt.block_on(runtime::run(opts))
+    };
+    if tokio::runtime::Handle::try_current().is_ok() {
+        // Called from inside an embedding program's runtime (e.g. a `#[tokio::main]` rig):
+        // a runtime cannot block inside another, so ours gets its own thread.
+        std::thread::Builder::new()
+            .name("charger-main".into())
+            .spawn(start)
+            .context("starting the charger thread")?
+            .join()
+            .map_err(|_| anyhow::anyhow!("the charger thread panicked"))?
+    } else {
+        start()
+    }
 }
 
 #[cfg(test)]

@@ -191,3 +191,25 @@ async fn call_results_are_valid_ocpp_j_frames() {
         let _: &Value = &r.frame;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_soft_reset_reboots_the_core_and_boots_again_on_a_new_connection() {
+    let csms = Csms::start("127.0.0.1:0").await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = ChargerProc::start(dir.path(), &csms.url(), FAST_CONFIG, &[]);
+    booted(&csms).await;
+    csms.send_text(r#"[2,"rst-1","Reset",{"type":"Soft"}]"#);
+    csms.wait_until("Reset answered", WAIT, |c| c.answer_to("rst-1").is_some())
+        .await;
+    assert_eq!(csms.answer_to("rst-1").unwrap()[2]["status"], "Accepted");
+    csms.wait_until("a BootNotification on a second connection", WAIT, |c| {
+        c.calls("BootNotification").iter().any(|r| r.conn >= 2)
+    })
+    .await;
+    // Same process (a reboot, not a crash), and it says so in the log.
+    assert!(
+        p.log_text().contains("rebooting the charger"),
+        "{}",
+        p.log_text()
+    );
+}

@@ -132,3 +132,36 @@ fn an_unreachable_central_system_is_retried_and_logged_with_the_next_delay() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn json_log_format_writes_one_json_object_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = ChargerProc::start(
+        dir.path(),
+        "ws://127.0.0.1:9/ocpp",
+        FAST_CONFIG,
+        &["--log-format", "json"],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let log = p.log_text();
+        let retry = log
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["fields"]["message"] == "central system unreachable, retrying");
+        if let Some(v) = retry {
+            assert!(v["fields"]["next_attempt_in_ms"].is_u64(), "{v}");
+            assert!(
+                log.lines()
+                    .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+                "{log}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no JSON retry line:\n{log}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
