@@ -101,6 +101,8 @@ pub struct History {
     pub records: Vec<Record>,
     pub violations: Vec<Violation>,
     pub connections: Vec<ConnectionEvent>,
+    /// Per connection, when the last WebSocket frame of any kind (text, ping, pong) arrived.
+    pub activity: std::collections::BTreeMap<u32, DateTime<Utc>>,
 }
 
 impl History {

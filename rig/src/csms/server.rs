@@ -180,6 +180,9 @@ async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
     loop {
         tokio::select! {
             incoming = stream.next() => {
+                if let Some(Ok(_)) = &incoming {
+                    shared.lock().history.activity.insert(connection, Utc::now());
+                }
                 let text = match incoming {
                     Some(Ok(Message::Text(text))) => text.to_string(),
                     Some(Ok(Message::Binary(_))) => {
@@ -187,7 +190,11 @@ async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
                         continue;
                     }
                     Some(Ok(Message::Close(_))) | None => break,
-                    Some(Ok(_)) => continue,
+                    Some(Ok(_)) => {
+                        // Pings prove the connection carries traffic: wake waiters.
+                        shared.changed.notify_waiters();
+                        continue;
+                    }
                     Some(Err(e)) => {
                         tracing::debug!(connection, error = %e, "connection failed");
                         break;

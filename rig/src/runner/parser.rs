@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use cucumber::feature::Ext as _;
 use cucumber::gherkin::{self, GherkinEnv, StepType};
 use futures_util::stream;
 
@@ -164,8 +165,9 @@ impl cucumber::Parser<Vec<PathBuf>> for FeatureParser {
             };
             for file in files {
                 let parsed = gherkin::Feature::parse_path(&file, GherkinEnv::default())
-                    .map(|f| self.rewrite(f))
-                    .map_err(Into::into);
+                    .map_err(cucumber::parser::Error::from)
+                    .and_then(|f| f.expand_examples().map_err(Into::into))
+                    .map(|f| self.rewrite(f));
                 out.push(parsed);
             }
         }

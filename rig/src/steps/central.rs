@@ -231,8 +231,7 @@ async fn remote_start(world: &mut RigWorld, args: Args) -> StepResult {
 }
 
 /// The transaction id of the transaction in progress, as the central system assigned it.
-fn transaction_in_progress(world: &RigWorld) -> Option<i64> {
-    let history = world.history();
+fn transaction_in_progress(history: &crate::csms::History) -> Option<i64> {
     let stopped: Vec<i64> = history
         .received("StopTransaction")
         .filter_map(|r| r.payload["transactionId"].as_i64())
@@ -249,7 +248,16 @@ fn transaction_in_progress(world: &RigWorld) -> Option<i64> {
 }
 
 async fn remote_stop(world: &mut RigWorld, _: Args) -> StepResult {
-    let id = transaction_in_progress(world).ok_or_else(|| {
+    // The StartTransaction may still be on its way: wait for the central system to know it.
+    let wait = world.step_deadline();
+    world
+        .wait_history(
+            wait,
+            "a transaction in progress known to the central system",
+            |h| transaction_in_progress(h),
+        )
+        .await?;
+    let id = transaction_in_progress(&world.history()).ok_or_else(|| {
         world.failure("no transaction in progress is known to the central system")
     })?;
     world

@@ -210,15 +210,13 @@ async fn back_online(world: &mut RigWorld, args: Args) -> StepResult {
     world
         .wait_history(
             wait,
-            "a reconnection with a message on the new connection",
+            "a reconnection with traffic on the new connection",
             |h| {
+                // A frame of any kind from the charger (a request, or a WebSocket ping)
+                // proves the new connection carries traffic end to end.
                 let newest = h.last_connection();
-                (newest > after
-                    && h.is_open(newest)
-                    && h.records.iter().any(|r| {
-                        r.connection == newest && r.direction == crate::csms::Direction::In
-                    }))
-                .then_some(())
+                (newest > after && h.is_open(newest) && h.activity.contains_key(&newest))
+                    .then_some(())
             },
         )
         .await?;
