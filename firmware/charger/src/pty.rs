@@ -288,7 +288,12 @@ fn on_read(
                 let decoded = Frame::decode(&can);
                 stats.lock().unwrap().link.count_decode(&decoded);
                 match decoded {
-                    Err(e) => warn!(frame = %can, error = %e, "board link: frame rejected"),
+                    Err(e) => {
+                        let n = stats.lock().unwrap().link.rejected();
+                        if worth_logging(n) {
+                            warn!(frame = %can, error = %e, rejected_total = n, "board link: frame rejected");
+                        }
+                    }
                     Ok(
                         f @ (Frame::Status(_)
                         | Frame::Meter { .. }
@@ -333,11 +338,20 @@ fn on_read(
                 warn!("board link: stray BEL from the rig side, ignored");
             }
             SlcanItem::Garbage { line, reason } => {
-                warn!(%line, %reason, "board link: garbage ignored");
+                let n = stats.lock().unwrap().link.rejected();
+                if worth_logging(n) {
+                    warn!(%line, %reason, rejected_total = n, "board link: garbage ignored");
+                }
                 write_line(port, s, "\x07", stats);
             }
         }
     }
+}
+
+/// Every rejected input is counted; the log gets the first 20 and then every power of two, so
+/// a babbling client cannot flood it.
+fn worth_logging(count: u64) -> bool {
+    count <= 20 || count.is_power_of_two()
 }
 
 /// The client went away: forget its channel state and stop watching the fd.
