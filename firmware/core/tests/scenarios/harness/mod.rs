@@ -186,6 +186,7 @@ impl Sim {
         let answer = self.answers.get(&id).cloned().unwrap_or(Value::Null);
         if answer[0] == 3 {
             validate::response(action, &answer[2]);
+            validate::dump(&format!("{action}Response"), &answer[2]);
         }
         answer
     }

@@ -76,6 +76,7 @@ pub fn frame(v: &Value) {
         Some(2) => {
             assert_eq!(a.len(), 4);
             request(a[2].as_str().unwrap(), &a[3]);
+            dump(a[2].as_str().unwrap(), &a[3]);
         }
         Some(3) => {
             assert_eq!(a.len(), 3);
@@ -103,6 +104,28 @@ pub fn frame(v: &Value) {
             assert!(a[4].is_object());
         }
         other => panic!("unexpected message type {other:?}"),
+    }
+}
+
+/// With `CHARGER_CORE_FRAME_DUMP=FILE`, appends `{"schema": NAME, "payload": ...}` lines so the
+/// payloads can also be checked against the official OCPP 1.6 JSON schema files out of band
+/// (`tests/check_official_schemas.py`).
+pub fn dump(schema: &str, payload: &Value) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("CHARGER_CORE_FRAME_DUMP") else {
+        return;
+    };
+    let line = format!(
+        "{}\n",
+        serde_json::json!({"schema": schema, "payload": payload})
+    );
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        // One write per line: O_APPEND keeps lines of parallel tests whole.
+        let _ = f.write_all(line.as_bytes());
     }
 }
 
