@@ -82,9 +82,12 @@ impl Cache {
             ..Cache::default()
         };
         for (k, v) in rows {
-            if let Ok(rec) = serde_json::from_value::<TagRecord>(v) {
-                cache.next_seq = cache.next_seq.max(rec.seq + 1);
-                cache.entries.insert(k, rec);
+            match serde_json::from_value::<TagRecord>(v) {
+                Ok(rec) => {
+                    cache.next_seq = cache.next_seq.max(rec.seq + 1);
+                    cache.entries.insert(k, rec);
+                }
+                Err(e) => tracing::warn!(key = %k, error = %e, "unreadable cache entry skipped"),
             }
         }
         cache
@@ -160,8 +163,15 @@ impl LocalList {
         for (k, v) in rows {
             if k == VERSION_KEY {
                 list.version = v.as_i64().unwrap_or(0) as i32;
-            } else if let Ok(rec) = serde_json::from_value::<TagRecord>(v) {
-                list.entries.insert(k, rec);
+            } else {
+                match serde_json::from_value::<TagRecord>(v) {
+                    Ok(rec) => {
+                        list.entries.insert(k, rec);
+                    }
+                    Err(e) => {
+                        tracing::error!(key = %k, error = %e, "unreadable local list entry skipped")
+                    }
+                }
             }
         }
         list

@@ -67,6 +67,7 @@ impl TxQueue {
         for (k, v) in rows {
             let (Ok(seq), Ok(msg)) = (k.parse::<u64>(), serde_json::from_value::<QueuedMessage>(v))
             else {
+                tracing::error!(key = %k, "unreadable queue entry in the store: skipped");
                 continue;
             };
             q.next_seq = q.next_seq.max(seq + 1);

@@ -95,7 +95,11 @@ impl Charger {
             meter_stop,
             "transaction stopped"
         );
-        self.queue_stop(&tx, reason, tag, meter_stop, ts(self.now.utc));
+        let time = ts(self.now.utc);
+        let data = (!self.config.list("StopTxnSampledData").is_empty()).then(|| {
+            vec![self.meter_value(time, ReadingContext::TransactionEnd, "StopTxnSampledData")]
+        });
+        self.queue_stop(&tx, reason, tag, meter_stop, time, data);
         self.delete_state(keys::TX);
         self.persist_meter();
         self.next_sample_ms = None;
@@ -127,6 +131,7 @@ impl Charger {
         tag: Option<&str>,
         meter_stop: u64,
         time: DateTime<Utc>,
+        transaction_data: Option<Vec<MeterValue>>,
     ) {
         let req = StopTransactionRequest {
             id_tag: tag.map(str::to_string),
@@ -134,7 +139,7 @@ impl Charger {
             timestamp: time,
             transaction_id: -1,
             reason: Some(reason_of(reason)),
-            transaction_data: None,
+            transaction_data,
         };
         let (_, op) = self.queue.push(
             TxAction::StopTransaction,
@@ -154,7 +159,7 @@ impl Charger {
             wh,
             "stopping transaction interrupted by power loss"
         );
-        self.queue_stop(&tx, "PowerLoss", None, wh, ts(time));
+        self.queue_stop(&tx, "PowerLoss", None, wh, ts(time), None);
         self.delete_state(keys::TX);
     }
 

@@ -552,3 +552,20 @@ fn trigger_message_meter_values_and_heartbeat_are_sent_after_the_answer() {
     );
     assert_eq!(a[2]["status"], "NotImplemented");
 }
+
+#[test]
+fn stop_txn_sampled_data_goes_into_the_stop_transaction() {
+    let mut sim = Sim::online(&[(
+        "StopTxnSampledData",
+        "Energy.Active.Import.Register,Voltage",
+    )]);
+    charging(&mut sim);
+    sim.advance(10_000);
+    sim.card(TAG);
+    sim.advance(200);
+    let stop = sim.last("StopTransaction").unwrap();
+    let sv = &stop["transactionData"][0]["sampledValue"];
+    assert_eq!(sv[0]["context"], "Transaction.End");
+    assert_eq!(sv[0]["value"], stop["meterStop"].to_string());
+    assert_eq!(sv[1]["measurand"], "Voltage");
+}
