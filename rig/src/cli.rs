@@ -31,12 +31,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Emulate the EV's control-pilot state (A unplugged, B plugged, C charging, D ventilation, E/F error)
+    /// Emulate the EV's control-pilot state (A..F)
+    ///
+    /// A unplugged, B plugged in, C asking for charge, D with ventilation, E and F error states.
     Pilot {
         #[arg(value_name = "A|B|C|D|E|F", value_parser = parse_pilot)]
         state: PilotState,
     },
-    /// Present an RFID card (UID in hex, 4 or 7 bytes), or remove it with --remove
+    /// Present an RFID card (hex UID of 4 or 7 bytes), or --remove it
     Card {
         #[arg(value_name = "UID", value_parser = parse_uid, required_unless_present = "remove")]
         uid: Option<CardUid>,
@@ -44,19 +46,30 @@ pub enum Command {
         #[arg(long, conflicts_with = "uid")]
         remove: bool,
     },
-    /// Set the EV's load current (amperes, 0.1 A resolution) that the board meters
+    /// Set the EV's load current in amperes (metered by the board)
     Load {
         #[arg(value_name = "AMPS", value_parser = parse_amps)]
         amps: f64,
     },
     /// Press the charger's stop button
     Button,
-    /// Run Gherkin features against the profile's bench (default: simulated boards)
+    /// Run Gherkin features on the profile's bench (default: simulated boards)
     Run(RunArgs),
-    /// Start one simulated board with a test central system and a network gate, until Ctrl-C
+    /// Start one simulated board, a test central system and a network gate
     Sim(SimArgs),
-    /// Measure the board link round trip: pilot command to the status that shows it
+    /// Measure the link round trip (pilot command to the status showing it)
     Bench(BenchArgs),
+    /// Run the charger firmware in-process (what simulated boards run); see `rig charger --help`
+    #[command(disable_help_flag = true)]
+    Charger {
+        /// The charger's own arguments, e.g. --board sim:PATH --csms-url URL --data-dir DIR
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 /// `rig run` flags; mapped 1:1 onto `rig::runner::RunOptions`.

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    // Hidden: `rig charger ARGS...` is the firmware itself, so simulated boards need no
-    // separately built binary.
+    // `rig charger ARGS...` is the firmware itself, so simulated boards need no separately
+    // built binary. Handled before clap so every argument, --help included, is the charger's.
     if args.get(1).is_some_and(|a| a == "charger") {
         let mut v = vec![OsString::from("charger")];
         v.extend(args.into_iter().skip(2));
@@ -82,10 +82,24 @@ fn dispatch(cli: Cli) -> i32 {
         Command::Load { amps } => one(&|s| oneshot::load(s, *amps)),
         Command::Button => one(&oneshot::button),
         Command::Bench(b) => bench(&cli.link, b),
+        Command::Charger { args } => {
+            // Only reached through a parse path that bypassed the early dispatch.
+            let mut v = vec![OsString::from("charger")];
+            v.extend(args.iter().cloned());
+            match charger::cli::main_from_args(v) {
+                c if c == ExitCode::SUCCESS => 0,
+                _ => 1,
+            }
+        }
         Command::Sim(_) | Command::Run(_) => {
             let Cli { command, .. } = cli;
             match command {
-                Command::Run(r) => rig::runner::run(r.into_options()),
+                Command::Run(r) => {
+                    let code = rig::runner::run(r.into_options());
+                    // Safety net: nothing the run started outlives it.
+                    rig::simboard::kill_all();
+                    code
+                }
                 Command::Sim(s) => match runtime().block_on(rig::sim_cmd::run(s)) {
                     Ok(code) => code,
                     Err(e) => {
