@@ -327,3 +327,109 @@ where
 fn next_ping_at(from: Instant, interval: Duration) -> Option<Instant> {
     (!interval.is_zero()).then(|| from + interval)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+    use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
+
+    /// A server that agrees to `ocpp1.6` and forwards every text frame it receives.
+    async fn server() -> (String, mpsc::UnboundedReceiver<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/ocpp/CP1", listener.local_addr().unwrap());
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                #[allow(clippy::result_large_err)]
+                let cb = |_: &Request, mut resp: Response| {
+                    resp.headers_mut().insert(
+                        "Sec-WebSocket-Protocol",
+                        HeaderValue::from_static(SUBPROTOCOL),
+                    );
+                    Ok(resp)
+                };
+                let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, cb).await else {
+                    continue;
+                };
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while let Some(Ok(msg)) = ws.next().await {
+                        if let Message::Text(t) = msg {
+                            let _ = tx.send(t.to_string());
+                        }
+                    }
+                });
+            }
+        });
+        (url, rx)
+    }
+
+    async fn next_event(events: &mut mpsc::Receiver<WsEvent>) -> WsEvent {
+        timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("an event within 10 s")
+            .expect("the task is running")
+    }
+
+    #[tokio::test]
+    async fn frames_for_a_dead_connection_never_reach_the_next_one() {
+        let (url, mut received) = server().await;
+        let cfg = WsConfig {
+            url,
+            reconnect_min: Duration::from_millis(10),
+            reconnect_max: Duration::from_millis(50),
+            pong_timeout: Duration::from_secs(2),
+        };
+        let (_ping_tx, ping_rx) = watch::channel(Duration::ZERO);
+        let (ev_tx, mut events) = mpsc::channel(16);
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(cfg, ping_rx, ev_tx, cmd_rx));
+
+        assert_eq!(
+            next_event(&mut events).await,
+            WsEvent::Connected { generation: 1 }
+        );
+        cmd_tx
+            .send(WsCommand::Send {
+                generation: 1,
+                text: "one".into(),
+            })
+            .unwrap();
+        assert_eq!(received.recv().await.unwrap(), "one");
+
+        cmd_tx.send(WsCommand::Reconnect).unwrap();
+        // Produced for connection 1 after it was told to go: must be dropped.
+        cmd_tx
+            .send(WsCommand::Send {
+                generation: 1,
+                text: "stale".into(),
+            })
+            .unwrap();
+        assert_eq!(
+            next_event(&mut events).await,
+            WsEvent::Disconnected { generation: 1 }
+        );
+        assert_eq!(
+            next_event(&mut events).await,
+            WsEvent::Connected { generation: 2 }
+        );
+        cmd_tx
+            .send(WsCommand::Send {
+                generation: 2,
+                text: "two".into(),
+            })
+            .unwrap();
+        assert_eq!(
+            received.recv().await.unwrap(),
+            "two",
+            "the stale frame was delivered"
+        );
+
+        drop(cmd_tx);
+        timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
