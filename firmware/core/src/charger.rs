@@ -180,6 +180,8 @@ pub struct Charger {
     queue: TxQueue,
     meter: Meter,
     next_sample_ms: Option<u64>,
+    /// Next ClockAlignedDataInterval boundary (wall clock).
+    next_aligned: Option<DateTime<Utc>>,
 }
 
 impl Charger {
@@ -267,6 +269,7 @@ impl Charger {
             queue,
             meter,
             next_sample_ms: None,
+            next_aligned: None,
         };
         charger.persist(vec![StoreOp::Put {
             table: Table::State,
@@ -355,6 +358,10 @@ impl Charger {
         }
         if let Some(s) = self.next_sample_ms {
             t.push(s);
+        }
+        if let Some(a) = self.next_aligned {
+            let ahead = (a - self.now.utc).num_milliseconds().max(0) as u64;
+            t.push(self.now.mono_ms + ahead);
         }
         if self.online() && self.reported[1] != Some(self.status_since.0) {
             t.push(self.status_since.1 + self.config.uint("MinimumStatusDuration") * 1000);
@@ -455,6 +462,7 @@ impl Charger {
             }
         }
         self.sample_meter_values();
+        self.sample_clock_aligned();
         self.check_invalid_energy();
         self.try_start_transaction();
         self.update_hardware();

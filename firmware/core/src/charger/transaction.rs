@@ -201,6 +201,61 @@ impl Charger {
         };
     }
 
+    /// ClockAlignedDataInterval: a sample of MeterValuesAlignedData at every boundary of the
+    /// interval counted from midnight UTC. During a transaction it goes through the queue (it is
+    /// transaction data); otherwise it is sent if online and skipped if not.
+    pub(super) fn sample_clock_aligned(&mut self) {
+        let interval = self.config.uint("ClockAlignedDataInterval") as i64;
+        if interval == 0 {
+            self.next_aligned = None;
+            return;
+        }
+        let now = self.now.utc;
+        let next_boundary = |t: DateTime<Utc>| {
+            let midnight = t
+                .date_naive()
+                .and_hms_opt(0, 0, 0)
+                .map(|m| m.and_utc())
+                .unwrap_or(t);
+            let since = (t - midnight).num_seconds();
+            midnight + chrono::Duration::seconds((since / interval + 1) * interval)
+        };
+        let Some(due) = self.next_aligned else {
+            self.next_aligned = Some(next_boundary(now));
+            return;
+        };
+        if now < due {
+            return;
+        }
+        self.next_aligned = Some(next_boundary(now));
+        let mv = self.meter_value(due, ReadingContext::SampleClock, "MeterValuesAlignedData");
+        if let Some(local_id) = self.tx.as_ref().map(|t| t.local_id) {
+            let req = MeterValuesRequest {
+                connector_id: 1,
+                transaction_id: Some(-1),
+                meter_value: vec![mv],
+            };
+            let (_, op) = self.queue.push(
+                TxAction::MeterValues,
+                local_id,
+                serde_json::to_value(req).unwrap_or(Value::Null),
+            );
+            self.persist(vec![op]);
+        } else if self.online() {
+            let req = MeterValuesRequest {
+                connector_id: 1,
+                transaction_id: None,
+                meter_value: vec![mv],
+            };
+            self.waiting.push_back(super::WaitingCall {
+                action: "MeterValues",
+                payload: serde_json::to_value(req).unwrap_or(Value::Null),
+                kind: super::CallKind::TriggeredMeter,
+                triggered: false,
+            });
+        }
+    }
+
     /// One MeterValue with the measurands listed in `key`.
     pub(super) fn meter_value(
         &self,

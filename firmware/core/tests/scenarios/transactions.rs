@@ -569,3 +569,23 @@ fn stop_txn_sampled_data_goes_into_the_stop_transaction() {
     assert_eq!(sv[0]["value"], stop["meterStop"].to_string());
     assert_eq!(sv[1]["measurand"], "Voltage");
 }
+
+#[test]
+fn clock_aligned_data_is_sampled_on_interval_boundaries() {
+    let mut sim = Sim::online(&[("ClockAlignedDataInterval", "60")]);
+    sim.advance(61_000);
+    let idle = sim
+        .last("MeterValues")
+        .expect("aligned sample without a transaction");
+    assert!(idle.get("transactionId").is_none());
+    assert_eq!(
+        idle["meterValue"][0]["sampledValue"][0]["context"],
+        "Sample.Clock"
+    );
+    let t = time(&idle["meterValue"][0]["timestamp"]);
+    assert_eq!(chrono::Timelike::second(&t), 0, "on the minute: {t}");
+    charging(&mut sim);
+    sim.advance(60_000);
+    let in_tx = sim.last("MeterValues").unwrap();
+    assert_eq!(in_tx["transactionId"], sim.last_tx_id());
+}
