@@ -78,8 +78,11 @@ fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// An energy register reading: when (if stamped) and how many Wh.
+type Reading = (Option<DateTime<Utc>>, f64);
+
 /// Energy register readings (Wh) in a list of MeterValue objects.
-fn energy_readings(meter_values: &Value) -> Vec<(Option<DateTime<Utc>>, f64)> {
+fn energy_readings(meter_values: &Value) -> Vec<Reading> {
     let mut out = Vec::new();
     for mv in meter_values.as_array().into_iter().flatten() {
         let at = timestamp(&mv["timestamp"]);
@@ -214,7 +217,7 @@ pub fn check(history: &History, board: Option<BoardTransactions>) -> Vec<String>
     }
 
     // Meter readings of each transaction never go backwards.
-    let mut readings: BTreeMap<i32, Vec<(Option<DateTime<Utc>>, f64)>> = BTreeMap::new();
+    let mut readings: BTreeMap<i32, Vec<Reading>> = BTreeMap::new();
     for record in history.received("MeterValues") {
         if let Some(id) = record.payload["transactionId"].as_i64() {
             readings

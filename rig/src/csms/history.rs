@@ -49,6 +49,21 @@ pub struct Record {
 }
 
 impl Record {
+    /// A record to be numbered and stamped by the history.
+    pub fn new(direction: Direction, connection: u32, kind: Kind, payload: Value) -> Record {
+        Record {
+            seq: 0,
+            at: Utc::now(),
+            direction,
+            connection,
+            kind,
+            message_id: None,
+            action: None,
+            payload,
+            ignored: false,
+        }
+    }
+
     /// A request from the charger that the central system processed.
     pub fn is_received_call(&self, action: &str) -> bool {
         self.direction == Direction::In

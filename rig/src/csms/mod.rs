@@ -124,15 +124,12 @@ impl Csms {
             state
                 .pending
                 .insert(id.clone(), (action.to_string(), reply));
-            state.record(
-                Direction::Out,
-                connection,
-                Kind::Call,
-                Some(id.clone()),
-                Some(action.to_string()),
-                payload.clone(),
-                false,
-            );
+            state.record(Record {
+                message_id: Some(id.clone()),
+                action: Some(action.to_string()),
+                ignored: false,
+                ..Record::new(Direction::Out, connection, Kind::Call, payload.clone())
+            });
             let frame = Frame::Call {
                 id: id.clone(),
                 action: action.to_string(),

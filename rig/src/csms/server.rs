@@ -66,28 +66,11 @@ impl Shared {
 }
 
 impl State {
-    pub(crate) fn record(
-        &mut self,
-        direction: Direction,
-        connection: u32,
-        kind: Kind,
-        message_id: Option<String>,
-        action: Option<String>,
-        payload: Value,
-        ignored: bool,
-    ) {
-        let seq = self.history.records.len();
-        self.history.records.push(Record {
-            seq,
-            at: Utc::now(),
-            direction,
-            connection,
-            kind,
-            message_id,
-            action,
-            payload,
-            ignored,
-        });
+    /// Appends a frame to the history, numbering and time-stamping it.
+    pub(crate) fn record(&mut self, mut record: Record) {
+        record.seq = self.history.records.len();
+        record.at = Utc::now();
+        self.history.records.push(record);
     }
 
     fn violation(&mut self, connection: u32, reason: String, frame: &str) {
@@ -120,6 +103,8 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+// The handshake callback's error type is tungstenite's HTTP response: large, and not ours.
+#[allow(clippy::result_large_err)]
 async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
     let mut charge_point_id = String::new();
     let mut handshake_error = None;
@@ -236,15 +221,17 @@ fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
     let frame = match Frame::parse(text) {
         Ok(frame) => frame,
         Err(e) => {
-            state.record(
-                Direction::In,
-                connection,
-                Kind::Invalid,
-                None,
-                None,
-                Value::String(text.into()),
-                false,
-            );
+            state.record(Record {
+                message_id: None,
+                action: None,
+                ignored: false,
+                ..Record::new(
+                    Direction::In,
+                    connection,
+                    Kind::Invalid,
+                    Value::String(text.into()),
+                )
+            });
             state.violation(connection, e.to_string(), text);
             // Answer a recognisable call with the CallError OCPP-J asks for (J§4.2.3).
             let value: Value = serde_json::from_str(text).ok()?;
@@ -270,15 +257,12 @@ fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
             payload,
         } => {
             let ignored = state.script.silent;
-            state.record(
-                Direction::In,
-                connection,
-                Kind::Call,
-                Some(id.clone()),
-                Some(action.clone()),
-                payload.clone(),
+            state.record(Record {
+                message_id: Some(id.clone()),
+                action: Some(action.clone()),
                 ignored,
-            );
+                ..Record::new(Direction::In, connection, Kind::Call, payload.clone())
+            });
             if ignored {
                 return None;
             }
@@ -304,15 +288,12 @@ fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
                 ));
             }
             let answer = answer(&mut state, &action, &payload);
-            state.record(
-                Direction::Out,
-                connection,
-                Kind::Result,
-                Some(id.clone()),
-                Some(action),
-                answer.clone(),
-                false,
-            );
+            state.record(Record {
+                message_id: Some(id.clone()),
+                action: Some(action),
+                ignored: false,
+                ..Record::new(Direction::Out, connection, Kind::Result, answer.clone())
+            });
             Some(
                 Frame::Result {
                     id,
@@ -324,15 +305,12 @@ fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
         Frame::Result { id, payload } => {
             let pending = state.pending.remove(&id);
             let action = pending.as_ref().map(|p| p.0.clone());
-            state.record(
-                Direction::In,
-                connection,
-                Kind::Result,
-                Some(id.clone()),
-                action.clone(),
-                payload.clone(),
-                false,
-            );
+            state.record(Record {
+                message_id: Some(id.clone()),
+                action: action.clone(),
+                ignored: false,
+                ..Record::new(Direction::In, connection, Kind::Result, payload.clone())
+            });
             match (pending, action) {
                 (Some((_, reply)), Some(action)) => {
                     if let Err(reason) = validate::charge_point_response(&action, &payload) {
@@ -356,15 +334,17 @@ fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
         } => {
             let pending = state.pending.remove(&id);
             let action = pending.as_ref().map(|p| p.0.clone());
-            state.record(
-                Direction::In,
-                connection,
-                Kind::Error,
-                Some(id.clone()),
+            state.record(Record {
+                message_id: Some(id.clone()),
                 action,
-                json!({"code": code, "description": description, "details": details}),
-                false,
-            );
+                ignored: false,
+                ..Record::new(
+                    Direction::In,
+                    connection,
+                    Kind::Error,
+                    json!({"code": code, "description": description, "details": details}),
+                )
+            });
             match pending {
                 Some((_, reply)) => {
                     let _ = reply.send(Answer::Error { code, description });
@@ -394,15 +374,17 @@ fn call_error(
         description: description.into(),
         details: json!({}),
     };
-    state.record(
-        Direction::Out,
-        connection,
-        Kind::Error,
-        Some(id),
+    state.record(Record {
+        message_id: Some(id),
         action,
-        json!({"code": code, "description": description, "details": {}}),
-        false,
-    );
+        ignored: false,
+        ..Record::new(
+            Direction::Out,
+            connection,
+            Kind::Error,
+            json!({"code": code, "description": description, "details": {}}),
+        )
+    });
     frame.to_text()
 }
 

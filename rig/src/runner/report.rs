@@ -57,6 +57,10 @@ pub struct Report {
     pub parse_errors: Vec<String>,
     /// Bumped on every event: the run watchdog reads it.
     progress: Arc<AtomicU64>,
+    /// Steps in progress: (scenario key, step line) → start.
+    step_started: HashMap<(PathBuf, usize, String, usize), Instant>,
+    /// Durations of passed steps, by step text with its parameters blanked.
+    pub step_times: HashMap<String, Vec<Duration>>,
 }
 
 impl Report {
@@ -69,6 +73,8 @@ impl Report {
             results: Vec::new(),
             parse_errors: Vec::new(),
             progress,
+            step_started: HashMap::new(),
+            step_times: HashMap::new(),
         }
     }
 
@@ -127,6 +133,23 @@ impl Report {
                 entry.attempts += 1;
             }
             Scenario::Step(step, ev) | Scenario::Background(step, ev) => {
+                let step_key = (key.0.clone(), key.1, key.2.clone(), step.position.line);
+                match &ev {
+                    Step::Started => {
+                        self.step_started.insert(step_key, Instant::now());
+                    }
+                    Step::Passed(..) => {
+                        if let Some(at) = self.step_started.remove(&step_key) {
+                            self.step_times
+                                .entry(step.value.clone())
+                                .or_default()
+                                .push(at.elapsed());
+                        }
+                    }
+                    _ => {
+                        self.step_started.remove(&step_key);
+                    }
+                }
                 if let Step::Skipped = ev {
                     if let Some(reason) = step.value.strip_prefix(SKIP_MARKER) {
                         if let Some(r) = self.running.get_mut(&key) {
@@ -237,6 +260,13 @@ impl Report {
         c
     }
 
+    /// Median duration of the passed runs of a step (exact text).
+    pub fn median_step(&self, text: &str) -> Option<Duration> {
+        let mut times = self.step_times.get(text)?.clone();
+        times.sort();
+        times.get(times.len() / 2).copied()
+    }
+
     /// The summary printed at the end.
     pub fn print_summary(&self, artifacts: &Path) {
         let (passed, flaky, failed, skipped) = self.counts();
@@ -270,6 +300,20 @@ impl Report {
             flaky,
             artifacts.display()
         );
+        if let Some(median) = self.median_step("the charger is online") {
+            println!(
+                "median `Given the charger is online`: {:.0} ms over {} runs",
+                median.as_secs_f64() * 1000.0,
+                self.step_times["the charger is online"].len()
+            );
+        }
+        let minutes = self.began.elapsed().as_secs_f64() / 60.0;
+        if minutes > 0.0 {
+            println!(
+                "throughput: {:.1} scenarios per minute",
+                self.results.len() as f64 / minutes
+            );
+        }
         // The plain closing line CI tools read.
         println!(
             "scenarios: {} passed, {failed} failed, {skipped} skipped",

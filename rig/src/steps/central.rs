@@ -250,16 +250,13 @@ fn transaction_in_progress(history: &crate::csms::History) -> Option<i64> {
 async fn remote_stop(world: &mut RigWorld, _: Args) -> StepResult {
     // The StartTransaction may still be on its way: wait for the central system to know it.
     let wait = world.step_deadline();
-    world
+    let id = world
         .wait_history(
             wait,
             "a transaction in progress known to the central system",
-            |h| transaction_in_progress(h),
+            transaction_in_progress,
         )
         .await?;
-    let id = transaction_in_progress(&world.history()).ok_or_else(|| {
-        world.failure("no transaction in progress is known to the central system")
-    })?;
     world
         .call("RemoteStopTransaction", json!({"transactionId": id}))
         .await

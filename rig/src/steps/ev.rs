@@ -32,7 +32,7 @@ pub fn defs() -> Vec<StepDef> {
 /// Parses a card UID: hex, 4 or 7 bytes.
 pub fn parse_uid(uid: &str) -> Result<CardUid, String> {
     let hex = uid.trim();
-    if hex.len() % 2 != 0 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+    if !hex.len().is_multiple_of(2) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(format!(
             "card {uid:?} is not a hex UID (8 or 14 hex digits)"
         ));

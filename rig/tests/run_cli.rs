@@ -1,0 +1,168 @@
+//! `rig run` as a user meets it: exit codes, undefined steps, parse errors, filters, skipped
+//! scenarios, the JUnit report. These scenarios need no board (setting-up steps only), so they
+//! run in well under a second each.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn rig_run(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_rig"))
+        .current_dir(workspace())
+        .arg("run")
+        .args(args)
+        .arg("--artifacts")
+        .arg(dir.join("artifacts"))
+        .output()
+        .expect("run the rig binary");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+const NO_BOARD: &str = "\
+Feature: Filters
+  @fast
+  Scenario: Alpha needs no board
+    Given the charger uses RFID authorization
+
+  @power
+  Scenario: Beta needs power control
+    Given the charger uses RFID authorization
+
+  Scenario: Gamma uses a serial number
+    Given the charger's serial number is \"SN-1\"
+";
+
+#[test]
+fn a_typo_fails_with_file_line_and_the_closest_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(
+        dir.path(),
+        "typo.feature",
+        "Feature: Typo\n  Scenario: Misspelled\n    Given the charger uses RFID authorization\n    When the EV is pluged in\n",
+    );
+    let run = rig_run(dir.path(), &[&feature]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let expected = format!(
+        "{feature}:4: undefined step `When the EV is pluged in`; closest known step: `When the EV is plugged in`"
+    );
+    assert!(run.stdout.contains(&expected), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("scenarios: 0 passed, 1 failed, 0 skipped"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_feature_that_does_not_parse_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(
+        dir.path(),
+        "broken.feature",
+        "Feature: Broken\n  Scenario: One\n    Given the charger uses RFID authorization\n  This line is no Gherkin | at all\n  Scenario Outline\n",
+    );
+    let run = rig_run(dir.path(), &[&feature]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!("PARSE ERROR {feature}:")),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn tags_and_name_select_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(dir.path(), "filters.feature", NO_BOARD);
+    let run = rig_run(dir.path(), &[&feature, "--tags", "@fast or @power"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Alpha needs no board"));
+    assert!(run.stdout.contains("Beta needs power control"));
+    assert!(!run.stdout.contains("Gamma"), "{}", run.stdout);
+    assert!(run
+        .stdout
+        .contains("scenarios: 2 passed, 0 failed, 0 skipped"));
+
+    let run = rig_run(dir.path(), &[&feature, "--name", "^Gam"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("scenarios: 1 passed, 0 failed, 0 skipped"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn profile_skip_tags_report_skipped_with_the_reason_in_junit_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(dir.path(), "filters.feature", NO_BOARD);
+    let sim = std::fs::read_to_string(workspace().join("fixtures/rigs/sim.toml")).unwrap();
+    let profile = write(
+        dir.path(),
+        "nopower.toml",
+        &format!("{sim}\n[[skip_tags]]\ntag = \"@power\"\nreason = \"no relay on this bench\"\n"),
+    );
+    let junit = dir.path().join("report.xml");
+    let junit_arg = junit.display().to_string();
+    let run = rig_run(
+        dir.path(),
+        &[&feature, "--profile", &profile, "--junit", &junit_arg],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("SKIP "), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("skipped: @power: no relay on this bench"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("scenarios: 2 passed, 0 failed, 1 skipped"),
+        "{}",
+        run.stdout
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<skipped message=\"@power: no relay on this bench\"/>"),
+        "{xml}"
+    );
+    assert!(xml.contains("tests=\"3\" failures=\"0\""), "{xml}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = rig_run(dir.path(), &["no/such/features"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run
+        .stderr
+        .contains("no/such/features: no such feature file or directory"));
+    let feature = write(dir.path(), "filters.feature", NO_BOARD);
+    let run = rig_run(dir.path(), &[&feature, "--name", "(unclosed"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+}
