@@ -105,7 +105,7 @@ impl SimBoardOptions {
     }
 }
 
-/// `$RIG_CHARGER_CMD` if set, else this executable's hidden `charger` subcommand.
+/// `$RIG_CHARGER_CMD` if set, else this executable's `charger` subcommand.
 pub fn default_program() -> Vec<OsString> {
     if let Some(cmd) = std::env::var_os(CHARGER_CMD_ENV) {
         let v: Vec<OsString> = cmd
@@ -117,8 +117,18 @@ pub fn default_program() -> Vec<OsString> {
             return v;
         }
     }
-    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rig"));
-    vec![exe.into(), "charger".into()]
+    vec![self_exe().into(), "charger".into()]
+}
+
+/// This executable. On Linux `/proc/self/exe`: exec'd by the forked child it still names the
+/// running rig's own file even after a rebuild replaced (deleted) it on disk, where
+/// `current_exe()` would give `.../rig (deleted)` and every later board would fail to start.
+fn self_exe() -> PathBuf {
+    let proc_exe = Path::new("/proc/self/exe");
+    if proc_exe.exists() {
+        return proc_exe.to_path_buf();
+    }
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rig"))
 }
 
 /// A running (or power-cut) simulated board. Dropping it kills the process.
