@@ -80,7 +80,8 @@ Feature: Network faults and power loss
     And the card "04A1B2C3" is presented
     And the EV asks for charge
     Then charging starts within 5 seconds
-    When the charger loses power
+    When 3 seconds pass
+    And the charger loses power
     And power is restored
     And the network is restored
     Then the central system receives these transaction messages in order:

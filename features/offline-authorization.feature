@@ -60,7 +60,10 @@ Feature: Offline authorization from the cache and for unknown id tags
     When the card "04A1B2C3" is presented
     Then charging stops within 5 seconds
     When the network is restored
-    Then the central system receives a StopTransaction with reason "Local" within 30 seconds
+    Then the central system receives these transaction messages in order:
+      | message          | id tag   | reason |
+      | StartTransaction | 04A1B2C3 |        |
+      | StopTransaction  |          | Local  |
     And the central system has received exactly 2 StartTransaction
     And every transaction is reported exactly once
 

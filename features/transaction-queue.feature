@@ -83,7 +83,11 @@ Feature: The transaction message queue
       | StopTransaction  |          | Local  |
       | StartTransaction | 04B0B0B0 |        |
     When the card "04B0B0B0" is presented
-    Then the central system receives a StopTransaction with reason "Local" within 15 seconds
+    Then charging stops within 5 seconds
+    And the central system receives these transaction messages in order:
+      | message          | id tag   | reason |
+      | StartTransaction | 04B0B0B0 |        |
+      | StopTransaction  |          | Local  |
     And the central system has received exactly 2 StopTransaction
     And every transaction is reported exactly once
 
