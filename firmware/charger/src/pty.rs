@@ -312,6 +312,11 @@ fn on_read(
             SlcanItem::Command(cmd) => {
                 let reply = match cmd {
                     SlcanCommand::Open | SlcanCommand::ListenOnly => {
+                        // A new listener missed the boot: opening the channel counts as a status
+                        // request, so it hears STATUS, METER and IDENTITY (boot count) at once.
+                        if !s.open {
+                            let _ = frames_in.send(Frame::StatusRequest);
+                        }
                         s.open = true;
                         "\r"
                     }

@@ -144,3 +144,37 @@ fn a_stale_symlink_is_replaced_at_start() {
     assert!(target.starts_with("/dev/pts/"), "{target:?}");
     assert!(std::fs::metadata(&p.board).is_ok(), "points at a live pty");
 }
+
+#[test]
+fn opening_the_channel_answers_like_a_status_request_with_the_boot_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = ChargerProc::start(dir.path(), NOWHERE, FAST_CONFIG, &[]);
+    let identity = |p: &ChargerProc| {
+        let mut b = Board::open(&p.board);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            if let Some(Frame::Identity { boot_count, .. }) = b
+                .seen
+                .frames
+                .iter()
+                .find(|f| matches!(f, Frame::Identity { .. }))
+            {
+                return *boot_count;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no IDENTITY on open: {:?}",
+                b.seen.frames
+            );
+            b.pump(Duration::from_millis(20));
+        }
+    };
+    assert_eq!(identity(&p), 1);
+    p.kill_power();
+    p.restore_power();
+    assert_eq!(
+        identity(&p),
+        2,
+        "the boot count survives a power cut and grows"
+    );
+}
