@@ -54,6 +54,8 @@ pub enum Failure {
 pub struct TxQueue {
     items: BTreeMap<u64, QueuedMessage>,
     next_seq: u64,
+    /// Messages per local transaction, so "anything left for this transaction?" is O(log n).
+    per_tx: BTreeMap<u64, usize>,
 }
 
 /// Queue keys sort in delivery order as strings.
@@ -71,6 +73,7 @@ impl TxQueue {
                 continue;
             };
             q.next_seq = q.next_seq.max(seq + 1);
+            *q.per_tx.entry(msg.local_tx).or_default() += 1;
             q.items.insert(seq, msg);
         }
         q
@@ -96,6 +99,7 @@ impl TxQueue {
             not_before_ms: 0,
         };
         let op = put(seq, &msg);
+        *self.per_tx.entry(local_tx).or_default() += 1;
         self.items.insert(seq, msg);
         (seq, op)
     }
@@ -111,6 +115,12 @@ impl TxQueue {
     /// Removes a delivered message.
     pub fn remove(&mut self, seq: u64) -> Option<(QueuedMessage, StoreOp)> {
         self.items.remove(&seq).map(|m| {
+            if let Some(n) = self.per_tx.get_mut(&m.local_tx) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_tx.remove(&m.local_tx);
+                }
+            }
             (
                 m,
                 StoreOp::Delete {
@@ -142,6 +152,11 @@ impl TxQueue {
         Some((Failure::Retry { at_ms }, op))
     }
 
+    /// Whether messages of local transaction `local_tx` are still waiting.
+    pub fn has_messages_for(&self, local_tx: u64) -> bool {
+        self.per_tx.contains_key(&local_tx)
+    }
+
     /// Iterates in delivery order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &QueuedMessage)> {
         self.items.iter().map(|(s, m)| (*s, m))
@@ -153,5 +168,59 @@ fn put(seq: u64, msg: &QueuedMessage) -> StoreOp {
         table: Table::Queue,
         key: queue_key(seq),
         value: serde_json::to_value(msg).unwrap_or(Value::Null),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_in_delivery_order_as_strings() {
+        assert!(queue_key(9) < queue_key(10));
+        assert!(queue_key(99_999) < queue_key(100_000));
+    }
+
+    #[test]
+    fn failed_attempts_wait_interval_times_n_then_drop() {
+        let mut q = TxQueue::default();
+        let (seq, _) = q.push(TxAction::StartTransaction, 1, Value::Null);
+        assert_eq!(
+            q.fail(seq, 1_000, 10_000, 3).unwrap().0,
+            Failure::Retry { at_ms: 11_000 }
+        );
+        assert_eq!(
+            q.fail(seq, 11_000, 10_000, 3).unwrap().0,
+            Failure::Retry { at_ms: 31_000 }
+        );
+        assert!(matches!(
+            q.fail(seq, 31_000, 10_000, 3).unwrap().0,
+            Failure::Dropped(_)
+        ));
+        assert!(q.is_empty());
+        assert!(!q.has_messages_for(1));
+    }
+
+    #[test]
+    fn restore_rebuilds_order_and_per_transaction_counts() {
+        let mut q = TxQueue::default();
+        let mut rows = Vec::new();
+        for tx in [1, 1, 2] {
+            let (seq, op) = q.push(TxAction::MeterValues, tx, Value::Null);
+            if let StoreOp::Put { key, value, .. } = op {
+                rows.push((key, value));
+            }
+            assert_eq!(queue_key(seq), rows.last().unwrap().0);
+        }
+        rows.reverse();
+        let r = TxQueue::restore(rows.into_iter());
+        assert_eq!(r.len(), 3);
+        assert_eq!(r.head().unwrap().0, 0);
+        assert!(r.has_messages_for(1) && r.has_messages_for(2));
+        let (seq, _) = {
+            let mut r = r.clone();
+            r.push(TxAction::StopTransaction, 2, Value::Null)
+        };
+        assert_eq!(seq, 3, "sequence continues after the restored ones");
     }
 }

@@ -180,7 +180,7 @@ impl Charger {
         if self.tx.as_ref().is_some_and(|t| t.local_id == local_tx) {
             return;
         }
-        if self.queue.iter().any(|(_, m)| m.local_tx == local_tx) {
+        if self.queue.has_messages_for(local_tx) {
             return;
         }
         if self.tx_ids.remove(&local_tx).is_some() {
