@@ -36,6 +36,7 @@ fn main() {
         .build()
         .unwrap();
     boot_latency(&rt);
+    rss_idle();
     queue(&rt);
     let exe = env!("CARGO_BIN_EXE_charger");
     let size = std::fs::metadata(exe).unwrap().len();
@@ -195,6 +196,18 @@ fn queue(rt: &tokio::runtime::Runtime) {
         );
     });
     drop(charger);
+}
+
+/// Resident memory of an idle charger (empty database, no central system) as the baseline.
+fn rss_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let charger = ChargerProc::start(dir.path(), "ws://127.0.0.1:9/ocpp", FAST_CONFIG, &[]);
+    let mut board = Board::open(&charger.board);
+    board.wait_status("booted", Duration::from_secs(10), |_| true);
+    println!(
+        "memory: VmRSS {} KiB idle (empty queue)",
+        vm_rss_kib(charger.pid())
+    );
 }
 
 fn vm_rss_kib(pid: u32) -> u64 {
