@@ -293,7 +293,7 @@ impl RigWorld {
     /// Records an injected fault.
     pub fn note_fault(&mut self, fault: impl Into<String>) {
         let fault = fault.into();
-        tracing::info!(scenario = %self.scenario, %fault, "fault injected");
+        tracing::debug!(scenario = %self.scenario, %fault, "fault injected");
         self.faults.push(FaultRecord {
             at: Utc::now(),
             fault,

@@ -23,6 +23,8 @@ pub struct Bench {
     pub charger_url: String,
     pub dir: PathBuf,
     power: PowerChoice,
+    /// False between `power_off` and `power_on`.
+    pub powered: bool,
 }
 
 fn err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
@@ -89,6 +91,7 @@ impl Bench {
             charger_url,
             dir: dir.to_path_buf(),
             power: profile.power.clone(),
+            powered: true,
         })
     }
 
@@ -174,6 +177,7 @@ impl Bench {
 
     /// Cuts the board's power.
     pub async fn power_off(&mut self) -> Result<(), String> {
+        self.powered = false;
         match (&self.power, self.board.as_mut()) {
             (PowerChoice::Sim, Some(board)) => board
                 .kill_power()
@@ -186,6 +190,7 @@ impl Bench {
 
     /// Restores the board's power and waits for it on the link.
     pub async fn power_on(&mut self) -> Result<(), String> {
+        self.powered = true;
         match (&self.power, self.board.as_mut()) {
             (PowerChoice::Sim, Some(board)) => board
                 .restore_power()
@@ -237,6 +242,14 @@ impl Bench {
             self.charger_url,
             self.dir.join("data").display()
         )
+    }
+
+    /// Closes the link client (flushing the candump log) so that one-shot commands can open
+    /// the board's port; the board keeps running.
+    pub async fn release_link(&mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = tokio::task::spawn_blocking(move || client.close()).await;
+        }
     }
 
     /// Stops the link client (flushing the candump log) and the board.

@@ -264,9 +264,13 @@ pub async fn run_async(opts: RunOptions) -> i32 {
 /// `--keep-on-failure` asked for that.
 async fn finish_scenario(world: &mut RigWorld, failed: bool) {
     if failed && world.ctx.keep_on_failure && (world.bench.is_some() || world.csms.is_some()) {
+        let mut bench = world.bench.take();
+        if let Some(bench) = bench.as_mut() {
+            bench.release_link().await;
+        }
         let kept = keep::Kept {
             scenario: world.scenario.clone(),
-            bench: world.bench.take(),
+            bench,
             csms: world.csms.take(),
         };
         println!("{}", kept.describe());

@@ -270,8 +270,9 @@ async fn reset(world: &mut RigWorld, args: Args) -> StepResult {
     }
     let answer = world.call("Reset", json!({"type": kind})).await?;
     if matches!(&answer, Answer::Result(p) if p["status"] == "Accepted") {
-        // The charger reboots: its next BootNotification comes after this point.
+        // The charger reboots: its next BootNotification (and connection) come after this.
         world.boot_mark = world.history().records.len();
+        world.fault_connection = world.history().last_connection();
     }
     Ok(())
 }

@@ -47,6 +47,10 @@ pub fn parse_uid(uid: &str) -> Result<CardUid, String> {
 /// Sets the pilot state and waits until the board measures it.
 pub async fn set_pilot(world: &mut RigWorld, state: PilotState) -> StepResult {
     world.send(Frame::Pilot(state)).await?;
+    if !world.bench()?.powered {
+        // The EV acts on a dead board: the link client presents the state at power-on.
+        return Ok(());
+    }
     world
         .wait_status(
             Duration::from_secs(3),
@@ -98,6 +102,7 @@ async fn button(world: &mut RigWorld, _: Args) -> StepResult {
 
 async fn cut_power(world: &mut RigWorld) -> StepResult {
     world.ensure_started().await?;
+    world.fault_connection = world.history().last_connection();
     world.note_fault("power cut");
     world.bench_mut()?.power_off().await
 }

@@ -202,6 +202,11 @@ pub async fn present_card(world: &mut RigWorld, uid: &str) -> StepResult {
     world.ensure_started().await?;
     let before = world.events().len();
     world.send(Frame::Card(Some(card))).await?;
+    if !world.bench()?.powered {
+        // A reader without power reads nothing; the card is gone by the time power returns.
+        world.send(Frame::Card(None)).await?;
+        return Ok(());
+    }
     let wait = std::time::Duration::from_secs(3);
     let read = world
         .bench()?
