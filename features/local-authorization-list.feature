@@ -146,6 +146,11 @@ Feature: Local authorization list
       | 04A1B2C3 | Blocked |
     Then the charger answers "VersionMismatch"
     And the local list version is 5
+    When the central system sends a differential local list version 5:
+      | id tag   | status  |
+      | 04A1B2C3 | Blocked |
+    Then the charger answers "VersionMismatch"
+    And the local list version is 5
 
   Scenario: A differential entry without a status deletes the card from the list
     Given the charger is online
@@ -190,3 +195,46 @@ Feature: Local authorization list
     And the central system sends ClearCache
     Then the charger answers "Accepted"
     And the local list version is 6
+
+  Scenario: The local list is consulted before the cache
+    Given the central system knows these id tags:
+      | id tag   | status  |
+      | 04BAD001 | Blocked |
+    And the card "04BAD001" was rejected online
+    When the central system sends the local list version 1:
+      | id tag   | status   |
+      | 04BAD001 | Accepted |
+    Then the charger answers "Accepted"
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04BAD001" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+
+  Scenario: A listed card past its expiry date is refused offline
+    Given the configuration key "AllowOfflineTxForUnknownId" is "true"
+    And the charger is online
+    When the central system sends the local list version 1:
+      | id tag   | status   | expiry |
+      | 04C0FFEE | Accepted | -1h    |
+    Then the charger answers "Accepted"
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04C0FFEE" is presented
+    And the EV asks for charge
+    Then charging does not start within 5 seconds
+
+  Scenario: Id tags in the list match cards whatever their letter case
+    Given the charger is online
+    When the central system sends the local list version 1:
+      | id tag   | status   |
+      | 04c0ffee | Accepted |
+    Then the charger answers "Accepted"
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04C0FFEE" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds

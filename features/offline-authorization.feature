@@ -30,6 +30,7 @@ Feature: Offline authorization from the cache and for unknown id tags
     And the central system has received exactly 0 Authorize
     When the network is restored
     Then the central system receives a StartTransaction for "04FACE01" within 30 seconds
+    And charging continues for 3 seconds
     When the card "04FACE01" is presented
     Then charging stops within 5 seconds
     And the central system receives a StopTransaction with reason "Local" within 15 seconds
@@ -191,3 +192,46 @@ Feature: Offline authorization from the cache and for unknown id tags
     When the card "04BAD001" is presented
     Then the central system receives an Authorize for "04BAD001" within 5 seconds
     And the central system has received exactly 2 Authorize
+
+  Scenario: The verdict in a StopTransaction confirmation updates the cache
+    Given the configuration key "AllowOfflineTxForUnknownId" is "true"
+    And the charger is online
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    Given the central system knows these id tags:
+      | id tag   | status  |
+      | 04A1B2C3 | Blocked |
+    When the card "04A1B2C3" is presented
+    Then the central system receives a StopTransaction with reason "Local" within 5 seconds
+    When the EV is unplugged
+    And the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging does not start within 5 seconds
+
+  Scenario: A sibling card from the cache stops an offline transaction through the parent id tag
+    Given the central system knows these id tags:
+      | id tag   | status   | parent  |
+      | 04A1B2C3 | Accepted | FLEET-7 |
+      | 04A1B2C4 | Accepted | FLEET-7 |
+    And the card "04A1B2C4" has charged here while online
+    And the card "04A1B2C3" has charged here while online
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    When the card "04A1B2C4" is presented
+    Then charging stops within 5 seconds
+    When the network is restored
+    Then the central system receives these transaction messages in order:
+      | message          | id tag   | reason |
+      | StartTransaction | 04A1B2C3 |        |
+      | StopTransaction  | 04A1B2C4 | Local  |
+    And the last StopTransaction has id tag "04A1B2C4"
+    And every transaction is reported exactly once

@@ -135,3 +135,24 @@ Feature: The transaction message queue
       | StartTransaction | 04B0B0B0 |        |
       | StopTransaction  |          | Local  |
     And every transaction is reported exactly once
+
+  Scenario: Meter values of an online transaction carry its id, at the sample interval
+    Given the configuration key "MeterValueSampleInterval" is "2"
+    And the charger is online
+    When the EV is plugged in
+    And the EV draws 16 A
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    And charging continues for 7 seconds
+    When the card "04A1B2C3" is presented
+    Then charging stops within 5 seconds
+    And the central system receives these transaction messages in order:
+      | message          | id tag   | reason |
+      | StartTransaction | 04A1B2C3 |        |
+      | MeterValues      |          |        |
+      | MeterValues      |          |        |
+      | StopTransaction  |          | Local  |
+    And the MeterValues of the transaction are in chronological order, 2 seconds apart
+    And the transaction delivered between 5 and 12 Wh
+    And every transaction is reported exactly once
