@@ -589,3 +589,70 @@ fn clock_aligned_data_is_sampled_on_interval_boundaries() {
     let in_tx = sim.last("MeterValues").unwrap();
     assert_eq!(in_tx["transactionId"], sim.last_tx_id());
 }
+
+#[test]
+fn a_transaction_started_online_and_stopped_offline_keeps_its_id_and_the_swipe_time() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.advance(5_000);
+    sim.disconnect();
+    let swipe = sim.now.utc;
+    sim.card(TAG);
+    assert!(!sim.contactor());
+    sim.advance(30_000);
+    sim.connect();
+    sim.advance(500);
+    let stop = sim.last("StopTransaction").unwrap();
+    assert_eq!(stop["transactionId"], sim.last_tx_id());
+    assert_eq!(time(&stop["timestamp"]), swipe);
+    assert_eq!(sim.count("Authorize"), 1);
+    assert_eq!(sim.statuses(1).last().unwrap(), "Finishing");
+}
+
+#[test]
+fn remote_start_authorizes_first_when_authorize_remote_tx_requests_is_true() {
+    let mut sim = Sim::online(&[("AuthorizeRemoteTxRequests", "true")]);
+    sim.know(TAG, info("Accepted"));
+    sim.pilot(PilotState::B);
+    let a = sim.cs_call("RemoteStartTransaction", json!({"idTag": TAG}));
+    assert_eq!(a[2]["status"], "Accepted");
+    sim.advance(200);
+    assert_eq!(sim.last("Authorize").unwrap()["idTag"], TAG);
+    assert!(sim.core.status().tx_active);
+}
+
+#[test]
+fn a_held_cable_is_released_by_a_tag_with_the_same_parent() {
+    let mut sim = Sim::online(&[("AllowOfflineTxForUnknownId", "true")]);
+    sim.know(OTHER, json!({"status": "Accepted", "parentIdTag": "FLEET"}));
+    sim.disconnect();
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    // The late StartTransaction.conf rejects TAG but reveals its parent.
+    sim.know(TAG, json!({"status": "Blocked", "parentIdTag": "FLEET"}));
+    sim.connect();
+    sim.advance(500);
+    assert_eq!(
+        sim.last("StopTransaction").unwrap()["reason"],
+        "DeAuthorized"
+    );
+    assert!(sim.core.status().locked);
+    sim.card(OTHER);
+    assert_eq!(sim.last("Authorize").unwrap()["idTag"], OTHER);
+    assert!(!sim.core.status().locked, "same parent releases the lock");
+}
+
+#[test]
+fn offline_a_tag_with_the_same_parent_from_the_cache_stops_the_transaction() {
+    let mut sim = Sim::online(&[]);
+    sim.know(TAG, json!({"status": "Accepted", "parentIdTag": "FLEET"}));
+    sim.know(OTHER, json!({"status": "Accepted", "parentIdTag": "FLEET"}));
+    sim.card(OTHER); // learn OTHER (and its parent) while online; no EV, it just expires
+    sim.advance(61_000);
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    assert!(sim.core.status().tx_active);
+    sim.disconnect();
+    sim.card(OTHER);
+    assert!(!sim.core.status().tx_active);
+}
