@@ -53,6 +53,24 @@ pub enum Command {
     },
     /// Press the charger's stop button
     Button,
+    /// Print every frame on the link, decoded (until Ctrl-C or --seconds)
+    Monitor {
+        /// Stop after this many seconds
+        #[arg(long, value_name = "S", value_parser = parse_seconds)]
+        seconds: Option<f64>,
+        /// Only status changes and events (no repeated status, no meter frames)
+        #[arg(long)]
+        changes: bool,
+    },
+    /// Send the rig-to-board frames of a candump -L log (a scenario's board.candump) again
+    Replay {
+        /// The log, e.g. target/rig-artifacts/.../board.candump
+        #[arg(value_name = "LOG")]
+        log: PathBuf,
+        /// Time scale: 2 replays twice as fast
+        #[arg(long, value_name = "X", default_value_t = 1.0, value_parser = parse_speed)]
+        speed: f64,
+    },
     /// Run Gherkin features on the profile's bench (default: simulated boards)
     Run(RunArgs),
     /// Start one simulated board, a test central system and a network gate
@@ -168,6 +186,20 @@ fn parse_pilot(s: &str) -> Result<PilotState, String> {
 
 fn parse_uid(s: &str) -> Result<CardUid, String> {
     s.parse::<CardUid>().map_err(|e| e.to_string())
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v < 1e6 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number of seconds")),
+    }
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.01..=1000.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?}: speed is a factor between 0.01 and 1000")),
+    }
 }
 
 /// Amperes the RIG_LOAD frame can carry: 0 to 6553.5 A in 0.1 A steps.

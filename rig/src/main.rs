@@ -82,6 +82,35 @@ fn dispatch(cli: Cli) -> i32 {
         Command::Load { amps } => one(&|s| oneshot::load(s, *amps)),
         Command::Button => one(&oneshot::button),
         Command::Bench(b) => bench(&cli.link, b),
+        Command::Monitor { seconds, changes } => match link_of(&cli.link) {
+            Ok(spec) => {
+                let d = seconds.map(std::time::Duration::from_secs_f64);
+                match rig::link::monitor::monitor(&spec, d, *changes, |l| {
+                    use std::io::Write as _;
+                    writeln!(std::io::stdout(), "{l}").is_ok()
+                }) {
+                    Ok(_) => 0,
+                    Err(e) => {
+                        eprintln!("rig: error: {e}");
+                        1
+                    }
+                }
+            }
+            Err(code) => code,
+        },
+        Command::Replay { log, speed } => match link_of(&cli.link) {
+            Ok(spec) => match rig::link::replay::replay(&spec, log, *speed, |l| println!("{l}")) {
+                Ok(n) => {
+                    println!("replayed {n} frames from {}", log.display());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("rig: error: {e}");
+                    1
+                }
+            },
+            Err(code) => code,
+        },
         Command::Charger { args } => {
             // Only reached through a parse path that bypassed the early dispatch.
             let mut v = vec![OsString::from("charger")];

@@ -148,6 +148,51 @@ async fn garbage_on_the_link_changes_nothing() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_and_monitor() {
+    let dir = tempfile_dir("replay");
+    let b = board(&dir).await;
+    let link = b.link_spec().to_string();
+    // A recorded session: board frames are skipped, rig frames are sent with their timing.
+    let log = dir.join("board.candump");
+    std::fs::write(
+        &log,
+        "(100.000000) board0 200#0000000000000000\n(100.100000) board0 100#01\n(100.400000) board0 102#A000\n(100.500000) board0 100#02\n",
+    )
+    .unwrap();
+    let o = rig(&[
+        "--link",
+        &link,
+        "replay",
+        log.to_str().unwrap(),
+        "--speed",
+        "4",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("replayed 3 frames"), "{out}");
+    wait_status(&link, "pilot C after the replay", |v| v["pilot"] == "C");
+
+    let o = rig(&["--link", &link, "monitor", "--seconds", "0.5"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.lines()
+            .any(|l| l.contains("BOARD_STATUS") && l.contains("pilot=C")),
+        "{out}"
+    );
+
+    std::fs::write(&log, "(1.0) board0 100#01\nnot a candump line\n").unwrap();
+    let o = rig(&["--link", &link, "replay", log.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("line 2"),
+        "{}",
+        text(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn usage_errors_exit_2_and_failures_exit_1_with_the_fix() {
     for args in [

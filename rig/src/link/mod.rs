@@ -6,7 +6,9 @@
 //! when the board goes away (power cut) and comes back at the same path.
 
 pub mod client;
+pub mod monitor;
 pub mod record;
+pub mod replay;
 
 pub use client::{BoardClient, BoardClientOptions, ClientError, WaitError};
 pub use record::{board_json, BoardView, Direction, EventRecord, FrameRecord, StatusRecord};
