@@ -80,7 +80,7 @@ Feature: Network faults and power loss
     And the card "04A1B2C3" is presented
     And the EV asks for charge
     Then charging starts within 5 seconds
-    When 3 seconds pass
+    When 4 seconds pass
     And the charger loses power
     And power is restored
     And the network is restored

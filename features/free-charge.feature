@@ -27,7 +27,7 @@ Feature: Free-charge mode
     When the EV is plugged in
     And the EV asks for charge
     Then charging starts within 5 seconds
-    When 3 seconds pass
+    When 4 seconds pass
     And the network is restored
     Then the central system receives a StartTransaction for "CR-FREE-0042" within 30 seconds
     And the StartTransaction carries the time charging started, not the time it was sent
