@@ -262,3 +262,36 @@ async fn refuses_a_handshake_without_the_ocpp16_subprotocol() {
         .unwrap();
     assert!(violations[0].reason.contains("ocpp1.6"));
 }
+
+#[tokio::test]
+async fn requests_before_boot_or_while_rejected_are_violations() {
+    let csms = start().await;
+    let mut ws = connect(&csms, "CP-8").await;
+    let early = call(&mut ws, "1", "Heartbeat", json!({})).await;
+    assert_eq!(early[0], 3, "it is still answered");
+    csms.script(|s| s.boot_status = RegistrationStatus::Rejected);
+    let boot = json!({"chargePointVendor": "V", "chargePointModel": "M"});
+    let rejected = call(&mut ws, "2", "BootNotification", boot.clone()).await;
+    assert_eq!(rejected[2]["status"], "Rejected");
+    call(
+        &mut ws,
+        "3",
+        "StatusNotification",
+        json!({"connectorId": 0, "errorCode": "NoError", "status": "Available"}),
+    )
+    .await;
+    csms.script(|s| s.boot_status = RegistrationStatus::Accepted);
+    call(&mut ws, "4", "BootNotification", boot).await;
+    call(&mut ws, "5", "Heartbeat", json!({})).await;
+    let reasons: Vec<String> = csms
+        .history()
+        .violations
+        .iter()
+        .map(|v| v.reason.clone())
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains("Heartbeat sent before any BootNotification"));
+    assert!(
+        reasons[1].contains("StatusNotification sent while its BootNotification stands Rejected")
+    );
+}

@@ -166,3 +166,38 @@ fn usage_errors_exit_2() {
     let run = rig_run(dir.path(), &[&feature, "--name", "(unclosed"]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
 }
+
+#[test]
+fn a_failure_is_retried_and_still_reported_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(
+        dir.path(),
+        "retry.feature",
+        "Feature: Retry\n  Scenario: Always fails\n    Given the charger's serial number is \"\"\n",
+    );
+    let junit = dir.path().join("retry.xml");
+    let junit_arg = junit.display().to_string();
+    let run = rig_run(
+        dir.path(),
+        &[&feature, "--retry", "2", "--junit", &junit_arg],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout.matches("RETRY").count(), 2, "{}", run.stdout);
+    assert!(run.stdout.contains("(attempt 2 failed)"), "{}", run.stdout);
+    assert!(run.stdout.contains("FAIL "), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("must be 1 to 25 characters"),
+        "{}",
+        run.stdout
+    );
+    assert!(run
+        .stdout
+        .contains("scenarios: 0 passed, 1 failed, 0 skipped"));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+    // Every attempt keeps its own artifact folder.
+    let bundles = std::fs::read_dir(dir.path().join("artifacts/retry"))
+        .unwrap()
+        .count();
+    assert_eq!(bundles, 3);
+}

@@ -42,6 +42,8 @@ pub(crate) struct State {
     pub(crate) current: Option<(u32, mpsc::UnboundedSender<Message>)>,
     pub(crate) pending: HashMap<String, (String, oneshot::Sender<Answer>)>,
     pub(crate) next_message_id: u64,
+    /// The status of the last BootNotification answered (None before the first).
+    pub(crate) boot_status: Option<RegistrationStatus>,
 }
 
 impl Shared {
@@ -54,6 +56,7 @@ impl Shared {
                 current: None,
                 pending: HashMap::new(),
                 next_message_id: 1,
+                boot_status: None,
             }),
             changed: Notify::new(),
         })
@@ -277,6 +280,23 @@ fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
                     &reason,
                 ));
             }
+            // §4.2: nothing before the first BootNotification, nothing while Rejected.
+            if action != "BootNotification" {
+                let problem = match &state.boot_status {
+                    None => Some("before any BootNotification"),
+                    Some(RegistrationStatus::Rejected) => {
+                        Some("while its BootNotification stands Rejected")
+                    }
+                    Some(_) => None,
+                };
+                if let Some(when) = problem {
+                    state.violation(
+                        connection,
+                        format!("{action} sent {when} (OCPP 1.6 §4.2)"),
+                        text,
+                    );
+                }
+            }
             if state.script.take_call_error(&action) {
                 return Some(call_error(
                     &mut state,
@@ -395,6 +415,7 @@ fn answer(state: &mut State, action: &str, payload: &Value) -> Value {
     let typed = match action {
         "BootNotification" => {
             let status = state.script.boot_status.clone();
+            state.boot_status = Some(status.clone());
             let interval = if status == RegistrationStatus::Accepted {
                 state.script.heartbeat_interval_s
             } else {

@@ -51,6 +51,11 @@ pub fn defs() -> Vec<StepDef> {
         ),
         step_def!(
             "Then",
+            "the charger's queue is empty within {int} seconds",
+            queue_empty
+        ),
+        step_def!(
+            "Then",
             "the charger is back online within {int} seconds",
             back_online
         ),
@@ -199,6 +204,16 @@ async fn offline(world: &mut RigWorld, args: Args) -> StepResult {
     let wait = secs(&args, 0)?;
     world
         .wait_status(wait, "the charger reporting offline", |s| !s.online)
+        .await
+        .map(|_| ())
+}
+
+async fn queue_empty(world: &mut RigWorld, args: Args) -> StepResult {
+    let wait = secs(&args, 0)?;
+    world
+        .wait_status(wait, "the charger's offline queue empty", |s| {
+            s.queue_len == 0
+        })
         .await
         .map(|_| ())
 }

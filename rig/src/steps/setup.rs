@@ -257,8 +257,12 @@ async fn charged_online(world: &mut RigWorld, args: Args) -> StepResult {
     world
         .wait_status(
             wait,
-            "the connector Available again after the session",
-            |s| s.connector_status == ConnectorStatus::Available && !s.transaction_active,
+            "the connector Available again, the session's messages confirmed",
+            |s| {
+                s.connector_status == ConnectorStatus::Available
+                    && !s.transaction_active
+                    && s.queue_len == 0
+            },
         )
         .await?;
     world.advance_cursors();
