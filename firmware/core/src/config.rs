@@ -30,8 +30,10 @@ pub enum Kind {
     UInt,
     /// Comma-separated measurands, each one we can sample.
     Measurands,
-    /// Comma-separated list, free-form (ConnectorPhaseRotation).
+    /// Comma-separated list, free-form.
     Csl,
+    /// `connector.rotation` items (§9.1.7), e.g. `0.RST,1.NotApplicable`.
+    PhaseRotation,
 }
 
 /// One configuration key.
@@ -83,9 +85,9 @@ pub const KEYS: &[KeyDef] = &[
     key("ConnectionTimeOut", Kind::UInt, false, "60"),
     key(
         "ConnectorPhaseRotation",
-        Kind::Csl,
+        Kind::PhaseRotation,
         false,
-        "0.Unknown,1.Unknown",
+        "0.NotApplicable,1.NotApplicable",
     ),
     key("GetConfigurationMaxKeys", Kind::UInt, true, "50"),
     key("HeartbeatInterval", Kind::UInt, false, "300"),
@@ -142,8 +144,8 @@ pub const KEYS: &[KeyDef] = &[
     key("MessageTimeout", Kind::UInt, false, "30"),
 ];
 
-/// Looks a key up by its exact name (OCPP key names are case-sensitive... but installers are
-/// not always careful: we accept any case and report the canonical name).
+/// Looks a key up by name. Keys are CiString50Type in OCPP, so any letter case matches; the
+/// canonical spelling is what we report.
 pub fn lookup(name: &str) -> Option<&'static KeyDef> {
     KEYS.iter()
         .find(|k| k.name == name)
@@ -186,6 +188,31 @@ pub fn normalize(def: &KeyDef, value: &str) -> Result<String, String> {
             }
             if out.len() > 5 {
                 return Err("more than 5 measurands".into());
+            }
+            Ok(out.join(","))
+        }
+        Kind::PhaseRotation => {
+            const ROTATIONS: &[&str] = &[
+                "NotApplicable",
+                "Unknown",
+                "RST",
+                "RTS",
+                "SRT",
+                "STR",
+                "TRS",
+                "TSR",
+            ];
+            let mut out = Vec::new();
+            for item in v.split(',').map(str::trim) {
+                let ok = item
+                    .split_once('.')
+                    .is_some_and(|(c, r)| matches!(c, "0" | "1") && ROTATIONS.contains(&r));
+                if !ok {
+                    return Err(format!(
+                        "`{item}` is not <connector 0|1>.<NotApplicable|Unknown|RST|RTS|SRT|STR|TRS|TSR>"
+                    ));
+                }
+                out.push(item);
             }
             Ok(out.join(","))
         }
@@ -260,12 +287,10 @@ impl Config {
         key_name: &str,
         value: &str,
     ) -> Result<(&'static KeyDef, String), ConfigError> {
-        let def =
-            KEYS.iter()
-                .find(|k| k.name == key_name)
-                .ok_or_else(|| ConfigError::UnknownKey {
-                    key: key_name.to_string(),
-                })?;
+        // Keys are CiString50Type: case-insensitive.
+        let def = lookup(key_name).ok_or_else(|| ConfigError::UnknownKey {
+            key: key_name.to_string(),
+        })?;
         if def.readonly {
             return Err(ConfigError::ReadOnly {
                 key: def.name.to_string(),

@@ -90,6 +90,8 @@ fn change_configuration_answers_not_supported_rejected_or_accepted() {
         "Accepted"
     );
     assert_eq!(change("AllowOfflineTxForUnknownId", "TRUE"), "Accepted");
+    assert_eq!(change("ConnectorPhaseRotation", "1.XYZ"), "Rejected");
+    assert_eq!(change("ConnectorPhaseRotation", "0.RST,1.RST"), "Accepted");
     assert_eq!(
         sim.core
             .config_value("AllowOfflineTxForUnknownId")
@@ -242,4 +244,17 @@ fn clear_cache_keeps_the_local_list_and_the_queue() {
         sim.cs_call("GetLocalListVersion", json!({}))[2]["listVersion"],
         1
     );
+}
+
+#[test]
+fn configuration_keys_are_case_insensitive() {
+    let mut sim = Sim::online(&[]);
+    let a = sim.cs_call(
+        "ChangeConfiguration",
+        json!({"key": "heartbeatinterval", "value": "77"}),
+    );
+    assert_eq!(a[2]["status"], "Accepted");
+    let a = sim.cs_call("GetConfiguration", json!({"key": ["HEARTBEATINTERVAL"]}));
+    assert_eq!(a[2]["configurationKey"][0]["key"], "HeartbeatInterval");
+    assert_eq!(a[2]["configurationKey"][0]["value"], "77");
 }
