@@ -80,6 +80,30 @@ fn queued_charger(n: u64) -> (Charger, Now) {
     (core, now)
 }
 
+/// A charger offline with `sessions` short transactions queued (StartTransaction + StopTransaction
+/// each): many transactions in the queue at once.
+fn queued_sessions(sessions: u64) -> (Charger, Now) {
+    let settings = Settings {
+        installer_config: vec![
+            ("AllowOfflineTxForUnknownId".into(), "true".into()),
+            ("HeartbeatInterval".into(), "0".into()),
+        ],
+        ..Settings::default()
+    };
+    let mut now = t0();
+    let mut core = Charger::new(settings, Restored::default(), now).unwrap();
+    let card = Input::Board(BoardInput::Card(Some(vec![1, 2, 3, 4])));
+    for _ in 0..sessions {
+        now = now.plus_ms(1000);
+        core.handle_input(Input::Board(BoardInput::Pilot(PilotState::B)), now);
+        core.handle_input(card.clone(), now);
+        core.handle_input(card.clone(), now);
+        core.handle_input(Input::Board(BoardInput::Pilot(PilotState::A)), now);
+        while core.poll_output().is_some() {}
+    }
+    (core, now)
+}
+
 /// Connects and answers every CALL at once until the queue is empty; returns messages delivered.
 fn drain(core: &mut Charger, now: Now) -> usize {
     core.handle_input(Input::Connected, now);
@@ -127,6 +151,17 @@ fn bench_queue(c: &mut Criterion) {
     g.bench_function("drain_10k", |b| {
         b.iter_batched(
             || queued_charger(N),
+            |(mut core, now)| {
+                let n = drain(&mut core, now);
+                assert_eq!(n as u64, N);
+                assert_eq!(core.status().queue_len, 0);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("drain_10k_5000_sessions", |b| {
+        b.iter_batched(
+            || queued_sessions(N / 2),
             |(mut core, now)| {
                 let n = drain(&mut core, now);
                 assert_eq!(n as u64, N);
