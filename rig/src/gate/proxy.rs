@@ -18,6 +18,9 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// Most bytes a connection held during a cut buffers before it stops reading.
+const HOLD_LIMIT: usize = 64 * 1024;
+
 /// The gate state plus how many refusals happened, so a connection can tell it must be
 /// reset even if the gate was restored before its task looked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,11 +274,32 @@ async fn serve(
 ) {
     let refusals = rx.borrow().refusals;
     timeline.record("connection", format!("#{n} from {peer} accepted"));
-    // During a cut the connection is accepted but not served until restore.
-    if !wait_open(&mut rx, refusals).await {
-        timeline.record("connection", format!("#{n} reset (refused)"));
-        reset(client);
-        return;
+    // During a cut the connection is accepted but not served until restore. What the client
+    // sends meanwhile is read into a bounded hold buffer, so a client that gives up (closes)
+    // is noticed and never served: its buffered request (a WebSocket handshake) would reach
+    // the central system as a ghost connection.
+    let mut held = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let c = *rx.borrow_and_update();
+        if c.refusals != refusals || c.state == GateState::Refused {
+            timeline.record("connection", format!("#{n} reset (refused)"));
+            reset(client);
+            return;
+        }
+        if c.state == GateState::Open {
+            break;
+        }
+        tokio::select! {
+            r = client.read(&mut buf), if held.len() < HOLD_LIMIT => match r {
+                Ok(0) | Err(_) => {
+                    timeline.record("connection", format!("#{n} closed by the client while held; not served"));
+                    return;
+                }
+                Ok(k) => held.extend_from_slice(&buf[..k]),
+            },
+            r = rx.changed() => if r.is_err() { return },
+        }
     }
     let mut server = match TcpStream::connect(upstream).await {
         Ok(s) => s,
@@ -288,6 +312,10 @@ async fn serve(
             return;
         }
     };
+    if !held.is_empty() && server.write_all(&held).await.is_err() {
+        reset(client);
+        return;
+    }
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
     let outcome = {
@@ -452,6 +480,59 @@ mod tests {
             .filter(|k| k != "connection")
             .collect();
         assert_eq!(kinds, ["cut", "restore"]);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_gave_up_during_a_cut_is_not_served_later() {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up = l.local_addr().unwrap();
+        let upstream_accepts = Arc::new(AtomicU64::new(0));
+        let counter = upstream_accepts.clone();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                drop(s);
+            }
+        });
+        let gate = ProxyGate::start("127.0.0.1:0".parse().unwrap(), up)
+            .await
+            .unwrap();
+        gate.cut().await.unwrap();
+        let mut c = TcpStream::connect(gate.local_addr()).await.unwrap();
+        c.write_all(b"GET /ocpp/CP1 HTTP/1.1\r\n\r\n")
+            .await
+            .unwrap();
+        drop(c);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !gate
+            .timeline()
+            .iter()
+            .any(|r| r.detail.contains("#1 closed by the client while held"))
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{:?}",
+                gate.timeline()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        gate.restore().await.unwrap();
+        // A live connection after restore is served: proves the upstream counter works.
+        let live = TcpStream::connect(gate.local_addr()).await.unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while upstream_accepts.load(Ordering::SeqCst) < 1 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "live connection not served"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(live);
+        assert_eq!(
+            upstream_accepts.load(Ordering::SeqCst),
+            1,
+            "the ghost reached upstream"
+        );
     }
 
     #[tokio::test]
