@@ -314,6 +314,12 @@ impl RigWorld {
             Some(s) => out.push_str(&describe_status(&s)),
             None => out.push_str("none (board not started or silent)"),
         }
+        if let Some(client) = self.bench.as_ref().and_then(|b| b.client.as_ref()) {
+            if !client.is_connected() {
+                let why = client.last_error().unwrap_or_else(|| "no error recorded".into());
+                out.push_str(&format!("\n  board link: down ({why})"));
+            }
+        }
         let since = Utc::now() - chrono::Duration::seconds(10);
         let history = self.history();
         let recent = history.recent(since);

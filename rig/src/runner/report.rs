@@ -399,3 +399,125 @@ impl cucumber::Writer<RigWorld> for Report {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cucumber::event::{Retries, Source, StepError};
+    use cucumber::gherkin::GherkinEnv;
+    use cucumber::Writer as _;
+
+    const FEATURE: &str = "\
+Feature: Report
+  Scenario: Flaky one
+    Given the charger is online
+
+  Scenario: Skipped one
+    Then skipped on this rig: @power: no relay
+
+  Scenario: Typo one
+    Given the charger is onlin
+";
+
+    struct Feed {
+        report: Report,
+        feature: Source<gherkin::Feature>,
+    }
+
+    impl Feed {
+        fn new() -> Feed {
+            let mut feature = gherkin::Feature::parse(FEATURE, GherkinEnv::default()).unwrap();
+            feature.path = Some(PathBuf::from("features/report.feature"));
+            let report = Report::new(crate::steps::all(), Arc::new(AtomicU64::new(0)));
+            Feed {
+                report,
+                feature: Source::new(feature),
+            }
+        }
+
+        async fn send(
+            &mut self,
+            scenario: usize,
+            event: Scenario<RigWorld>,
+            retries: Option<Retries>,
+        ) {
+            let s = Source::new(self.feature.scenarios[scenario].clone());
+            let ev = Cucumber::Feature(
+                self.feature.clone(),
+                Feature::Scenario(s, RetryableScenario { event, retries }),
+            );
+            self.report
+                .handle_event(Ok(Event::new(ev)), &cucumber::cli::Empty)
+                .await;
+        }
+
+        fn step(&self, scenario: usize) -> Source<gherkin::Step> {
+            Source::new(self.feature.scenarios[scenario].steps[0].clone())
+        }
+    }
+
+    fn retries(current: usize, left: usize) -> Option<Retries> {
+        Some(Retries { current, left })
+    }
+
+    #[tokio::test]
+    async fn a_pass_after_a_failed_attempt_is_flaky() {
+        let mut feed = Feed::new();
+        let step = feed.step(0);
+        feed.send(0, Scenario::Started, retries(0, 1)).await;
+        let boom: event::Info = Arc::new("boom".to_string());
+        let failed = Step::Failed(None, None, None, StepError::Panic(boom));
+        feed.send(0, Scenario::Step(step.clone(), failed), retries(0, 1))
+            .await;
+        feed.send(0, Scenario::Finished, retries(0, 1)).await;
+        assert!(feed.report.results.is_empty(), "a retry is coming");
+        feed.send(0, Scenario::Started, retries(1, 0)).await;
+        let captures = regex::Regex::new("").unwrap().capture_locations();
+        feed.send(
+            0,
+            Scenario::Step(step.clone(), Step::Started),
+            retries(1, 0),
+        )
+        .await;
+        feed.send(
+            0,
+            Scenario::Step(step, Step::Passed(captures, None)),
+            retries(1, 0),
+        )
+        .await;
+        feed.send(0, Scenario::Finished, retries(1, 0)).await;
+        let result = &feed.report.results[0];
+        assert_eq!(result.attempts, 2);
+        match &result.outcome {
+            Outcome::Flaky(earlier) => assert!(earlier[0].contains("boom"), "{earlier:?}"),
+            other => panic!("expected FLAKY, got {other:?}"),
+        }
+        assert_eq!(feed.report.counts(), (0, 1, 0, 0));
+        assert_eq!(feed.report.step_times["the charger is online"].len(), 1);
+    }
+
+    #[tokio::test]
+    async fn skip_marker_and_undefined_steps() {
+        let mut feed = Feed::new();
+        for scenario in [1, 2] {
+            let step = feed.step(scenario);
+            feed.send(scenario, Scenario::Started, None).await;
+            feed.send(scenario, Scenario::Step(step, Step::Skipped), None)
+                .await;
+            feed.send(scenario, Scenario::Finished, None).await;
+        }
+        assert_eq!(
+            feed.report.results[0].outcome,
+            Outcome::Skipped("@power: no relay".into())
+        );
+        match &feed.report.results[1].outcome {
+            Outcome::Failed(f) => assert_eq!(
+                f,
+                "features/report.feature:9: undefined step `Given the charger is onlin`; \
+                 closest known step: `Given the charger is online`"
+            ),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+        assert_eq!(feed.report.counts(), (0, 0, 1, 1));
+    }
+}
