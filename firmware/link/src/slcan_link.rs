@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 /// machine answers in microseconds normally but can be descheduled for a while.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(1000);
 
+/// Longest a write may wait for room in the device's buffer before the link counts as stuck.
+pub const WRITE_TIMEOUT: Duration = Duration::from_millis(1000);
+
 /// Bit rate used when opening the channel (S6 = 500 kbit/s, the usual HIL bus speed).
 pub const BITRATE_COMMAND: u8 = 6;
 
@@ -148,6 +151,8 @@ impl SlcanLink {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), LinkError> {
+        // Reads shrink the port timeout to what is left of their wait; a write gets its own.
+        let _ = self.port.set_timeout(WRITE_TIMEOUT);
         self.port
             .write_all(bytes)
             .map_err(|e| self.io_error(e, "write to"))
