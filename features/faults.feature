@@ -18,6 +18,7 @@ Feature: Network faults and power loss
     And the card "04A1B2C3" is presented
     And the EV asks for charge
     Then charging starts within 5 seconds
+    And the charger's queue is empty within 5 seconds
     When the network to the central system is cut
     Then the charger reports being offline within 15 seconds
     And charging continues for 3 seconds
@@ -34,6 +35,7 @@ Feature: Network faults and power loss
     And the card "04A1B2C3" is presented
     And the EV asks for charge
     Then charging starts within 5 seconds
+    And the charger's queue is empty within 5 seconds
     When the connection to the central system is refused
     Then the charger reports being offline within 3 seconds
     And charging continues for 3 seconds
@@ -100,6 +102,7 @@ Feature: Network faults and power loss
     And the EV asks for charge
     Then charging starts within 5 seconds
     And the central system receives a StartTransaction for "04A1B2C3" within 5 seconds
+    And the charger's queue is empty within 5 seconds
     When the charger is power-cycled
     Then the central system receives a StopTransaction with reason "PowerLoss" within 30 seconds
     And the central system has received exactly 1 StopTransaction

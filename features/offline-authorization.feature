@@ -205,6 +205,7 @@ Feature: Offline authorization from the cache and for unknown id tags
       | 04A1B2C3 | Blocked |
     When the card "04A1B2C3" is presented
     Then the central system receives a StopTransaction with reason "Local" within 5 seconds
+    And the charger's queue is empty within 5 seconds
     When the EV is unplugged
     And the connection to the central system is refused
     Then the charger reports being offline within 5 seconds

@@ -72,6 +72,7 @@ Feature: Registration with the central system
     And the EV asks for charge
     Then charging starts within 5 seconds
     And the central system receives a StartTransaction for "04A1B2C3" within 5 seconds
+    And the charger's queue is empty within 5 seconds
     Given the central system answers BootNotification with "Pending"
     When the charger is power-cycled
     Given the charger has sent its BootNotification

@@ -74,6 +74,7 @@ Feature: Stopping a transaction
     And every transaction is reported exactly once
 
   Scenario: A transaction started online and stopped offline keeps its id and the swipe time
+    Then the charger's queue is empty within 5 seconds
     When the connection to the central system is refused
     Then the charger reports being offline within 5 seconds
     When the card "04A1B2C3" is presented
