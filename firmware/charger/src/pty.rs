@@ -193,7 +193,8 @@ const REREGISTER: std::io::ErrorKind = std::io::ErrorKind::ConnectionAborted;
 struct Session {
     /// A client has the slave open.
     attached: bool,
-    /// The client sent `O` (SLCAN channel open): frames flow to it only then, as on an adapter.
+    /// Frames flow to the client. Open when it attaches (a client that never handshakes still
+    /// hears the board); `C` closes the channel and `O` opens it again, as on an adapter.
     open: bool,
     decoder: SlcanDecoder,
 }
@@ -275,7 +276,10 @@ fn on_read(
         }
         debug!("board link client attached");
         s.attached = true;
+        s.open = true;
         stats.lock().unwrap().attachments += 1;
+        // A new listener missed the boot: it hears STATUS, METER and IDENTITY at once.
+        let _ = frames_in.send(Frame::StatusRequest);
     }
     if n == 0 {
         return;
@@ -312,8 +316,7 @@ fn on_read(
             SlcanItem::Command(cmd) => {
                 let reply = match cmd {
                     SlcanCommand::Open | SlcanCommand::ListenOnly => {
-                        // A new listener missed the boot: opening the channel counts as a status
-                        // request, so it hears STATUS, METER and IDENTITY (boot count) at once.
+                        // Re-opening the channel counts as a status request, like attaching.
                         if !s.open {
                             let _ = frames_in.send(Frame::StatusRequest);
                         }

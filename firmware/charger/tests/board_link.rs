@@ -178,3 +178,37 @@ fn opening_the_channel_answers_like_a_status_request_with_the_boot_count() {
         "the boot count survives a power cut and grows"
     );
 }
+
+#[test]
+fn a_client_without_the_slcan_handshake_still_hears_the_board_and_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = ChargerProc::start(dir.path(), NOWHERE, FAST_CONFIG, &[]);
+    let mut port = serialport::new(p.board.to_str().unwrap(), 115_200)
+        .timeout(Duration::from_millis(100))
+        .open_native()
+        .unwrap();
+    // Straight to a frame: pilot B, no C/S6/O first.
+    port.write_all(
+        chargerig_link::slcan::encode_frame(&Frame::Pilot(PilotState::B).encode()).as_bytes(),
+    )
+    .unwrap();
+    let mut decoder = chargerig_link::SlcanDecoder::new();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "no status with pilot B without a handshake"
+        );
+        let mut buf = [0u8; 512];
+        let n = port.read(&mut buf).unwrap_or(0);
+        let seen_b = decoder.push(&buf[..n]).any(|item| match item {
+            chargerig_link::SlcanItem::Frame(can) => {
+                matches!(Frame::decode(&can), Ok(Frame::Status(s)) if s.pilot == PilotState::B)
+            }
+            _ => false,
+        });
+        if seen_b {
+            break;
+        }
+    }
+}
