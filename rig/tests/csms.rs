@@ -295,3 +295,28 @@ async fn requests_before_boot_or_while_rejected_are_violations() {
         reasons[1].contains("StatusNotification sent while its BootNotification stands Rejected")
     );
 }
+
+#[tokio::test]
+async fn a_request_fails_at_once_when_its_connection_closes() {
+    let csms = start().await;
+    let mut ws = connect(&csms, "CP-9").await;
+    csms.wait_for(Instant::now() + WAIT, |h| {
+        (h.last_connection() == 1).then_some(())
+    })
+    .await
+    .unwrap();
+    let charger = tokio::spawn(async move {
+        let request = next_value(&mut ws).await;
+        assert_eq!(request[2], "Reset");
+        // Reboots without answering.
+        drop(ws);
+    });
+    let result = csms
+        .call("Reset", json!({"type": "Hard"}), Duration::from_secs(30))
+        .await;
+    charger.await.unwrap();
+    assert!(
+        matches!(result, Err(rig::csms::CallFailed::Closed(_))),
+        "{result:?}"
+    );
+}

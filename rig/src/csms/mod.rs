@@ -123,7 +123,7 @@ impl Csms {
             state.next_message_id += 1;
             state
                 .pending
-                .insert(id.clone(), (action.to_string(), reply));
+                .insert(id.clone(), (action.to_string(), connection, reply));
             state.record(Record {
                 message_id: Some(id.clone()),
                 action: Some(action.to_string()),

@@ -40,7 +40,8 @@ pub(crate) struct State {
     pub(crate) next_transaction_id: i32,
     /// The newest connection: where central-system requests go.
     pub(crate) current: Option<(u32, mpsc::UnboundedSender<Message>)>,
-    pub(crate) pending: HashMap<String, (String, oneshot::Sender<Answer>)>,
+    /// Central-system requests awaiting the charger's answer: action, connection, reply.
+    pub(crate) pending: HashMap<String, (String, u32, oneshot::Sender<Answer>)>,
     pub(crate) next_message_id: u64,
     /// The status of the last BootNotification answered (None before the first).
     pub(crate) boot_status: Option<RegistrationStatus>,
@@ -208,6 +209,8 @@ async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
         if state.current.as_ref().map(|c| c.0) == Some(connection) {
             state.current = None;
         }
+        // Requests sent on this connection will never be answered: fail them now.
+        state.pending.retain(|_, p| p.1 != connection);
         state.history.connections.push(ConnectionEvent {
             at: Utc::now(),
             connection,
@@ -332,7 +335,7 @@ fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
                 ..Record::new(Direction::In, connection, Kind::Result, payload.clone())
             });
             match (pending, action) {
-                (Some((_, reply)), Some(action)) => {
+                (Some((_, _, reply)), Some(action)) => {
                     if let Err(reason) = validate::charge_point_response(&action, &payload) {
                         state.violation(connection, format!("{action} response: {reason}"), text);
                     }
@@ -366,7 +369,7 @@ fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
                 )
             });
             match pending {
-                Some((_, reply)) => {
+                Some((_, _, reply)) => {
                     let _ = reply.send(Answer::Error { code, description });
                 }
                 None => state.violation(
