@@ -66,6 +66,27 @@ async fn receive(
     Ok(())
 }
 
+/// A charge-point action as a feature names it (a plural `s` is tolerated). An unknown name is
+/// an error: counting a misspelt action would always find zero and pass.
+fn charge_point_action(word: &str) -> Result<String, String> {
+    let known = crate::csms::CHARGE_POINT_ACTIONS;
+    if known.contains(&word) {
+        return Ok(word.to_string());
+    }
+    if let Some(singular) = word.strip_suffix('s').filter(|w| known.contains(w)) {
+        return Ok(singular.to_string());
+    }
+    let closest = known
+        .iter()
+        .max_by(|a, b| strsim::jaro_winkler(a, word).total_cmp(&strsim::jaro_winkler(b, word)))
+        .copied()
+        .unwrap_or_default();
+    Err(format!(
+        "{word} is not a message a charger sends (did you mean {closest}?); known: {}",
+        known.join(", ")
+    ))
+}
+
 fn secs(args: &Args, i: usize) -> Result<Duration, String> {
     Ok(Duration::from_secs(args.count(i)?))
 }
@@ -162,7 +183,7 @@ async fn receives_status_error(world: &mut RigWorld, args: Args) -> StepResult {
 }
 
 async fn receives_none(world: &mut RigWorld, args: Args) -> StepResult {
-    let action = args.text(0);
+    let action = charge_point_action(&args.text(0))?;
     let period = secs(&args, 1)?;
     let before = world.csms().await?.with_history(|h| h.count(&action));
     let deadline = tokio::time::Instant::now() + period;
@@ -181,7 +202,7 @@ async fn receives_none(world: &mut RigWorld, args: Args) -> StepResult {
 
 async fn received_exactly(world: &mut RigWorld, args: Args) -> StepResult {
     let wanted = args.count(0)? as usize;
-    let action = args.text(1);
+    let action = charge_point_action(&args.text(1))?;
     let got = world.history().count(&action);
     if got == wanted {
         Ok(())
@@ -193,7 +214,7 @@ async fn received_exactly(world: &mut RigWorld, args: Args) -> StepResult {
 }
 
 async fn attempts_apart(world: &mut RigWorld, args: Args) -> StepResult {
-    let action = args.text(0);
+    let action = charge_point_action(&args.text(0))?;
     let gaps: Vec<f64> = args
         .text(1)
         .split(',')
@@ -564,4 +585,34 @@ async fn end_of_scenario(world: &mut RigWorld, _: Args) -> StepResult {
         check_ledger(world).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_names_are_checked() {
+        assert_eq!(charge_point_action("Authorize").unwrap(), "Authorize");
+        assert_eq!(
+            charge_point_action("StartTransactions").unwrap(),
+            "StartTransaction"
+        );
+        let err = charge_point_action("StartTranscation").unwrap_err();
+        assert!(err.contains("did you mean StartTransaction?"), "{err}");
+    }
+
+    #[test]
+    fn local_matches_an_absent_reason() {
+        assert!(reason_is(&serde_json::json!({}), "Local"));
+        assert!(!reason_is(&serde_json::json!({}), "Remote"));
+        assert!(reason_is(
+            &serde_json::json!({"reason": "Remote"}),
+            "Remote"
+        ));
+        assert!(!reason_is(
+            &serde_json::json!({"reason": "Remote"}),
+            "Local"
+        ));
+    }
 }
