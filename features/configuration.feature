@@ -40,7 +40,7 @@ Feature: Configuration keys
     Then the charger answers "Accepted"
     And the configuration key "AllowOfflineTxForUnknownId" reads "true"
 
-  Scenario Outline: A malformed value is rejected and changes nothing
+  Scenario Outline: A malformed value "<value>" for <key> is rejected and changes nothing
     Given the charger is online
     When the central system changes "<key>" to "<value>"
     Then the charger answers "Rejected"
@@ -52,7 +52,7 @@ Feature: Configuration keys
       | StopTransactionOnInvalidId | 1     | true      |
       | LocalAuthorizeOffline      | yes   | true      |
 
-  Scenario Outline: A negative interval is rejected
+  Scenario Outline: A negative <key> is rejected
     Given the charger is online
     When the central system changes "<key>" to "-5"
     Then the charger answers "Rejected"
@@ -64,7 +64,7 @@ Feature: Configuration keys
       | TransactionMessageRetryInterval |
       | ConnectionTimeOut               |
 
-  Scenario Outline: A read-only key cannot be changed
+  Scenario Outline: The read-only key <key> cannot be changed
     Given the charger is online
     When the central system changes "<key>" to "<value>"
     Then the charger answers "Rejected"
