@@ -261,6 +261,8 @@ fn on_read(
             if s.attached {
                 debug!("board link client detached");
                 detach(port, s);
+            } else {
+                ensure_raw(port);
             }
             return;
         }
@@ -362,12 +364,34 @@ fn worth_logging(count: u64) -> bool {
     count <= 20 || count.is_power_of_two()
 }
 
-/// The client went away: forget its channel state and stop watching the fd.
+/// The client went away: forget its channel state, stop watching the fd, and make the line raw
+/// again for the next client (termios outlive a client; one that left ECHO or ICANON on would
+/// otherwise garble the next one's session).
 fn detach(port: &mut PtyPort, s: &mut Session) {
     s.attached = false;
     s.open = false;
     s.decoder = SlcanDecoder::new();
     port.master.detach();
+    ensure_raw(port);
+}
+
+/// Puts the line back into raw mode if a client left it otherwise. Called while nobody is
+/// attached, also for clients too quick for us to see attach at all.
+fn ensure_raw(port: &PtyPort) {
+    let Some(fd) = port.master.fd() else { return };
+    // Termios calls on a pty master act on its slave.
+    let Ok(tio) = tcgetattr(fd) else { return };
+    let mut raw = tio.clone();
+    cfmakeraw(&mut raw);
+    if raw.local_flags != tio.local_flags
+        || raw.input_flags != tio.input_flags
+        || raw.output_flags != tio.output_flags
+    {
+        debug!("board link: a client left the line cooked, back to raw");
+        if let Err(e) = tcsetattr(fd, SetArg::TCSANOW, &raw) {
+            warn!(error = %e, "board link: cannot reset the line to raw");
+        }
+    }
 }
 
 /// Non-blocking write of one whole line; if the client does not read, the line is dropped.

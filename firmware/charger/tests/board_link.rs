@@ -212,3 +212,80 @@ fn a_client_without_the_slcan_handshake_still_hears_the_board_and_is_answered() 
         }
     }
 }
+
+#[test]
+fn a_careless_client_leaving_echo_on_does_not_garble_the_next_one() {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    let dir = tempfile::tempdir().unwrap();
+    let p = ChargerProc::start(dir.path(), NOWHERE, FAST_CONFIG, &[]);
+    {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p.board)
+            .unwrap();
+        let mut tio = tcgetattr(&f).unwrap();
+        tio.local_flags |= LocalFlags::ECHO | LocalFlags::ICANON;
+        tcsetattr(&f, SetArg::TCSANOW, &tio).unwrap();
+    }
+    // The board notices the client left and restores raw mode (it polls every 10 ms).
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p.board)
+            .unwrap();
+        let tio = tcgetattr(&f).unwrap();
+        drop(f);
+        if !tio
+            .local_flags
+            .intersects(LocalFlags::ECHO | LocalFlags::ICANON)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the line stayed cooked: {:?}",
+            tio.local_flags
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut b = Board::open(&p.board);
+    b.wait_status("a status", Duration::from_secs(3), |_| true);
+}
+
+#[test]
+fn a_client_that_does_not_read_loses_frames_but_never_blocks_the_board() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = ChargerProc::start(dir.path(), NOWHERE, FAST_CONFIG, &[]);
+    {
+        let mut port = serialport::new(p.board.to_str().unwrap(), 115_200)
+            .timeout(Duration::from_millis(500))
+            .open_native()
+            .unwrap();
+        // Each request makes the board answer ~60 bytes; 2,000 of them overflow the pty buffer.
+        let req = chargerig_link::slcan::encode_frame(&Frame::StatusRequest.encode());
+        for _ in 0..2000 {
+            port.write_all(req.as_bytes()).unwrap();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !p
+            .log_text()
+            .contains("client is not reading, output dropped")
+        {
+            assert!(
+                Instant::now() < deadline,
+                "no drop logged:\n{}",
+                p.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    // The board kept running: the next client is served at once.
+    let mut b = Board::open(&p.board);
+    b.send(Frame::Pilot(PilotState::B));
+    b.wait_status("pilot B", Duration::from_secs(3), |s| {
+        s.pilot == PilotState::B
+    });
+}
