@@ -98,3 +98,24 @@ Feature: Registration with the central system
     When the EV is plugged in
     And the network is restored
     Then the central system receives a StatusNotification "Preparing" within 30 seconds
+
+  Scenario: After a reconnect the charger does not replay the statuses it went through offline
+    Given the configuration key "AllowOfflineTxForUnknownId" is "true"
+    And the charger is online
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    When the card "04A1B2C3" is presented
+    Then charging stops within 5 seconds
+    When the EV is unplugged
+    Then the connector status is "Available"
+    When the network is restored
+    Then the central system receives these transaction messages in order:
+      | message          | id tag   | reason |
+      | StartTransaction | 04A1B2C3 |        |
+      | StopTransaction  |          | Local  |
+    And the central system receives no StatusNotification for 3 seconds
+    And the central system has received exactly 2 StatusNotification
