@@ -213,3 +213,27 @@ async fn a_soft_reset_reboots_the_core_and_boots_again_on_a_new_connection() {
         p.log_text()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_websocket_ping_interval_takes_effect_without_reconnecting() {
+    let csms = Csms::start("127.0.0.1:0").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!("{FAST_CONFIG}WebSocketPingInterval = \"0\"\n");
+    let p = ChargerProc::start(dir.path(), &csms.url(), &config, &[]);
+    booted(&csms).await;
+    csms.send_text(
+        r#"[2,"cc-1","ChangeConfiguration",{"key":"WebSocketPingInterval","value":"1"}]"#,
+    );
+    csms.wait_until("ChangeConfiguration answered", WAIT, |c| {
+        c.answer_to("cc-1").is_some()
+    })
+    .await;
+    assert_eq!(csms.answer_to("cc-1").unwrap()[2]["status"], "Accepted");
+    let pings_before = csms.pings();
+    csms.wait_until("two pings after the change", WAIT, |c| {
+        c.pings() >= pings_before + 2
+    })
+    .await;
+    assert_eq!(pings_before, 0, "WebSocketPingInterval 0 means no pings");
+    assert_eq!(csms.connections(), 1, "{}", p.log_text());
+}

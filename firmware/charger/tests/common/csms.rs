@@ -43,6 +43,8 @@ struct Shared {
     live: Option<mpsc::UnboundedSender<Message>>,
     connections: usize,
     handshakes: usize,
+    /// WebSocket pings received from the charger.
+    pings: usize,
 }
 
 /// The test central system.
@@ -122,6 +124,10 @@ impl Csms {
             }
         });
         while let Some(Ok(msg)) = stream.next().await {
+            if let Message::Ping(_) = msg {
+                self.shared.lock().unwrap().pings += 1;
+                continue;
+            }
             let Message::Text(text) = msg else { continue };
             let Ok(frame) = serde_json::from_str::<Value>(&text) else {
                 continue;
@@ -201,6 +207,10 @@ impl Csms {
 
     pub fn connections(&self) -> usize {
         self.shared.lock().unwrap().connections
+    }
+
+    pub fn pings(&self) -> usize {
+        self.shared.lock().unwrap().pings
     }
 
     pub fn handshakes(&self) -> usize {
