@@ -435,7 +435,7 @@ impl Worker {
     }
 
     fn disconnected(&mut self, l: &dyn CanLink, e: &LinkError) {
-        tracing::info!(link = %self.spec, error = %e, "board link lost; reconnecting");
+        tracing::debug!(link = %self.spec, error = %e, "board link lost; reconnecting");
         let mut st = lock(&self.shared);
         st.connected = false;
         st.last_error = Some(e.to_string());
