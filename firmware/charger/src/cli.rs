@@ -31,7 +31,7 @@ pub struct Cli {
     pub board: BoardSpec,
 
     /// The central system's OCPP-J endpoint. The charge point id is appended as one more path
-    /// segment, as OCPP-J does (ws://HOST:PORT/PATH/CHARGEPOINTID). Wins over [csms] url.
+    /// segment, as OCPP-J does (ws://HOST:PORT/PATH/CHARGEPOINTID). Wins over csms.url in the config file.
     #[arg(long, value_name = "ws://HOST:PORT/PATH")]
     pub csms_url: Option<String>,
 
@@ -41,11 +41,11 @@ pub struct Cli {
     pub data_dir: PathBuf,
 
     /// Serial number: sent in BootNotification, used as the charge point id and as the
-    /// free-charge id tag. Wins over [identity] serial_number.
+    /// free-charge id tag. Wins over identity.serial_number in the config file.
     #[arg(long, value_name = "SN")]
     pub serial_number: Option<String>,
 
-    /// TOML configuration file: [identity], [csms], [charger] and [configuration] (OCPP keys).
+    /// TOML configuration file with identity, csms, charger and configuration (OCPP keys) tables.
     /// An unknown key or invalid value refuses to start, naming the file and line.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
