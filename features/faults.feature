@@ -79,6 +79,7 @@ Feature: Network faults and power loss
     When the connection to the central system is refused
     Then the charger reports being offline within 5 seconds
     When the EV is plugged in
+    And the EV draws 16 A
     And the card "04A1B2C3" is presented
     And the EV asks for charge
     Then charging starts within 5 seconds
@@ -91,6 +92,7 @@ Feature: Network faults and power loss
       | StartTransaction | 04A1B2C3 |           |
       | StopTransaction  |          | PowerLoss |
     And the StartTransaction carries the time charging started, not the time it was sent
+    And the transaction delivered between 2 and 6 Wh
     And the central system has received exactly 1 StopTransaction
     And every transaction is reported exactly once
 
