@@ -21,7 +21,7 @@ pub trait CanLink: Send {
 pub enum LinkError {
     #[error(transparent)]
     Spec(#[from] LinkSpecError),
-    #[error("no such device {}: is the adapter plugged in (or the simulated board running)?", .0.display())]
+    #[error("no such device {}: is the adapter plugged in? (for a simulated board: is it running?)", .0.display())]
     NoSuchDevice(PathBuf),
     #[error("permission denied on {}: add yourself to the dialout group (sudo usermod -aG dialout $USER) and log in again", .0.display())]
     PermissionDenied(PathBuf),
@@ -37,7 +37,7 @@ pub enum LinkError {
     Refused { path: PathBuf, command: String },
     #[error("{what} went away: the device was unplugged or the board lost power")]
     Disconnected { what: String },
-    #[error("no CAN interface {0}: create it (ip link add dev vcan0 type vcan; ip link set up vcan0) or check the name with `ip link`")]
+    #[error("no CAN interface {0}: {fix}", fix = no_interface_fix(.0))]
     NoInterface(String),
     #[error("this kernel has no SocketCAN ({0}): load the modules (modprobe can can-raw vcan) or use an slcan: link")]
     SocketCanUnsupported(String),
@@ -47,6 +47,15 @@ pub enum LinkError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The fix for a missing interface: virtual ones are created, real ones come with an adapter.
+fn no_interface_fix(iface: &str) -> String {
+    if iface.starts_with("vcan") {
+        format!("create it (ip link add dev {iface} type vcan && ip link set up {iface})")
+    } else {
+        format!("is the adapter plugged in and its driver loaded? bring it up with `ip link set {iface} up type can bitrate 500000` (check names with `ip link`)")
+    }
 }
 
 impl LinkError {

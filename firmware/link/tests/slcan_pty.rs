@@ -181,7 +181,7 @@ fn a_missing_device_names_the_fix() {
         .expect("must fail");
     assert_eq!(
         err.to_string(),
-        "no such device /dev/ttyACM_nonexistent: is the adapter plugged in (or the simulated board running)?"
+        "no such device /dev/ttyACM_nonexistent: is the adapter plugged in? (for a simulated board: is it running?)"
     );
     assert!(err.is_disconnect());
 }
