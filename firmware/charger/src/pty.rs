@@ -145,6 +145,13 @@ impl PtyPort {
         // Our slave fd goes now: from here on only clients hold it (see the module docs).
         drop(pair.slave);
 
+        if let Some(parent) = link.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| PtyError::Symlink {
+                path: link.to_path_buf(),
+                target: slave_path.clone(),
+                source,
+            })?;
+        }
         match std::fs::symlink_metadata(link) {
             Ok(meta) if meta.file_type().is_symlink() => {
                 info!(path = %link.display(), "replacing a stale board symlink");
