@@ -3,6 +3,19 @@
 //! `candump -L` log format.
 //!
 //! Layout contract: `docs/architecture.md`, mirrored in `fixtures/board.dbc`.
+//!
+//! ```
+//! use chargerig_link::slcan::{encode_frame, SlcanDecoder, SlcanItem};
+//! use chargerig_link::{Frame, PilotState};
+//!
+//! let line = encode_frame(&Frame::Pilot(PilotState::C).encode());
+//! assert_eq!(line, "t100102\r");
+//! let mut dec = SlcanDecoder::new();
+//! assert_eq!(dec.push(b"t1001").count(), 0, "half a line waits for its CR");
+//! let items: Vec<SlcanItem> = dec.push(b"02\r").collect();
+//! let SlcanItem::Frame(raw) = &items[0] else { panic!() };
+//! assert_eq!(Frame::decode(raw), Ok(Frame::Pilot(PilotState::C)));
+//! ```
 
 pub mod can_frame;
 pub mod candump;
