@@ -8,6 +8,7 @@
 pub mod auth;
 mod charger;
 pub mod config;
+mod confs;
 mod io;
 pub mod meter;
 pub mod ocppj;

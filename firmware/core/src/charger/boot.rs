@@ -1,14 +1,13 @@
 //! Connection life cycle: BootNotification and registration, heartbeats, StatusNotification.
 
-use rust_ocpp::v1_6::messages::boot_notification::{
-    BootNotificationRequest, BootNotificationResponse,
-};
+use rust_ocpp::v1_6::messages::boot_notification::BootNotificationRequest;
 use rust_ocpp::v1_6::messages::heart_beat::HeartbeatRequest;
 use rust_ocpp::v1_6::messages::status_notification::StatusNotificationRequest;
 use rust_ocpp::v1_6::types::{ChargePointErrorCode, ChargePointStatus, RegistrationStatus};
 use serde_json::Value;
 
 use super::{ts, CallKind, Charger, Registration, WaitingCall};
+use crate::confs::BootConf;
 use crate::status::ConnectorStatus;
 use crate::store::{StoreOp, Table};
 
@@ -113,7 +112,7 @@ impl Charger {
     }
 
     /// The answer to a BootNotification (`None`: timeout, CallError or malformed answer).
-    pub(super) fn on_boot_result(&mut self, conf: Option<BootNotificationResponse>) {
+    pub(super) fn on_boot_result(&mut self, conf: Option<BootConf>) {
         let Some(conf) = conf else {
             if self.registration != Registration::Accepted {
                 self.boot_at_ms = Some(self.now.mono_ms + BOOT_RETRY_MS);

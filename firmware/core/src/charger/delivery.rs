@@ -1,12 +1,9 @@
 //! Sending CALLs one at a time and routing their answers; the transaction-queue retry rules.
 
-use rust_ocpp::v1_6::messages::authorize::AuthorizeResponse;
-use rust_ocpp::v1_6::messages::boot_notification::BootNotificationResponse;
-use rust_ocpp::v1_6::messages::start_transaction::StartTransactionResponse;
-use rust_ocpp::v1_6::messages::stop_transaction::StopTransactionResponse;
 use serde_json::Value;
 
 use super::{keys, CallKind, Charger, Outstanding, Registration};
+use crate::confs;
 use crate::io::Output;
 use crate::ocppj::{self, Frame};
 use crate::queue::{Failure, TxAction};
@@ -110,7 +107,7 @@ impl Charger {
     fn on_call_result(&mut self, kind: CallKind, payload: &Value) {
         match kind {
             CallKind::Boot => {
-                let conf = ocppj::decode::<BootNotificationResponse>(payload).ok();
+                let conf = confs::boot_conf(payload);
                 if conf.is_none() {
                     tracing::warn!("malformed BootNotification.conf");
                 }
@@ -118,9 +115,7 @@ impl Charger {
             }
             CallKind::Heartbeat | CallKind::Status { .. } | CallKind::TriggeredMeter => {}
             CallKind::Authorize { tag, purpose } => {
-                let info = ocppj::decode::<AuthorizeResponse>(payload)
-                    .map(|c| c.id_tag_info)
-                    .ok();
+                let info = confs::authorize_conf(payload);
                 self.on_authorize_result(&tag, purpose, info);
             }
             CallKind::Tx { seq } => self.on_tx_result(seq, payload),
@@ -133,13 +128,10 @@ impl Charger {
         };
         match msg.action {
             TxAction::StartTransaction => {
-                let conf = match ocppj::decode::<StartTransactionResponse>(payload) {
-                    Ok(c) => c,
-                    Err((_, e)) => {
-                        tracing::warn!(error = %e, "malformed StartTransaction.conf: counted as a failed attempt");
-                        self.fail_tx(seq);
-                        return;
-                    }
+                let Some((info, transaction_id)) = confs::start_conf(payload) else {
+                    tracing::warn!(%payload, "malformed StartTransaction.conf: counted as a failed attempt");
+                    self.fail_tx(seq);
+                    return;
                 };
                 if let Some((_, op)) = self.queue.remove(seq) {
                     self.persist(vec![op]);
@@ -150,20 +142,18 @@ impl Charger {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
-                self.on_start_confirmed(msg.local_tx, &tag, conf.transaction_id, &conf.id_tag_info);
+                self.on_start_confirmed(msg.local_tx, &tag, transaction_id, &info);
             }
             TxAction::StopTransaction => {
                 if let Some((_, op)) = self.queue.remove(seq) {
                     self.persist(vec![op]);
                 }
-                if let Ok(conf) = ocppj::decode::<StopTransactionResponse>(payload) {
-                    if let (Some(info), Some(tag)) = (
-                        conf.id_tag_info,
-                        msg.payload.get("idTag").and_then(Value::as_str),
-                    ) {
-                        let tag = tag.to_string();
-                        self.learn(&tag, &info);
-                    }
+                if let (Some(info), Some(tag)) = (
+                    confs::stop_conf(payload),
+                    msg.payload.get("idTag").and_then(Value::as_str),
+                ) {
+                    let tag = tag.to_string();
+                    self.learn(&tag, &info);
                 }
                 self.forget_tx_id(msg.local_tx);
             }

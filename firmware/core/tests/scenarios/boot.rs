@@ -156,3 +156,23 @@ fn a_reconnect_says_hello_at_once_even_when_nothing_changed() {
     assert_eq!(sim.count("Heartbeat"), 1);
     assert_eq!(sim.count("BootNotification"), 1);
 }
+
+#[test]
+fn a_sloppy_boot_confirmation_without_time_zone_still_registers() {
+    let mut sim = Sim::new(&[]);
+    sim.csms.silent = true;
+    sim.connect();
+    let boot = sim.sent.last().unwrap().clone();
+    assert_eq!(boot[2], "BootNotification");
+    let id = boot[1].as_str().unwrap().to_string();
+    sim.csms.silent = false;
+    sim.raw(
+        &json!([3, id, {"status": "Accepted", "currentTime": "2026-11-23T12:00:00", "interval": 60}]).to_string(),
+        "none",
+    );
+    assert!(sim.core.status().online);
+    assert_eq!(
+        sim.core.config_value("HeartbeatInterval").as_deref(),
+        Some("60")
+    );
+}
