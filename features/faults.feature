@@ -131,3 +131,43 @@ Feature: Network faults and power loss
       | StopTransaction  |          | Local  |
     And the central system has received exactly 1 StartTransaction
     And every transaction is reported exactly once
+
+  Scenario: A soft reset while the central system is hung loses nothing
+    Given the charger is online
+    When the central system stops answering
+    And the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 25 seconds
+    When the central system sends a "Soft" reset
+    Then the charger answers "Accepted"
+    And charging stops within 10 seconds
+    When the central system answers again
+    Then the central system receives these transaction messages in order:
+      | message          | id tag   | reason    |
+      | StartTransaction | 04A1B2C3 |           |
+      | StopTransaction  |          | SoftReset |
+    And every transaction is reported exactly once
+
+  @power
+  Scenario: Meter values sampled offline survive a power cut, in order
+    Given the configuration key "MeterValueSampleInterval" is "2"
+    And the charger is online
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the EV draws 16 A
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    When 7 seconds pass
+    And the charger is power-cycled
+    And the network is restored
+    Then the central system receives these transaction messages in order:
+      | message          | id tag   | reason    |
+      | StartTransaction | 04A1B2C3 |           |
+      | MeterValues      |          |           |
+      | MeterValues      |          |           |
+      | StopTransaction  |          | PowerLoss |
+    And the MeterValues of the transaction are in chronological order, 2 seconds apart
+    And every transaction is reported exactly once

@@ -116,3 +116,19 @@ Feature: Late rejection of a transaction started offline
     And the card "04FACE01" is presented
     And the EV asks for charge
     Then charging does not start within 5 seconds
+
+  Scenario: With StopTransactionOnInvalidId true the energy allowance does not apply
+    Given the configuration key "MaxEnergyOnInvalidId" is "1000"
+    And the charger is online
+    When the central system answers StartTransaction with "Blocked"
+    And the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04FACE01" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    When the network is restored
+    Then the central system receives a StartTransaction for "04FACE01" within 30 seconds
+    And charging stops within 5 seconds
+    And the central system receives a StopTransaction with reason "DeAuthorized" within 10 seconds
+    And every transaction is reported exactly once

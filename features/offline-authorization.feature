@@ -236,3 +236,14 @@ Feature: Offline authorization from the cache and for unknown id tags
       | StopTransaction  | 04A1B2C4 | Local  |
     And the last StopTransaction has id tag "04A1B2C4"
     And every transaction is reported exactly once
+
+  Scenario: Enabling offline transactions for unknown id tags takes effect without a reboot
+    Given the charger is online
+    When the central system changes "AllowOfflineTxForUnknownId" to "true"
+    Then the charger answers "Accepted"
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04FACE01" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
