@@ -144,6 +144,27 @@ impl Bench {
             .map(|v| v.status)
     }
 
+    /// Waits until `check` finds something in the board's event log; `None` at the deadline.
+    pub async fn wait_events<T>(
+        &self,
+        deadline: Instant,
+        check: &dyn Fn(&[EventRecord]) -> Option<T>,
+    ) -> Option<T> {
+        let client = self.client.as_ref()?;
+        let mut views = client.subscribe();
+        loop {
+            if let Some(found) = check(&client.events()) {
+                return Some(found);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            // Events arrive between status frames (at least every 100 ms): wake on those.
+            let wake = (Instant::now() + Duration::from_millis(100)).min(deadline);
+            let _ = tokio::time::timeout_at(wake, views.changed()).await;
+        }
+    }
+
     /// Waits for an event of `kind` after the first `from` events.
     pub async fn wait_event(
         &self,
@@ -151,28 +172,14 @@ impl Bench {
         kind: EventKind,
         deadline: Instant,
     ) -> Option<EventRecord> {
-        let client = self.client.as_ref()?;
-        let mut views = client.subscribe();
-        loop {
-            if let Some(e) = client
-                .events()
-                .into_iter()
+        self.wait_events(deadline, &|events| {
+            events
+                .iter()
                 .skip(from)
                 .find(|e| e.event.kind == kind)
-            {
-                return Some(e);
-            }
-            // Events arrive between status frames (at least every 100 ms): wake on those.
-            let wake = (Instant::now() + Duration::from_millis(100)).min(deadline);
-            let _ = tokio::time::timeout_at(wake, views.changed()).await;
-            if Instant::now() >= deadline {
-                return client
-                    .events()
-                    .into_iter()
-                    .skip(from)
-                    .find(|e| e.event.kind == kind);
-            }
-        }
+                .copied()
+        })
+        .await
     }
 
     /// Cuts the board's power.

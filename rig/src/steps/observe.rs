@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use chargerig_link::{ConnectorStatus, EventKind};
+use chargerig_link::{BoardEvent, ConnectorStatus, EventKind};
+
+use crate::link::EventRecord;
 use serde_json::{json, Value};
 
 use super::registry::{Args, StepDef, StepResult};
@@ -125,41 +127,45 @@ async fn charging_continues(world: &mut RigWorld, args: Args) -> StepResult {
         .await
 }
 
-/// Latency from the board's last pilot change to the contactor opening, on the board's clock.
+/// The opening that ended the last closed period of the contactor, and the pilot change
+/// (same boot) that preceded it: the pair whose board timestamps give the latency.
+fn last_opening(events: &[EventRecord]) -> Option<(BoardEvent, BoardEvent)> {
+    let closed = events
+        .iter()
+        .rposition(|r| r.event.kind == EventKind::ContactorClosed)?;
+    let opened = events[closed + 1..]
+        .iter()
+        .find(|r| r.event.kind == EventKind::ContactorOpened)?;
+    let change = events
+        .iter()
+        .filter(|r| r.connection == opened.connection && r.event.kind == EventKind::PilotChange)
+        .filter(|r| r.event.board_ms <= opened.event.board_ms)
+        .next_back()?;
+    Some((change.event, opened.event))
+}
+
+/// Latency from the pilot change to the contactor opening, on the board's own clock.
 async fn contactor_opens_ms(world: &mut RigWorld, args: Args) -> StepResult {
     let limit = args.count(0)?;
     world.ensure_started().await?;
-    let deadline = tokio::time::Instant::now() + world.step_deadline();
-    loop {
-        let events = world.events();
-        let pilot = events
-            .iter()
-            .rposition(|r| r.event.kind == EventKind::PilotChange);
-        if let Some(p) = pilot {
-            let change = events[p].event;
-            let boot = events[p].connection;
-            let opened = events[p + 1..]
-                .iter()
-                .find(|r| r.connection == boot && r.event.kind == EventKind::ContactorOpened)
-                .map(|r| r.event);
-            if let Some(opened) = opened {
-                let latency = u64::from(opened.board_ms.wrapping_sub(change.board_ms));
-                if latency <= limit {
-                    return Ok(());
-                }
-                return Err(world.failure(&format!(
-                    "the contactor opened {latency} ms after the pilot change (board clock {} → {} ms), limit {limit} ms",
-                    change.board_ms, opened.board_ms
-                )));
-            }
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(world.failure(
-                "no contactor-opened event after the last pilot change in the board's event log",
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let deadline = world.deadline_in(world.step_deadline());
+    let found = world
+        .bench()?
+        .wait_events(deadline, &|events| last_opening(events))
+        .await;
+    let Some((change, opened)) = found else {
+        return Err(
+            world.failure("no contactor opening after a pilot change in the board's event log")
+        );
+    };
+    let latency = u64::from(opened.board_ms.wrapping_sub(change.board_ms));
+    if latency <= limit {
+        return Ok(());
     }
+    Err(world.failure(&format!(
+        "the contactor opened {latency} ms after the pilot change (board clock {} → {} ms), limit {limit} ms",
+        change.board_ms, opened.board_ms
+    )))
 }
 
 async fn connector_status(world: &mut RigWorld, args: Args) -> StepResult {
@@ -382,5 +388,45 @@ async fn configuration_unknown(world: &mut RigWorld, args: Args) -> StepResult {
         Ok(())
     } else {
         Err(format!("{key} is not reported as unknown: {response}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(connection: u32, board_ms: u32, kind: EventKind) -> EventRecord {
+        EventRecord {
+            at: chrono::Utc::now(),
+            event: BoardEvent {
+                board_ms,
+                kind,
+                arg: 0,
+                sequence: 0,
+            },
+            boot_count: Some(1),
+            connection,
+        }
+    }
+
+    #[test]
+    fn latency_pairs_the_opening_with_the_pilot_change_before_it() {
+        use EventKind::*;
+        let mut events = vec![
+            ev(1, 100, PilotChange),
+            ev(1, 150, ContactorClosed),
+            ev(1, 900, PilotChange),
+            ev(1, 960, ContactorOpened),
+            ev(1, 2000, PilotChange),
+        ];
+        let (change, opened) = last_opening(&events).unwrap();
+        assert_eq!((change.board_ms, opened.board_ms), (900, 960));
+        // Closed again and not yet open: nothing to measure yet.
+        events.push(ev(1, 2100, ContactorClosed));
+        assert!(last_opening(&events).is_none());
+        events.push(ev(1, 2300, PilotChange));
+        events.push(ev(1, 2340, ContactorOpened));
+        let (change, opened) = last_opening(&events).unwrap();
+        assert_eq!((change.board_ms, opened.board_ms), (2300, 2340));
     }
 }
