@@ -138,9 +138,11 @@ fn last_opening(events: &[EventRecord]) -> Option<(BoardEvent, BoardEvent)> {
         .find(|r| r.event.kind == EventKind::ContactorOpened)?;
     let change = events
         .iter()
-        .filter(|r| r.connection == opened.connection && r.event.kind == EventKind::PilotChange)
-        .filter(|r| r.event.board_ms <= opened.event.board_ms)
-        .next_back()?;
+        .rfind(|r| {
+            r.connection == opened.connection
+                && r.event.kind == EventKind::PilotChange
+                && r.event.board_ms <= opened.event.board_ms
+        })?;
     Some((change.event, opened.event))
 }
 
