@@ -145,6 +145,15 @@ impl RigWorld {
         if self.bench.is_some() {
             return Ok(());
         }
+        if !self.ctx.profile.is_sim() && (self.free_charge || self.serial_number != DEFAULT_SERIAL)
+        {
+            return Err(format!(
+                "profile {} drives a real board whose identity and authorization mode the rig \
+                 cannot set before boot; tag this scenario @sim-only (and list @sim-only in the \
+                 profile's skip_tags)",
+                self.ctx.profile.name
+            ));
+        }
         let csms_addr = self.csms().await?.addr();
         let config = self.charger_config();
         self.boot_mark = self.history().records.len();
@@ -316,7 +325,9 @@ impl RigWorld {
         }
         if let Some(client) = self.bench.as_ref().and_then(|b| b.client.as_ref()) {
             if !client.is_connected() {
-                let why = client.last_error().unwrap_or_else(|| "no error recorded".into());
+                let why = client
+                    .last_error()
+                    .unwrap_or_else(|| "no error recorded".into());
                 out.push_str(&format!("\n  board link: down ({why})"));
             }
         }

@@ -136,13 +136,11 @@ fn last_opening(events: &[EventRecord]) -> Option<(BoardEvent, BoardEvent)> {
     let opened = events[closed + 1..]
         .iter()
         .find(|r| r.event.kind == EventKind::ContactorOpened)?;
-    let change = events
-        .iter()
-        .rfind(|r| {
-            r.connection == opened.connection
-                && r.event.kind == EventKind::PilotChange
-                && r.event.board_ms <= opened.event.board_ms
-        })?;
+    let change = events.iter().rfind(|r| {
+        r.connection == opened.connection
+            && r.event.kind == EventKind::PilotChange
+            && r.event.board_ms <= opened.event.board_ms
+    })?;
     Some((change.event, opened.event))
 }
 

@@ -174,6 +174,28 @@ pub async fn bring_online(world: &mut RigWorld) -> StepResult {
     world
         .wait_status(wait, "the board reporting online", |s| s.online)
         .await?;
+    if !world.ctx.profile.is_sim() {
+        // A real board has no configuration file the rig writes: the keys the scenario set
+        // before boot go through ChangeConfiguration once it is online.
+        let keys: Vec<(String, String)> = world
+            .ocpp_keys
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, value) in keys {
+            match world
+                .call("ChangeConfiguration", json!({"key": key, "value": value}))
+                .await?
+            {
+                Answer::Result(p) if p["status"] == "Accepted" => {}
+                other => {
+                    return Err(world.failure(&format!(
+                        "the bench's charger refused {key} = {value:?}: {other:?}"
+                    )))
+                }
+            }
+        }
+    }
     Ok(())
 }
 
