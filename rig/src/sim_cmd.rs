@@ -86,20 +86,29 @@ pub async fn run(args: SimArgs) -> Result<i32> {
     println!("type here: cut | refuse | restore (network), off | on (power), status; Ctrl-C stops everything");
 
     let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<String>();
-    std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
+    // A background job (`rig sim &`) reading the terminal would be stopped by SIGTTIN:
+    // commands are read only from a pipe or from the terminal we own.
+    let read_stdin = !nix::unistd::isatty(std::io::stdin()).unwrap_or(false)
+        || nix::unistd::tcgetpgrp(std::io::stdin()).ok() == Some(nix::unistd::getpgrp());
+    if read_stdin {
+        std::thread::spawn(move || {
+            for line in std::io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
             }
-        }
-    });
+        });
+    }
 
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot watch SIGTERM")?;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut powered_off = false;
     let code = loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break 0,
+            _ = term.recv() => break 0,
             _ = tick.tick() => {
                 if !powered_off && !board.is_powered() {
                     eprintln!("rig: the simulated board exited; last lines of {}:\n{}",
