@@ -58,7 +58,7 @@ pub fn id_tag_info(v: &Value) -> Option<IdTagInfo> {
     };
     let expiry_date = match v.get("expiryDate") {
         None | Some(Value::Null) => None,
-        Some(e) => Some(date_time(e).unwrap_or(DateTime::<Utc>::MIN_UTC)),
+        Some(e) => Some(date_time(e).unwrap_or(DateTime::<Utc>::UNIX_EPOCH)),
     };
     let parent_id_tag = v
         .get("parentIdTag")

@@ -185,7 +185,21 @@ impl Charger {
                 Ok((to_json(SendLocalListResponse { status }), nothing))
             }
             "RemoteStartTransaction" => {
-                let req: RemoteStartTransactionRequest = ocppj::decode(payload)?;
+                // SmartCharging is not supported, so a chargingProfile is ignored; it only has to
+                // be an object (rust-ocpp's profile type also rejects valid profiles).
+                let mut payload = payload.clone();
+                if let Some(p) = payload
+                    .as_object_mut()
+                    .and_then(|o| o.remove("chargingProfile"))
+                {
+                    if !p.is_object() {
+                        return Err((
+                            ErrorCode::TypeConstraintViolation,
+                            "chargingProfile must be an object".into(),
+                        ));
+                    }
+                }
+                let req: RemoteStartTransactionRequest = ocppj::decode(&payload)?;
                 id_tag_ok(&req.id_tag)?;
                 let ok = self.registration == Registration::Accepted
                     && req.connector_id.is_none_or(|c| c == 1)

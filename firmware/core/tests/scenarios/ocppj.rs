@@ -126,3 +126,40 @@ fn no_input_ever_panics() {
     }
     assert!(sim.core.status().online);
 }
+
+#[test]
+fn every_supported_request_with_a_minimal_valid_payload_gets_a_call_result() {
+    let mut sim = Sim::online(&[]);
+    for (action, payload) in [
+        (
+            "ChangeConfiguration",
+            json!({"key": "HeartbeatInterval", "value": "60"}),
+        ),
+        ("GetConfiguration", json!({})),
+        ("ClearCache", json!({})),
+        ("GetLocalListVersion", json!({})),
+        (
+            "SendLocalList",
+            json!({"listVersion": 1, "updateType": "Full"}),
+        ),
+        (
+            "SendLocalList",
+            json!({"listVersion": 2, "updateType": "Differential",
+            "localAuthorizationList": [{"idTag": "A", "idTagInfo": {"status": "Accepted", "expiryDate": "2030-01-01T00:00:00.000Z", "parentIdTag": "P"}}]}),
+        ),
+        ("RemoteStopTransaction", json!({"transactionId": 1})),
+        ("TriggerMessage", json!({"requestedMessage": "Heartbeat"})),
+        (
+            "ChangeAvailability",
+            json!({"connectorId": 0, "type": "Operative"}),
+        ),
+        ("UnlockConnector", json!({"connectorId": 1})),
+        ("DataTransfer", json!({"vendorId": "acme"})),
+        ("RemoteStartTransaction", json!({"idTag": "A"})),
+        ("Reset", json!({"type": "Soft"})),
+    ] {
+        let a = sim.cs_call(action, payload);
+        assert_eq!(a[0], 3, "{action}: {a}");
+        sim.advance(200);
+    }
+}

@@ -656,3 +656,24 @@ fn offline_a_tag_with_the_same_parent_from_the_cache_stops_the_transaction() {
     sim.card(OTHER);
     assert!(!sim.core.status().tx_active);
 }
+
+#[test]
+fn remote_start_with_a_charging_profile_is_accepted_and_the_profile_ignored() {
+    let mut sim = Sim::online(&[]);
+    sim.know(TAG, info("Accepted"));
+    let profile = json!({
+        "chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.5}]}
+    });
+    let a = sim.cs_call(
+        "RemoteStartTransaction",
+        json!({"connectorId": 1, "idTag": TAG, "chargingProfile": profile}),
+    );
+    assert_eq!(a[2]["status"], "Accepted");
+    let a = sim.cs_call(
+        "RemoteStartTransaction",
+        json!({"idTag": TAG, "chargingProfile": 5}),
+    );
+    assert_eq!(a[2], "TypeConstraintViolation");
+}
