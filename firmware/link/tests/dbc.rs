@@ -86,3 +86,53 @@ fn senders_are_the_two_nodes() {
         assert_eq!(def.sender, expected, "{}", def.name);
     }
 }
+
+/// Python cantools (what bench users decode logs with) reads the file and decodes a frame the
+/// code encoded to the same values. Runs where cantools is installed.
+#[test]
+fn cantools_decodes_what_the_code_encodes() {
+    use chargerig_link::{BoardStatus, ConnectorStatus, Frame, PilotState};
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let probe = std::process::Command::new(&python)
+        .args(["-c", "import cantools"])
+        .output();
+    if !matches!(&probe, Ok(o) if o.status.success()) {
+        eprintln!("skipped: no python cantools");
+        return;
+    }
+    let status = Frame::Status(BoardStatus {
+        pilot: PilotState::C,
+        pwm_duty_permille: 266,
+        contactor_closed: true,
+        cable_locked: true,
+        online: false,
+        transaction_active: true,
+        fault: false,
+        connector_status: ConnectorStatus::SuspendedEV,
+        sequence: 7,
+        queue_len: 513,
+    })
+    .encode();
+    let hex: String = status
+        .payload()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/board.dbc");
+    let script = format!(
+        "import cantools\ndb = cantools.database.load_file({path:?})\nm = db.get_message_by_frame_id(0x200)\nd = m.decode(bytes.fromhex({hex:?}))\nprint(d['Pilot'], d['PwmDuty'], d['ContactorClosed'], d['CableLocked'], d['OcppOnline'], d['TransactionActive'], d['ConnectorStatus'], d['Sequence'], d['OfflineQueueLength'])"
+    );
+    let out = std::process::Command::new(&python)
+        .args(["-c", &script])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "C 26.6 1 1 0 1 SuspendedEV 7 513"
+    );
+}
