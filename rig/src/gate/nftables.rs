@@ -93,7 +93,8 @@ impl NftablesGate {
                     command: c.clone(),
                     status: out.status.to_string(),
                     stderr: if stderr.contains("Operation not permitted") {
-                        format!("{stderr} (give the rig CAP_NET_ADMIN: sudo setcap cap_net_admin+ep target/release/rig)")
+                        // File capabilities on the rig are not inherited by `sh` and `nft`.
+                        format!("{stderr} (nft needs CAP_NET_ADMIN: run the rig as root, give nft itself the capability on a dedicated rig host with `sudo setcap cap_net_admin+ep $(command -v nft)`, or set the profile's cut/refuse/restore commands to `sudo -n nft ...` with a sudoers rule for nft)")
                     } else {
                         stderr
                     },
@@ -177,7 +178,7 @@ mod tests {
     async fn runs_commands_and_reports_failures() {
         let g = NftablesGate::new(NftCommands {
             cut: vec!["true".into()],
-            refuse: vec!["echo nope >&2; exit 4".into()],
+            refuse: vec!["echo nope >&2; exit 4".into(), "true".into()],
             restore: vec!["true".into()],
         });
         g.cut().await.unwrap();
@@ -193,5 +194,14 @@ mod tests {
         assert_eq!(g.state(), GateState::Open);
         let kinds: Vec<String> = g.timeline().into_iter().map(|r| r.kind).collect();
         assert_eq!(kinds, ["cut", "error", "restore"]);
+        let denied = NftablesGate::new(NftCommands {
+            cut: vec![
+                "echo 'Error: Could not process rule: Operation not permitted' >&2; exit 1".into(),
+            ],
+            refuse: vec![],
+            restore: vec![],
+        });
+        let e = denied.cut().await.unwrap_err().to_string();
+        assert!(e.contains("sudo -n nft") && e.contains("setcap"), "{e}");
     }
 }
