@@ -33,7 +33,7 @@ fn strict<T: DeserializeOwned + Serialize>(payload: &Value) -> Result<(), String
     if !unknown.is_empty() {
         return Err(format!("unknown field(s): {}", unknown.join(", ")));
     }
-    id_tokens(payload)
+    cistrings(payload)
 }
 
 /// Collects keys present in `sent` but absent from the typed round trip `known`.
@@ -62,23 +62,43 @@ fn unknown_keys(sent: &Value, known: &Value, path: &str, out: &mut Vec<String>) 
     }
 }
 
-/// IdTokens longer than the spec allows are a violation `rust-ocpp` does not check on parse.
-fn id_tokens(value: &Value) -> Result<(), String> {
+/// Maximum lengths of the CiString fields a charge point sends (OCPP 1.6 §6, §7), which
+/// `rust-ocpp` does not check on parse.
+const MAX_LENGTHS: &[(&str, usize)] = &[
+    ("idTag", MAX_ID_TOKEN),
+    ("parentIdTag", MAX_ID_TOKEN),
+    ("chargePointVendor", 20),
+    ("chargePointModel", 20),
+    ("chargePointSerialNumber", 25),
+    ("chargeBoxSerialNumber", 25),
+    ("firmwareVersion", 50),
+    ("iccid", 20),
+    ("imsi", 20),
+    ("meterType", 25),
+    ("meterSerialNumber", 25),
+    ("info", 50),
+    ("vendorId", 255),
+    ("vendorErrorCode", 50),
+    ("messageId", 50),
+];
+
+/// Strings empty or longer than their CiString type allows are violations.
+fn cistrings(value: &Value) -> Result<(), String> {
     match value {
         Value::Object(map) => {
             for (key, inner) in map {
-                if key == "idTag" || key == "parentIdTag" {
-                    if let Some(s) = inner.as_str() {
-                        if s.is_empty() || s.chars().count() > MAX_ID_TOKEN {
-                            return Err(format!("{key} {s:?} must be 1 to 20 characters"));
-                        }
+                let limit = MAX_LENGTHS.iter().find(|(k, _)| k == key).map(|(_, n)| *n);
+                if let (Some(limit), Some(s)) = (limit, inner.as_str()) {
+                    let empty_ok = key != "idTag" && key != "parentIdTag";
+                    if (s.is_empty() && !empty_ok) || s.chars().count() > limit {
+                        return Err(format!("{key} {s:?} must be 1 to {limit} characters"));
                     }
                 }
-                id_tokens(inner)?;
+                cistrings(inner)?;
             }
             Ok(())
         }
-        Value::Array(items) => items.iter().try_for_each(id_tokens),
+        Value::Array(items) => items.iter().try_for_each(cistrings),
         _ => Ok(()),
     }
 }
@@ -181,6 +201,18 @@ mod tests {
             charge_point_request("Reset", &json!({})).unwrap_err().0,
             "NotImplemented"
         );
+    }
+
+    #[test]
+    fn rejects_overlong_cistrings() {
+        let boot = json!({"chargePointVendor": "V", "chargePointModel": "M"});
+        assert!(charge_point_request("BootNotification", &boot).is_ok());
+        let long = json!({"chargePointVendor": "V".repeat(21), "chargePointModel": "M"});
+        let err = charge_point_request("BootNotification", &long).unwrap_err();
+        assert!(err.1.contains("chargePointVendor"), "{}", err.1);
+        let status = json!({"connectorId": 1, "errorCode": "NoError", "status": "Available",
+                            "info": "x".repeat(51)});
+        assert!(charge_point_request("StatusNotification", &status).is_err());
     }
 
     #[test]
