@@ -118,6 +118,8 @@ async fn answers_per_script_and_assigns_increasing_transaction_ids() {
     let answer = history.answer_to("5").unwrap();
     assert_eq!(answer.payload["transactionId"], 1);
     assert_eq!(history.connections[0].charge_point_id, "CP-1");
+    assert_eq!(history.received_since_connection("Authorize", 1).count(), 3);
+    assert_eq!(history.received_since_connection("Authorize", 2).count(), 0);
 }
 
 #[tokio::test]

@@ -128,6 +128,15 @@ impl History {
             .filter(move |r| r.is_received_call(action))
     }
 
+    /// Requests of `action` received on connection `n` or a later one.
+    pub fn received_since_connection<'a>(
+        &'a self,
+        action: &'a str,
+        n: u32,
+    ) -> impl Iterator<Item = &'a Record> + 'a {
+        self.received(action).filter(move |r| r.connection >= n)
+    }
+
     /// Number of requests of `action` received.
     pub fn count(&self, action: &str) -> usize {
         self.records
