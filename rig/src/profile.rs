@@ -351,6 +351,13 @@ impl Profile {
                         ));
                     }
                 }
+                check_charger_config(text, t.get_ref(), t.span()).map_err(|(line, reason)| {
+                    ProfileError {
+                        file: path.map(Path::to_path_buf),
+                        line: Some(line),
+                        reason,
+                    }
+                })?;
                 t.get_ref().clone()
             }
         };
@@ -491,6 +498,52 @@ impl Profile {
     }
 }
 
+/// Runs the charger's own configuration checks (file format and every OCPP key's rules) on
+/// the overrides, so a bad value is reported at its line in the profile before any board
+/// starts, not later in a generated file inside the artifacts.
+fn check_charger_config(
+    profile_text: &str,
+    table: &toml::Table,
+    span: Range<usize>,
+) -> Result<(), (usize, String)> {
+    let generated =
+        toml::to_string(table).map_err(|e| (line_of(profile_text, span.start), e.to_string()))?;
+    let overrides = charger::config::Overrides {
+        serial_number: None,
+        csms_url: Some("ws://127.0.0.1:9/ocpp".into()),
+    };
+    let result = charger::config::parse(&generated, None, &overrides)
+        .and_then(|cfg| charger::config::validate_installer(&cfg));
+    let Err(e) = result else { return Ok(()) };
+    // Find the offending key in the profile: the key of the generated line the charger named.
+    let key = e
+        .line
+        .and_then(|l| generated.lines().nth(l - 1))
+        .and_then(|l| l.split('=').next())
+        .map(|k| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    let start = line_of(profile_text, span.start);
+    let line = key
+        .and_then(|k| {
+            profile_text
+                .lines()
+                .enumerate()
+                .skip(start - 1)
+                .find(|(_, l)| {
+                    let l = l.trim_start();
+                    l.strip_prefix(k.as_str())
+                        .or_else(|| l.strip_prefix(&format!("\"{k}\"")))
+                        .is_some_and(|rest| rest.trim_start().starts_with('='))
+                })
+                .map(|(i, _)| i + 1)
+        })
+        .unwrap_or(start);
+    Err((
+        line,
+        format!("charger.config: {} (the charger's own check)", e.reason),
+    ))
+}
+
 fn merge(target: &mut toml::Table, src: &toml::Table) {
     for (k, v) in src {
         match (target.get_mut(k), v) {
@@ -573,6 +626,8 @@ mod tests {
             ("[charger.config.identiy]\nserial_number = \"x\"\n", 1, "unknown section"),
             ("link = \"slcan:/dev/ttyACM0\"\n", 1, "cannot be switched"),
             ("link = \"slcan:/dev/ttyACM0\"\n[power]\nswitch = \"none\"\n", 3, "not skipped"),
+            ("name = \"x\"\n[charger.config.configuration]\nWebSocketPingInterval = \"2\"\nHeartbeatInterval = \"soon\"\n", 4, "HeartbeatInterval"),
+            ("[charger.config.csms]\nreconnect_min_ms = 100\nreconect_max_ms = 1\n", 3, "reconect_max_ms"),
         ];
         for (text, line, needle) in cases {
             let e = parse(text).expect_err(text);
