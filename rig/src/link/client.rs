@@ -36,7 +36,7 @@ impl Default for BoardClientOptions {
             candump: None,
             candump_iface: "board0".into(),
             replay_physical: true,
-            reconnect_interval: Duration::from_millis(50),
+            reconnect_interval: Duration::from_millis(20),
         }
     }
 }
