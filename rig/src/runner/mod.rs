@@ -54,10 +54,47 @@ fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// Kills every board this process started and exits: nothing stays behind.
+/// The artifact root of the run in progress, for the teardown on Ctrl-C.
+static ARTIFACT_ROOT: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+/// Kills every board this process started and exits: nothing stays behind, not even the pty
+/// symlinks of boards that died without cleaning up.
 fn tear_down_and_exit(code: i32) -> ! {
     crate::simboard::kill_all();
+    let root = ARTIFACT_ROOT.lock().ok().and_then(|r| r.clone());
+    if let Some(root) = root {
+        // A killed board's pty vanishes once the kernel has reaped it: poll, bounded.
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while remove_dangling_links(&root) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
     std::process::exit(code);
+}
+
+/// Removes symlinks under `dir` whose target is gone (a killed board's pty); returns how many
+/// symlinks are still there (targets alive).
+fn remove_dangling_links(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut alive = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            if std::fs::metadata(&path).is_err() {
+                let _ = std::fs::remove_file(&path);
+            } else {
+                alive += 1;
+            }
+        } else if meta.is_dir() {
+            alive += remove_dangling_links(&path);
+        }
+    }
+    alive
 }
 
 /// `rig run` inside a tokio runtime.
@@ -115,6 +152,7 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         return EXIT_USAGE;
     }
     let root = root.canonicalize().unwrap_or(root);
+    *ARTIFACT_ROOT.lock().unwrap_or_else(|e| e.into_inner()) = Some(root.clone());
     let concurrency = opts.concurrency.unwrap_or(profile.concurrency).max(1);
     println!(
         "rig run: profile {} ({}), concurrency {concurrency}, artifacts {}",
