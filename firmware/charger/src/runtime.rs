@@ -59,6 +59,9 @@ struct Shell {
     /// The live WebSocket connection, as far as the core has been told.
     generation: Option<u64>,
     ping: watch::Sender<Duration>,
+    /// A Reset the core asked for (`hard`), carried out by `reboot_if_asked` after the
+    /// current step.
+    pending_reboot: Option<bool>,
 }
 
 /// Runs the charger until SIGTERM/SIGINT (Ok) or a fatal error (database, lost board port).
@@ -111,10 +114,12 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         ws_cmd,
         generation: None,
         ping,
+        pending_reboot: None,
     };
     for input in shell.board.boot_inputs() {
         shell.input(input)?;
     }
+    shell.reboot_if_asked(&mut ws_ev_rx)?;
 
     let mut beat = tokio::time::interval(BEAT);
     beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -141,7 +146,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break Ok(()) }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break Ok(()) }
         };
-        if let Err(e) = step {
+        if let Err(e) = step.and_then(|()| shell.reboot_if_asked(&mut ws_ev_rx)) {
             break Err(e);
         }
     };
@@ -213,38 +218,30 @@ impl Shell {
         }
     }
 
-    /// Carries out every pending output, in order (following a reboot into the new core).
+    /// Carries out every pending output, in order. A `Reboot` is noted and carried out by
+    /// `reboot_if_asked` once this step is over.
     fn drain(&mut self) -> anyhow::Result<()> {
-        let mut reboots = 0;
-        loop {
-            let mut reboot = None;
-            while let Some(output) = self.core.poll_output() {
-                match output {
-                    Output::Persist(ops) => self
-                        .store
-                        .apply(&ops)
-                        .context("committing the charger's state")?,
-                    Output::Send(text) => match self.generation {
-                        Some(generation) => {
-                            let _ = self.ws_cmd.send(WsCommand::Send { generation, text });
-                        }
-                        None => debug!(frame = %text, "offline: frame not sent"),
-                    },
-                    Output::Hardware(cmd) => self.board.apply(cmd, self.clock.mono_ms()),
-                    Output::Reconnect => {
-                        let _ = self.ws_cmd.send(WsCommand::Reconnect);
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::Persist(ops) => self
+                    .store
+                    .apply(&ops)
+                    .context("committing the charger's state")?,
+                Output::Send(text) => match self.generation {
+                    Some(generation) => {
+                        let _ = self.ws_cmd.send(WsCommand::Send { generation, text });
                     }
-                    // Whatever the old core still had to say goes out first.
-                    Output::Reboot { hard } => reboot = Some(hard),
+                    None => debug!(frame = %text, "offline: frame not sent"),
+                },
+                Output::Hardware(cmd) => self.board.apply(cmd, self.clock.mono_ms()),
+                Output::Reconnect => {
+                    let _ = self.ws_cmd.send(WsCommand::Reconnect);
+                }
+                // Whatever the old core still has to say goes out first.
+                Output::Reboot { hard } => {
+                    self.pending_reboot = Some(self.pending_reboot.unwrap_or(false) || hard);
                 }
             }
-            let Some(hard) = reboot else { break };
-            reboots += 1;
-            if reboots > 3 {
-                warn!("the core asks to reboot right after every boot; not rebooting again");
-                break;
-            }
-            self.reboot(hard)?;
         }
         let interval = ping_interval(&self.core);
         self.ping.send_if_modified(|old| {
@@ -256,19 +253,40 @@ impl Shell {
         Ok(())
     }
 
-    /// A Reset: like a power cycle without losing the process. The connection is dropped (the
-    /// new core must boot with BootNotification), the board reboots, the core is rebuilt from
-    /// the database. The new core's outputs are left for `drain`.
-    fn reboot(&mut self, hard: bool) -> anyhow::Result<()> {
-        info!(hard, "rebooting the charger");
-        if self.generation.take().is_some() {
-            let _ = self.ws_cmd.send(WsCommand::Reconnect);
-        }
-        let boot_count = self.store.bump_boot_count()?;
-        self.board.boot(self.clock.mono_ms(), boot_count);
-        self.core = build_core(&self.cfg, &self.store, &self.clock)?;
-        for input in self.board.boot_inputs() {
-            self.core.handle_input(input, self.clock.now());
+    /// Carries out a Reset the core asked for: like a power cycle without losing the process.
+    ///
+    /// Frames that already arrived on the live connection go to the old core first: a
+    /// confirmation of a CALL it sent just before the Reset (say a StartTransaction.conf) must be
+    /// committed, or the rebuilt core would send that CALL again. Then the connection is dropped
+    /// (the new core boots with BootNotification), the board reboots and the core is rebuilt
+    /// from the database.
+    fn reboot_if_asked(&mut self, ws_events: &mut mpsc::Receiver<WsEvent>) -> anyhow::Result<()> {
+        let mut reboots = 0;
+        while let Some(mut hard) = self.pending_reboot.take() {
+            reboots += 1;
+            if reboots > 3 {
+                warn!("the core asks to reboot right after every boot; not rebooting again");
+                return Ok(());
+            }
+            while self.generation.is_some() {
+                let Ok(ev) = ws_events.try_recv() else { break };
+                debug!(?ev, "before the reboot: already received");
+                self.on_ws(ev)?;
+            }
+            if let Some(again) = self.pending_reboot.take() {
+                hard |= again;
+            }
+            info!(hard, "rebooting the charger");
+            if self.generation.take().is_some() {
+                let _ = self.ws_cmd.send(WsCommand::Reconnect);
+            }
+            let boot_count = self.store.bump_boot_count()?;
+            self.board.boot(self.clock.mono_ms(), boot_count);
+            self.core = build_core(&self.cfg, &self.store, &self.clock)?;
+            for input in self.board.boot_inputs() {
+                self.core.handle_input(input, self.clock.now());
+            }
+            self.drain()?;
         }
         Ok(())
     }

@@ -55,6 +55,8 @@ pub struct Csms {
     /// Whether to agree to `ocpp1.6` in the handshake.
     agree_subprotocol: Arc<AtomicBool>,
     next_tx_id: Arc<AtomicI64>,
+    /// Answer the next StartTransaction with a Reset (Hard) sent just before its confirmation.
+    reset_before_start_conf: Arc<AtomicBool>,
 }
 
 impl Csms {
@@ -66,6 +68,7 @@ impl Csms {
             shared: Arc::default(),
             agree_subprotocol: Arc::new(AtomicBool::new(true)),
             next_tx_id: Arc::new(AtomicI64::new(100)),
+            reset_before_start_conf: Arc::new(AtomicBool::new(false)),
         };
         let c = csms.clone();
         tokio::spawn(async move {
@@ -82,6 +85,11 @@ impl Csms {
         let csms = Csms::start("127.0.0.1:0").await;
         csms.agree_subprotocol.store(false, Ordering::SeqCst);
         csms
+    }
+
+    /// The next StartTransaction.conf is preceded, in the same TCP write, by a Hard Reset.
+    pub fn reset_before_next_start_conf(&self) {
+        self.reset_before_start_conf.store(true, Ordering::SeqCst);
     }
 
     pub fn url(&self) -> String {
@@ -116,9 +124,19 @@ impl Csms {
             s.live = Some(tx.clone());
             s.connections
         };
+        // Messages queued together go out in one write (one TCP segment), so tests can make
+        // two frames arrive at the charger at the same moment.
         tokio::spawn(async move {
             while let Some(m) = rx.recv().await {
-                if sink.send(m).await.is_err() {
+                if sink.feed(m).await.is_err() {
+                    break;
+                }
+                while let Ok(more) = rx.try_recv() {
+                    if sink.feed(more).await.is_err() {
+                        return;
+                    }
+                }
+                if sink.flush().await.is_err() {
                     break;
                 }
             }
@@ -138,6 +156,11 @@ impl Csms {
                 frame,
             };
             let answer = self.answer(&rec);
+            if rec.action() == Some("StartTransaction")
+                && self.reset_before_start_conf.swap(false, Ordering::SeqCst)
+            {
+                let _ = tx.send(Message::text(r#"[2,"reset-race","Reset",{"type":"Hard"}]"#));
+            }
             self.shared.lock().unwrap().received.push(rec);
             if let Some(a) = answer {
                 let _ = tx.send(Message::text(a.to_string()));
