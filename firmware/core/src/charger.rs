@@ -140,6 +140,8 @@ pub struct Charger {
     msg_counter: u64,
     /// A Reset was executed: the core is dead until the shell rebuilds it.
     halted: bool,
+    /// A Reset was accepted (`hard`); the reboot waits until no CALL is in flight.
+    reset_pending: Option<bool>,
 
     // board
     pilot: PilotState,
@@ -240,6 +242,7 @@ impl Charger {
             boots,
             msg_counter: 0,
             halted: false,
+            reset_pending: None,
             pilot: PilotState::A,
             load_da: 0,
             contactor: false,
@@ -471,6 +474,18 @@ impl Charger {
         self.boot_if_due();
         self.heartbeat_if_due();
         self.pump();
+        self.reboot_if_settled();
+    }
+
+    /// Emits the pending Reset's `Reboot` once no CALL is in flight (answered, timed out, or the
+    /// link dropped). No new CALL starts meanwhile.
+    fn reboot_if_settled(&mut self) {
+        if let Some(hard) = self.reset_pending {
+            if self.outstanding.is_none() {
+                self.halted = true;
+                self.emit(Output::Reboot { hard });
+            }
+        }
     }
 }
 

@@ -56,6 +56,10 @@ impl Charger {
             tracing::warn!(%tag, "ignoring id tag that is not 1..=20 characters");
             return;
         }
+        if self.reset_pending.is_some() {
+            tracing::info!(%tag, "resetting: tag ignored");
+            return;
+        }
         // A DeAuthorized stop left the cable locked: the same tag or parent releases it.
         if let Some(hold) = self.hold.clone() {
             if hold.tag.eq_ignore_ascii_case(tag) || self.same_parent(tag, hold.parent.as_deref()) {

@@ -88,7 +88,10 @@ impl Charger {
 
     /// Sends BootNotification when due and nothing else is in flight.
     pub(super) fn boot_if_due(&mut self) {
-        if !self.connected || self.registration == Registration::Accepted {
+        if !self.connected
+            || self.registration == Registration::Accepted
+            || self.reset_pending.is_some()
+        {
             return;
         }
         let Some(at) = self.boot_at_ms else { return };

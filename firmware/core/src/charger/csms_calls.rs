@@ -206,6 +206,7 @@ impl Charger {
                     && self.tx.is_none()
                     && self.hold.is_none()
                     && !(self.finishing && self.pilot.plugged())
+                    && self.reset_pending.is_none()
                     && !self.auth_pending
                     && self.available
                     && !self.pilot.is_fault();
@@ -429,13 +430,17 @@ impl Charger {
     }
 
     /// Reset.req accepted: stop the transaction (reason SoftReset/HardReset), then reboot.
+    /// Reset.req accepted: stop the transaction (reason SoftReset/HardReset), then reboot once
+    /// no CALL is in flight, so an answer on its way (a StartTransaction.conf carrying the
+    /// transactionId) is not lost and the message is not sent twice.
     fn reset(&mut self, hard: bool) {
         tracing::warn!(hard, "reset requested");
         self.stop_transaction(if hard { "HardReset" } else { "SoftReset" }, None);
         self.persist_meter();
         self.update_hardware();
-        self.halted = true;
-        self.emit(Output::Reboot { hard });
+        self.authorized = None;
+        self.reset_pending = Some(hard);
+        self.reboot_if_settled();
     }
 
     #[allow(clippy::type_complexity)]

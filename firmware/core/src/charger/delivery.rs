@@ -26,7 +26,11 @@ impl Charger {
     /// Sends the next CALL if none is in flight: waiting requests first (they may overtake the
     /// queue), then the head of the transaction queue once its retry time has come.
     pub(super) fn pump(&mut self) {
-        if !self.connected || self.outstanding.is_some() || self.rejected_now() {
+        if !self.connected
+            || self.outstanding.is_some()
+            || self.rejected_now()
+            || self.reset_pending.is_some()
+        {
             return;
         }
         if self.registration != Registration::Accepted {

@@ -33,7 +33,12 @@ fn reason_of(s: &str) -> Reason {
 impl Charger {
     /// Starts a transaction when a tag is authorized and the EV is plugged in (either order).
     pub(super) fn try_start_transaction(&mut self) {
-        if self.tx.is_some() || !self.pilot.plugged() || !self.available || self.hold.is_some() {
+        if self.tx.is_some()
+            || !self.pilot.plugged()
+            || !self.available
+            || self.hold.is_some()
+            || self.reset_pending.is_some()
+        {
             return;
         }
         if self.pilot.is_fault() {

@@ -677,3 +677,61 @@ fn remote_start_with_a_charging_profile_is_accepted_and_the_profile_ignored() {
     );
     assert_eq!(a[2], "TypeConstraintViolation");
 }
+
+#[test]
+fn a_reset_waits_for_the_call_in_flight_so_nothing_is_sent_twice() {
+    let mut sim = Sim::online(&[]);
+    sim.know(TAG, info("Accepted"));
+    sim.pilot(PilotState::B);
+    sim.csms.silent = true;
+    sim.card(TAG); // Authorize goes out and is not answered
+    let auth = sim.sent.last().unwrap().clone();
+    assert_eq!(auth[2], "Authorize");
+    sim.raw(
+        &json!([3, auth[1], {"idTagInfo": {"status": "Accepted"}}]).to_string(),
+        "-",
+    );
+    // The status report times out unanswered (30 s); then the StartTransaction is in flight.
+    sim.advance(30_100);
+    let start = sim
+        .sent
+        .iter()
+        .rev()
+        .find(|f| f[2] == "StartTransaction")
+        .cloned();
+    let start = start.expect("StartTransaction sent");
+    let a = sim.cs_call("Reset", json!({"type": "Hard"}));
+    assert_eq!(a[2]["status"], "Accepted");
+    assert!(
+        sim.reboots.is_empty(),
+        "no reboot while the StartTransaction is in flight"
+    );
+    assert!(!sim.contactor());
+    sim.csms.silent = false;
+    sim.raw(
+        &json!([3, start[1], {"idTagInfo": {"status": "Accepted"}, "transactionId": 555}])
+            .to_string(),
+        "-",
+    );
+    assert_eq!(sim.reboots, vec![true]);
+    sim.advance(1_000);
+    assert_eq!(
+        sim.count("StartTransaction"),
+        1,
+        "not resent after the reboot"
+    );
+    let stop = sim.last("StopTransaction").unwrap();
+    assert_eq!(stop["reason"], "HardReset");
+    assert_eq!(stop["transactionId"], 555);
+}
+
+#[test]
+fn a_reset_with_an_unanswered_call_reboots_after_message_timeout() {
+    let mut sim = Sim::online(&[("MessageTimeout", "5")]);
+    sim.csms.silent = true;
+    sim.pilot(PilotState::B); // StatusNotification in flight
+    sim.cs_call("Reset", json!({"type": "Soft"}));
+    assert!(sim.reboots.is_empty());
+    sim.advance(5_100);
+    assert_eq!(sim.reboots, vec![false]);
+}
