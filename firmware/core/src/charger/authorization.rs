@@ -84,6 +84,10 @@ impl Charger {
             }
             return;
         }
+        if !self.available {
+            tracing::info!(%tag, "connector is Unavailable; tag ignored");
+            return;
+        }
         if self.finishing && self.pilot.plugged() {
             // §4.9 Finishing: not available for a new user until the EV is unplugged.
             tracing::info!(%tag, "connector is Finishing; tag ignored");

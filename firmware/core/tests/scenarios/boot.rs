@@ -176,3 +176,44 @@ fn a_sloppy_boot_confirmation_without_time_zone_still_registers() {
         Some("60")
     );
 }
+
+#[test]
+fn triggered_boot_notification_is_sent_and_keeps_the_registration() {
+    let mut sim = Sim::online(&[]);
+    let a = sim.cs_call(
+        "TriggerMessage",
+        json!({"requestedMessage": "BootNotification"}),
+    );
+    assert_eq!(a[2]["status"], "Accepted");
+    sim.advance(100);
+    assert_eq!(sim.count("BootNotification"), 2);
+    assert!(sim.core.status().online);
+    assert_eq!(
+        sim.statuses(1),
+        vec!["Available"],
+        "no re-report after a triggered boot"
+    );
+}
+
+#[test]
+fn unavailability_survives_a_power_cycle() {
+    let mut sim = Sim::online(&[]);
+    let a = sim.cs_call(
+        "ChangeAvailability",
+        json!({"connectorId": 0, "type": "Inoperative"}),
+    );
+    assert_eq!(a[2]["status"], "Accepted");
+    sim.power_cycle();
+    sim.connect();
+    sim.advance(500);
+    assert_eq!(sim.core.status().connector_status.as_str(), "Unavailable");
+    assert_eq!(sim.statuses(0).last().unwrap(), "Unavailable");
+    sim.know("01020304", crate::harness::info("Accepted"));
+    sim.pilot(PilotState::B);
+    sim.card("01020304");
+    assert!(
+        !sim.core.status().tx_active,
+        "an unavailable connector starts nothing"
+    );
+    assert_eq!(sim.count("Authorize"), 0);
+}
