@@ -154,13 +154,14 @@ impl RigWorld {
                 self.ctx.profile.name
             ));
         }
-        let csms_addr = self.csms().await?.addr();
+        self.csms().await?;
         let config = self.charger_config();
         self.boot_mark = self.history().records.len();
+        let csms = self.csms.as_ref().expect("started above");
         let bench = Bench::start(
             &self.ctx,
             &self.artifacts,
-            csms_addr,
+            csms,
             &config,
             &self.serial_number,
         )
@@ -341,6 +342,12 @@ impl RigWorld {
         for record in recent.iter().rev().take(40).rev() {
             out.push_str("\n    ");
             out.push_str(&record.summary());
+        }
+        if !history.foreign.is_empty() {
+            out.push_str("\n  chargers of other scenarios turned away (a reused port):");
+            for f in &history.foreign {
+                out.push_str(&format!("\n    {f}"));
+            }
         }
         if !history.violations.is_empty() {
             out.push_str("\n  invalid frames from the charger:");

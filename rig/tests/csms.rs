@@ -322,3 +322,38 @@ async fn a_request_fails_at_once_when_its_connection_closes() {
         "{result:?}"
     );
 }
+
+#[tokio::test]
+async fn a_charger_of_another_scenario_is_turned_away() {
+    let csms = start().await;
+    csms.expect_path_prefix("/ocpp/s1/");
+    let mut request = format!("{}/s2/CP-10", csms.url())
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("ocpp1.6"),
+    );
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+    let foreign = csms
+        .wait_for(Instant::now() + WAIT, |h| {
+            (!h.foreign.is_empty()).then(|| h.foreign.clone())
+        })
+        .await
+        .unwrap();
+    assert!(foreign[0].contains("/ocpp/s2/CP-10"), "{foreign:?}");
+    assert!(
+        csms.history().violations.is_empty(),
+        "not the charger's fault"
+    );
+    let mut ws = connect(&csms, "s1/CP-10").await;
+    let boot = call(
+        &mut ws,
+        "1",
+        "BootNotification",
+        json!({"chargePointVendor": "V", "chargePointModel": "M"}),
+    )
+    .await;
+    assert_eq!(boot[2]["status"], "Accepted");
+    assert_eq!(csms.history().connections[0].charge_point_id, "CP-10");
+}

@@ -201,3 +201,22 @@ fn a_failure_is_retried_and_still_reported_as_failed() {
         .count();
     assert_eq!(bundles, 3);
 }
+
+#[test]
+fn a_value_the_charger_refuses_fails_the_step_that_sets_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(
+        dir.path(),
+        "config.feature",
+        "Feature: Config\n  Scenario: Bad value\n    Given the configuration key \"HeartbeatInterval\" is \"soon\"\n    And the charger is online\n",
+    );
+    let run = rig_run(dir.path(), &[&feature]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "{feature}:3: step `Given the configuration key \"HeartbeatInterval\" is \"soon\"` failed: the charger refuses HeartbeatInterval = \"soon\""
+        )),
+        "{}",
+        run.stdout
+    );
+}

@@ -118,6 +118,8 @@ pub struct History {
     pub connections: Vec<ConnectionEvent>,
     /// Per connection, when the last WebSocket frame of any kind (text, ping, pong) arrived.
     pub activity: std::collections::BTreeMap<u32, DateTime<Utc>>,
+    /// Connections turned away because they came from another scenario's charger.
+    pub foreign: Vec<String>,
 }
 
 impl History {

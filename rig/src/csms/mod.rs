@@ -74,6 +74,11 @@ impl Csms {
         format!("ws://{}/ocpp", self.addr)
     }
 
+    /// Serves only chargers whose URL path starts with `prefix` (see [`Csms::url`]).
+    pub fn expect_path_prefix(&self, prefix: impl Into<String>) {
+        self.shared.lock().path_prefix = Some(prefix.into());
+    }
+
     /// Changes the script.
     pub fn script<T>(&self, change: impl FnOnce(&mut Script) -> T) -> T {
         change(&mut self.shared.lock().script)

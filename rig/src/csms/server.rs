@@ -45,6 +45,9 @@ pub(crate) struct State {
     pub(crate) next_message_id: u64,
     /// The status of the last BootNotification answered (None before the first).
     pub(crate) boot_status: Option<RegistrationStatus>,
+    /// When set, only chargers whose URL path starts with this are served: a charger of
+    /// another scenario that reaches this server (a reused port) is turned away.
+    pub(crate) path_prefix: Option<String>,
 }
 
 impl Shared {
@@ -58,6 +61,7 @@ impl Shared {
                 pending: HashMap::new(),
                 next_message_id: 1,
                 boot_status: None,
+                path_prefix: None,
             }),
             changed: Notify::new(),
         })
@@ -112,9 +116,18 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
     let mut charge_point_id = String::new();
     let mut handshake_error = None;
+    let mut foreign = None;
+    let prefix = shared.lock().path_prefix.clone();
     let callback = |request: &Request, mut response: Response| {
         let path = request.uri().path();
         charge_point_id = path.rsplit('/').next().unwrap_or_default().to_string();
+        if let Some(prefix) = prefix.as_deref().filter(|p| !path.starts_with(p)) {
+            let reason = format!("path {path:?} is not this scenario's ({prefix}/...)");
+            foreign = Some(reason.clone());
+            let mut refusal = ErrorResponse::new(Some(reason));
+            *refusal.status_mut() = StatusCode::NOT_FOUND;
+            return Err(refusal);
+        }
         let offered = request
             .headers()
             .get_all("Sec-WebSocket-Protocol")
@@ -139,6 +152,12 @@ async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
         Ok(response)
     };
     let ws = tokio_tungstenite::accept_hdr_async(stream, callback).await;
+    if let Some(reason) = foreign {
+        tracing::warn!(connection, %reason, "turned away a charger of another scenario");
+        shared.lock().history.foreign.push(reason);
+        shared.changed.notify_waiters();
+        return;
+    }
     let ws = match (ws, handshake_error) {
         (_, Some(reason)) => {
             shared

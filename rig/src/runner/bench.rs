@@ -9,6 +9,7 @@ use chargerig_link::{BoardStatus, EventKind, Frame, LinkSpec};
 use tokio::time::Instant;
 
 use super::context::RunContext;
+use crate::csms::Csms;
 use crate::gate::{NetworkGate, NftablesGate, ProxyGate};
 use crate::link::{BoardClient, BoardClientOptions, BoardView, EventRecord};
 use crate::profile::{GateChoice, LinkChoice, PowerChoice};
@@ -36,10 +37,11 @@ impl Bench {
     pub async fn start(
         ctx: &RunContext,
         dir: &Path,
-        csms: SocketAddr,
+        csms_handle: &Csms,
         config: &str,
         serial: &str,
     ) -> Result<Bench, String> {
+        let csms = csms_handle.addr();
         let profile = &ctx.profile;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let (gate, gate_addr): (Box<dyn NetworkGate>, SocketAddr) = match &profile.network {
@@ -53,7 +55,17 @@ impl Bench {
             }
             GateChoice::Nftables(cfg) => (Box::new(NftablesGate::from_config(cfg)), csms),
         };
-        let charger_url = profile.charger_url_for(gate_addr, csms);
+        let mut charger_url = profile.charger_url_for(gate_addr, csms);
+        if profile.is_sim() {
+            // A path segment only this scenario's charger knows: should another scenario's
+            // charger ever reach this central system (a port the kernel handed out again), it
+            // is turned away instead of mixing two scenarios.
+            let token = scenario_token();
+            charger_url = format!("{}/{token}", charger_url.trim_end_matches('/'));
+            if let Ok(url) = charger_url.parse::<tokio_tungstenite::tungstenite::http::Uri>() {
+                csms_handle.expect_path_prefix(format!("{}/", url.path()));
+            }
+        }
         let (board, link) = match &profile.link {
             LinkChoice::Sim => {
                 let config_path = dir.join("charger.toml");
@@ -268,6 +280,13 @@ impl Bench {
             board.shutdown(Duration::from_millis(500)).await;
         }
     }
+}
+
+/// A token unique to one scenario of this process.
+fn scenario_token() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("s{}-{n}", std::process::id())
 }
 
 async fn run_command(command: &str) -> Result<(), String> {

@@ -93,6 +93,9 @@ async fn serial_number(world: &mut RigWorld, args: Args) -> StepResult {
 async fn configuration_key(world: &mut RigWorld, args: Args) -> StepResult {
     let (key, value) = (args.text(0), args.text(1));
     if !world.is_started() {
+        if world.ctx.profile.is_sim() {
+            check_installer_value(&key, &value)?;
+        }
         world.ocpp_keys.insert(key, value);
         return Ok(());
     }
@@ -103,6 +106,23 @@ async fn configuration_key(world: &mut RigWorld, args: Args) -> StepResult {
         Answer::Result(p) if p["status"] == "Accepted" => Ok(()),
         other => Err(world.failure(&format!("the charger refused {key} = {value:?}: {other:?}"))),
     }
+}
+
+/// The simulated charger's own rules for an installer value, so that the step that sets a
+/// value the charger would refuse is the step that fails.
+fn check_installer_value(key: &str, value: &str) -> StepResult {
+    let mut table = toml::Table::new();
+    let mut keys = toml::Table::new();
+    keys.insert(key.to_string(), value.into());
+    table.insert("configuration".into(), keys.into());
+    let text = toml::to_string(&table).map_err(|e| e.to_string())?;
+    let overrides = charger::config::Overrides {
+        serial_number: None,
+        csms_url: Some("ws://127.0.0.1:9/ocpp".into()),
+    };
+    charger::config::parse(&text, None, &overrides)
+        .and_then(|cfg| charger::config::validate_installer(&cfg))
+        .map_err(|e| format!("the charger refuses {key} = {value:?}: {}", e.reason))
 }
 
 async fn id_tags(world: &mut RigWorld, args: Args) -> StepResult {
