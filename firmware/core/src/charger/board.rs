@@ -99,10 +99,10 @@ impl Charger {
             1000
         };
         let contactor = offering && self.pilot.wants_energy();
-        let lock = self.hold.is_some()
-            || (self.tx.is_some()
-                && (self.pilot.plugged()
-                    || !self.config.flag("UnlockConnectorOnEVSideDisconnect")));
+        // During a transaction the cable stays locked, also when unplugged at the EV with
+        // StopTransactionOnEVSideDisconnect false (that has priority, §3.x "EV side disconnect");
+        // afterwards only a held lock keeps it.
+        let lock = self.hold.is_some() || self.tx.is_some();
         if self.contactor && !contactor {
             self.contactor = false;
             self.out

@@ -110,7 +110,12 @@ impl Charger {
         self.next_sample_ms = None;
         self.authorized = None;
         self.finishing = self.pilot.plugged();
-        if reason == "DeAuthorized" {
+        // DeAuthorized, or unplugged at the EV with UnlockConnectorOnEVSideDisconnect false: the
+        // cable stays locked until the same tag (or one with the same parent) is presented.
+        if reason == "DeAuthorized"
+            || (reason == "EVDisconnected"
+                && !self.config.flag("UnlockConnectorOnEVSideDisconnect"))
+        {
             let hold = Hold {
                 tag: tx.tag.clone(),
                 parent: tx.parent.clone(),

@@ -88,12 +88,35 @@ fn unplugging_stops_with_reason_ev_disconnected() {
 }
 
 #[test]
-fn unplugging_keeps_the_transaction_when_stop_on_ev_side_disconnect_is_false() {
+fn unplugging_keeps_the_transaction_and_the_lock_when_stop_on_ev_side_disconnect_is_false() {
     let mut sim = Sim::online(&[("StopTransactionOnEVSideDisconnect", "false")]);
     charging(&mut sim);
     sim.pilot(PilotState::A);
     assert!(sim.core.status().tx_active);
     assert!(!sim.contactor());
+    assert!(
+        sim.core.status().locked,
+        "priority over UnlockConnectorOnEVSideDisconnect"
+    );
+    sim.pilot(PilotState::C);
+    assert!(
+        sim.contactor(),
+        "energy allowed again when the EV comes back"
+    );
+}
+
+#[test]
+fn with_unlock_on_ev_side_disconnect_false_the_cable_stays_locked_until_the_tag_returns() {
+    let mut sim = Sim::online(&[("UnlockConnectorOnEVSideDisconnect", "false")]);
+    charging(&mut sim);
+    sim.pilot(PilotState::A);
+    assert!(!sim.core.status().tx_active);
+    assert!(sim.core.status().locked);
+    sim.card(OTHER);
+    assert!(sim.core.status().locked);
+    sim.card(TAG);
+    assert!(!sim.core.status().locked);
+    assert_eq!(sim.core.status().connector_status.as_str(), "Available");
 }
 
 #[test]
