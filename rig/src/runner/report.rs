@@ -308,7 +308,7 @@ impl Report {
             );
         }
         let minutes = self.began.elapsed().as_secs_f64() / 60.0;
-        if minutes > 0.0 {
+        if self.results.len() >= 2 && minutes > 0.05 {
             println!(
                 "throughput: {:.1} scenarios per minute",
                 self.results.len() as f64 / minutes
