@@ -220,3 +220,82 @@ fn a_value_the_charger_refuses_fails_the_step_that_sets_it() {
         run.stdout
     );
 }
+
+/// Processes whose command line mentions `needle` (the scenario's artifact folder).
+fn processes_mentioning(needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(needle) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+fn symlinks_under(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let meta = std::fs::symlink_metadata(e.path()).unwrap();
+            if meta.file_type().is_symlink() {
+                1
+            } else if meta.is_dir() {
+                symlinks_under(&e.path())
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn ctrl_c_tears_down_boards_and_their_ptys() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(
+        dir.path(),
+        "long.feature",
+        "Feature: Long\n  Scenario: Waits\n    Given the charger is online\n    When 120 seconds pass\n",
+    );
+    let artifacts = dir.path().join("artifacts");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rig"))
+        .current_dir(workspace())
+        .args(["run", &feature, "--artifacts"])
+        .arg(&artifacts)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let needle = artifacts.display().to_string();
+    // Poll (bounded) until the board runs and its pty link exists.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while (symlinks_under(&artifacts) == 0 || processes_mentioning(&needle).len() < 2)
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(symlinks_under(&artifacts), 1, "the board's pty link exists");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !processes_mentioning(&needle).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        processes_mentioning(&needle),
+        Vec::<u32>::new(),
+        "no board left"
+    );
+    assert_eq!(symlinks_under(&artifacts), 0, "no pty link left");
+}
