@@ -529,10 +529,19 @@ async fn delivered_between(world: &mut RigWorld, args: Args) -> StepResult {
 }
 
 /// Whether the scenario ended with the charger online and nothing held back.
+/// (Powered, network up, central system answering, registration Accepted, board online.)
 fn ended_online(world: &RigWorld) -> bool {
+    let history = world.history();
+    let accepted = history
+        .received("BootNotification")
+        .filter_map(|r| history.answer_to(r.message_id.as_deref()?))
+        .last()
+        .is_some_and(|a| a.payload["status"] == "Accepted");
     world.is_started()
+        && world.bench.as_ref().is_some_and(|b| b.powered)
         && world.network == NetworkState::Up
         && !world.csms.as_ref().is_some_and(|c| c.script(|s| s.silent))
+        && accepted
         && world.status().is_some_and(|s| s.online)
 }
 
