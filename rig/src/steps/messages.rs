@@ -61,9 +61,33 @@ async fn receive(
                 .find(|r| r.is_received_call(action) && matches(&r.payload))
                 .map(|r| r.seq)
         })
-        .await?;
-    world.cursors.insert(cursor.to_string(), found + 1);
-    Ok(())
+        .await;
+    match found {
+        Ok(seq) => {
+            world.cursors.insert(cursor.to_string(), seq + 1);
+            Ok(())
+        }
+        Err(report) => {
+            // Say which messages of that kind did arrive, and which an earlier step took.
+            let history = world.history();
+            let seen: Vec<String> = history
+                .received(action)
+                .map(|r| {
+                    let taken = if r.seq < from {
+                        " (matched by an earlier step)"
+                    } else {
+                        ""
+                    };
+                    format!("\n    {}{taken}", r.summary())
+                })
+                .collect();
+            Err(format!(
+                "{report}\n  every {action} received in this scenario ({}):{}",
+                seen.len(),
+                seen.concat()
+            ))
+        }
+    }
 }
 
 /// A charge-point action as a feature names it (a plural `s` is tolerated). An unknown name is
