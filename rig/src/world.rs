@@ -62,6 +62,8 @@ pub struct RigWorld {
     pub boot_mark: usize,
     /// History length after the last setting-up step that ran a session of its own.
     pub setup_mark: usize,
+    /// The profile skips this scenario: its (Background) steps do nothing.
+    pub skipping: bool,
     /// The scenario watchdog: no wait goes past it.
     pub watchdog: Instant,
 }
@@ -100,6 +102,7 @@ impl cucumber::World for RigWorld {
             cursors: HashMap::new(),
             boot_mark: 0,
             setup_mark: 0,
+            skipping: false,
             watchdog: Instant::now() + ctx_watchdog,
         })
     }

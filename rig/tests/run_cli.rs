@@ -299,3 +299,27 @@ fn ctrl_c_tears_down_boards_and_their_ptys() {
     );
     assert_eq!(symlinks_under(&artifacts), 0, "no pty link left");
 }
+
+#[test]
+fn a_skipped_scenario_does_not_run_its_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(
+        dir.path(),
+        "background.feature",
+        "Feature: Background\n  Background:\n    Given the configuration key \"HeartbeatInterval\" is \"soon\"\n\n  @power\n  Scenario: Needs power\n    Given the charger is online\n",
+    );
+    let sim = std::fs::read_to_string(workspace().join("fixtures/rigs/sim.toml")).unwrap();
+    let profile = write(
+        dir.path(),
+        "nopower.toml",
+        &format!("{sim}\n[[skip_tags]]\ntag = \"@power\"\nreason = \"no relay\"\n"),
+    );
+    let run = rig_run(dir.path(), &[&feature, "--profile", &profile]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("scenarios: 0 passed, 0 failed, 1 skipped"),
+        "{}",
+        run.stdout
+    );
+}

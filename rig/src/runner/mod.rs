@@ -226,6 +226,10 @@ pub async fn run_async(opts: RunOptions) -> i32 {
                 world.artifacts = artifacts::scenario_dir(&root, &feature_name, scenario.position.line, &scenario.name);
                 world.began = chrono::Utc::now();
                 world.watchdog = tokio::time::Instant::now() + watchdog;
+                world.skipping = scenario
+                    .steps
+                    .iter()
+                    .any(|s| s.value.starts_with(parser::SKIP_MARKER));
             }
             .boxed_local()
         })

@@ -43,6 +43,10 @@ macro_rules! step_def {
             expression: $expression,
             func: |world, ctx| {
                 Box::pin(async move {
+                    if world.skipping {
+                        // A scenario this bench skips: its Background must not touch anything.
+                        return;
+                    }
                     let args = $crate::steps::registry::Args::new(ctx);
                     if let Err(message) = $body(world, args).await {
                         panic!("{message}");
