@@ -239,6 +239,10 @@ pub async fn run_async(opts: RunOptions) -> i32 {
                 if let Err(e) = artifacts::write(world) {
                     tracing::warn!(scenario = %world.scenario, error = %e, "cannot write artifacts");
                 }
+                if let ScenarioFinished::StepFailed(_, _, err) = finished {
+                    let text = format!("{}\n{}\n", world.scenario, report::describe_step_error(err));
+                    let _ = std::fs::write(world.artifacts.join("failure.txt"), text);
+                }
                 let failed = !matches!(finished, ScenarioFinished::StepPassed);
                 finish_scenario(world, failed).await;
             }

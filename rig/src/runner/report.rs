@@ -348,7 +348,8 @@ pub fn panic_text(info: &event::Info) -> String {
     }
 }
 
-fn describe_step_error(err: &event::StepError) -> String {
+/// A step error as text (a failed step's panic message).
+pub fn describe_step_error(err: &event::StepError) -> String {
     match err {
         event::StepError::Panic(info) => panic_text(info),
         other => other.to_string(),
