@@ -33,6 +33,9 @@ pub fn render(results: &[ScenarioResult], parse_errors: &[String]) -> String {
             .or_default()
             .push(r);
     }
+    for cases in suites.values_mut() {
+        cases.sort_by_key(|c| c.line);
+    }
     let mut xml =
         String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"rig run\">\n");
     for (path, cases) in &suites {
