@@ -238,3 +238,38 @@ Feature: Local authorization list
     And the card "04C0FFEE" is presented
     And the EV asks for charge
     Then charging starts within 5 seconds
+
+  Scenario: A full update replaces the whole list
+    Given the charger is online
+    When the central system sends the local list version 1:
+      | id tag   | status   |
+      | 04C0FFEE | Accepted |
+      | 04A1B2C3 | Accepted |
+    And the central system sends the local list version 2:
+      | id tag   | status   |
+      | 04A1B2C3 | Accepted |
+    Then the charger answers "Accepted"
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04C0FFEE" is presented
+    And the EV asks for charge
+    Then charging does not start within 5 seconds
+    When the card "04A1B2C3" is presented
+    Then charging starts within 5 seconds
+
+  Scenario: A disabled list is not consulted offline
+    Given the configuration key "AllowOfflineTxForUnknownId" is "true"
+    And the charger is online
+    When the central system sends the local list version 1:
+      | id tag   | status  |
+      | 04C0FFEE | Blocked |
+    Then the charger answers "Accepted"
+    When the central system changes "LocalAuthListEnabled" to "false"
+    Then the charger answers "Accepted"
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04C0FFEE" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds

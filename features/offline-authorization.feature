@@ -247,3 +247,17 @@ Feature: Offline authorization from the cache and for unknown id tags
     And the card "04FACE01" is presented
     And the EV asks for charge
     Then charging starts within 5 seconds
+
+  Scenario: With the cache disabled a refused card is not remembered
+    Given the central system knows these id tags:
+      | id tag   | status  |
+      | 04BAD001 | Blocked |
+    And the configuration key "AuthorizationCacheEnabled" is "false"
+    And the configuration key "AllowOfflineTxForUnknownId" is "true"
+    And the card "04BAD001" was rejected online
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04BAD001" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds

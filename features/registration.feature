@@ -119,3 +119,10 @@ Feature: Registration with the central system
       | StopTransaction  |          | Local  |
     And the central system receives no StatusNotification for 3 seconds
     And the central system has received exactly 2 StatusNotification
+
+  Scenario: While Pending the charger answers the central system's requests
+    Given the central system answers BootNotification with "Pending"
+    And the charger has sent its BootNotification
+    When the central system changes "HeartbeatInterval" to "120"
+    Then the charger answers "Accepted"
+    And the configuration key "HeartbeatInterval" reads "120"
