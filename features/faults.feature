@@ -171,3 +171,30 @@ Feature: Network faults and power loss
       | StopTransaction  |          | PowerLoss |
     And the MeterValues of the transaction are in chronological order, 2 seconds apart
     And every transaction is reported exactly once
+
+  @power
+  Scenario: Sessions on both sides of a power cut while offline are delivered in order, once
+    Given the charger is online
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    When the charger is power-cycled
+    And the EV is unplugged
+    And the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 15 seconds
+    When the card "04A1B2C3" is presented
+    Then charging stops within 5 seconds
+    When the network is restored
+    Then the central system receives these transaction messages in order:
+      | message          | id tag   | reason    |
+      | StartTransaction | 04A1B2C3 |           |
+      | StopTransaction  |          | PowerLoss |
+      | StartTransaction | 04A1B2C3 |           |
+      | StopTransaction  |          | Local     |
+    And the central system has received exactly 2 StartTransaction
+    And every transaction is reported exactly once

@@ -156,3 +156,23 @@ Feature: The transaction message queue
     And the MeterValues of the transaction are in chronological order, 2 seconds apart
     And the transaction delivered between 5 and 12 Wh
     And every transaction is reported exactly once
+
+  Scenario: Meter values from before and after a reconnect stay in order
+    Given the configuration key "MeterValueSampleInterval" is "2"
+    And the charger is online
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the EV draws 16 A
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    When 5 seconds pass
+    And the network is restored
+    Then the central system receives a StartTransaction for "04A1B2C3" within 30 seconds
+    And charging continues for 5 seconds
+    When the card "04A1B2C3" is presented
+    Then charging stops within 5 seconds
+    And the central system receives a StopTransaction with reason "Local" within 10 seconds
+    And the MeterValues of the transaction are in chronological order, 2 seconds apart
+    And every transaction is reported exactly once
