@@ -1,5 +1,5 @@
 Feature: Network faults and power loss
-  The charger must notice a lost central system by itself (OCPP-J §5.4, §9.1.34): a refused or
+  The charger must notice a lost central system by itself (OCPP-J §5.3, §5.4; OCPP 1.6 §9.1.34): a refused or
   closed connection at once, a silent cut within WebSocketPingInterval plus the pong timeout, a
   central system that stops answering when its requests time out (errata E-3.82). Charging goes on
   through any of them and nothing is lost or repeated afterwards. A power cut is a hard kill: the

@@ -5,7 +5,7 @@ Feature: Local authorization list
   LocalAuthorizeOffline is true. The list changes only through SendLocalList: a full update
   replaces it, a differential update applies changes and must raise the version, an entry without
   idTagInfo is deleted. GetLocalListVersion reports 0 for an empty list and -1 when the list is
-  disabled. Listed cards never enter the authorization cache (§3.5.2), and a StartTransaction.conf
+  disabled. Listed cards never enter the authorization cache (§3.5.3), and a StartTransaction.conf
   that contradicts the list is reported as LocalListConflict on connector 0.
 
   Background:

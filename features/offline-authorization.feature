@@ -1,7 +1,7 @@
 Feature: Offline authorization from the cache and for unknown id tags
   While the central system is unreachable the charger decides alone (OCPP 1.6 §3.5, §3.5.4,
   §9.1.1, §9.1.12). It remembers in its authorization cache every IdTagInfo the central system
-  sent (§3.5.2): a card remembered as Accepted charges offline when LocalAuthorizeOffline is true;
+  sent (§3.5.1): a card remembered as Accepted charges offline when LocalAuthorizeOffline is true;
   a card remembered as Invalid, Blocked or Expired stays refused until ClearCache (§5.4) empties the
   cache. A card the charger has never seen charges offline only when AllowOfflineTxForUnknownId is
   true, which it is not by default. A refused card leaves nothing behind: no queued message, no

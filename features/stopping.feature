@@ -1,8 +1,8 @@
 Feature: Stopping a transaction
-  The card that started a transaction stops it without an Authorize (OCPP 1.6 §4.1, §3.10); a card
+  The card that started a transaction stops it without an Authorize (OCPP 1.6 §3.4, §3.10); a card
   with the same parent id tag may stop it too, after an Authorize that reveals the parent; an
   unrelated card does not. The stop button, a remote stop, a reset and, when
-  StopTransactionOnEVSideDisconnect is true, unplugging each stop it with their own reason (§7.46).
+  StopTransactionOnEVSideDisconnect is true, unplugging each stop it with their own reason (§7.36).
   A transaction that started online and is stopped offline is reported after the reconnect with
   the online transactionId and the time of the swipe. An authorization that is not followed by a
   plug-in expires after ConnectionTimeOut (§9.1.6, errata E-3.76).
