@@ -1,6 +1,6 @@
 Feature: Delivery attempts of transaction messages
   On a live connection a transaction message answered with a CallError, or not answered within
-  MessageTimeout, is a failed attempt (OCPP 1.6 §4.8, §9.1.31, §9.1.32, errata E-3.50, E-3.82).
+  MessageTimeout, is a failed attempt (OCPP 1.6 §3.7.1, §9.1.31, §9.1.32, errata E-3.82).
   Before attempt n+1 the charger waits TransactionMessageRetryInterval × n; after
   TransactionMessageAttempts failures it drops the message. A transaction whose StartTransaction
   was dropped is stopped with transactionId -1. A message that finally succeeds is delivered once,
