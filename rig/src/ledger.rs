@@ -107,6 +107,33 @@ fn energy_readings(meter_values: &Value) -> Vec<Reading> {
     out
 }
 
+/// When the answer that assigned `transaction_id` went out just before its connection closed,
+/// the charger probably never got it and rightly sent the request again: say so, so that the
+/// scenario (a fault injected right after an answer) is fixed rather than the firmware blamed.
+fn lost_in_flight_hint(history: &History, transaction_id: i32) -> String {
+    let answer = history.records.iter().find(|r| {
+        r.direction == crate::csms::Direction::Out
+            && r.kind == Kind::Result
+            && r.action.as_deref() == Some("StartTransaction")
+            && r.payload["transactionId"].as_i64() == Some(i64::from(transaction_id))
+    });
+    let Some(answer) = answer else {
+        return String::new();
+    };
+    let closed = history
+        .connections
+        .iter()
+        .find(|c| c.connection == answer.connection && !c.opened && c.at >= answer.at);
+    match closed {
+        Some(c) if (c.at - answer.at).num_milliseconds() < 1000 => format!(
+            "; the answer with id {transaction_id} went out {} ms before its connection closed, \
+             so it was probably lost in flight: let the charger's queue empty before the fault",
+            (c.at - answer.at).num_milliseconds()
+        ),
+        _ => String::new(),
+    }
+}
+
 /// Runs the check; returns every violation found (empty = the ledger balances).
 pub fn check(history: &History, board: Option<BoardTransactions>) -> Vec<String> {
     let mut problems = Vec::new();
@@ -129,8 +156,9 @@ pub fn check(history: &History, board: Option<BoardTransactions>) -> Vec<String>
         match starts.iter_mut().find(|s| s.key == key) {
             Some(existing) => match (existing.transaction_id, transaction_id) {
                 (Some(first), Some(again)) => problems.push(format!(
-                    "StartTransaction {} reported twice (transaction ids {first} and {again})",
-                    record.payload
+                    "StartTransaction {} reported twice (transaction ids {first} and {again}){}",
+                    record.payload,
+                    lost_in_flight_hint(history, first)
                 )),
                 (None, Some(id)) => {
                     existing.transaction_id = Some(id);
@@ -388,6 +416,26 @@ mod tests {
         let problems = check(&b.0, completed(1));
         assert!(
             problems.iter().any(|p| p.contains("reported twice")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_after_an_answer_lost_in_flight_says_so() {
+        let mut b = Builder::new();
+        b.start("1", "A", T0, Some(1));
+        b.0.connections.push(crate::csms::ConnectionEvent {
+            at: Utc::now(),
+            connection: 1,
+            opened: false,
+            charge_point_id: "CP".into(),
+        });
+        b.start("2", "A", T0, Some(2)).stop("3", 2, 200);
+        let problems = check(&b.0, completed(1));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("probably lost in flight")),
             "{problems:?}"
         );
     }
