@@ -323,3 +323,22 @@ fn a_skipped_scenario_does_not_run_its_background() {
         run.stdout
     );
 }
+
+#[test]
+fn fail_fast_stops_at_the_first_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(
+        dir.path(),
+        "ff.feature",
+        "Feature: FF\n  Scenario: One\n    Given the charger's serial number is \"\"\n  Scenario: Two\n    Given the charger's serial number is \"\"\n  Scenario: Three\n    Given the charger uses RFID authorization\n",
+    );
+    let run = rig_run(dir.path(), &[&feature, "--fail-fast", "--concurrency", "1"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("scenarios: 0 passed, 1 failed, 0 skipped"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("Two"), "{}", run.stdout);
+}
