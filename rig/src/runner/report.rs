@@ -300,6 +300,13 @@ impl Report {
             flaky,
             artifacts.display()
         );
+        if self.total > self.results.len() {
+            println!(
+                "{} of {} scenarios did not run (stopped early: --fail-fast or interrupted)",
+                self.total - self.results.len(),
+                self.total
+            );
+        }
         if let Some(median) = self.median_step("the charger is online") {
             println!(
                 "median `Given the charger is online`: {:.0} ms over {} runs",
