@@ -114,6 +114,18 @@ impl RigWorld {
         self.ctx.profile.step_deadline
     }
 
+    /// Fails once the scenario has run longer than the profile's scenario watchdog.
+    pub fn check_watchdog(&self) -> Result<(), String> {
+        if Instant::now() < self.watchdog {
+            return Ok(());
+        }
+        Err(format!(
+            "the scenario watchdog of {:?} expired (profile scenario_watchdog_s); split the \
+             scenario or tag it @slow and raise the watchdog",
+            self.ctx.profile.scenario_watchdog
+        ))
+    }
+
     /// A deadline `wait` from now, never beyond the scenario watchdog.
     pub fn deadline_in(&self, wait: Duration) -> Instant {
         (Instant::now() + wait).min(self.watchdog)

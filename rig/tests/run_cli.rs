@@ -342,3 +342,26 @@ fn fail_fast_stops_at_the_first_failure() {
     );
     assert!(!run.stdout.contains("Two"), "{}", run.stdout);
 }
+
+#[test]
+fn the_scenario_watchdog_bounds_a_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(
+        dir.path(),
+        "slow.feature",
+        "Feature: Slow\n  Scenario: Too long\n    When 30 seconds pass\n    Given the charger uses RFID authorization\n",
+    );
+    let sim = std::fs::read_to_string(workspace().join("fixtures/rigs/sim.toml")).unwrap();
+    let short = sim
+        .replace("scenario_watchdog_s = 240", "scenario_watchdog_s = 1")
+        .replace("step_deadline_s = 30", "step_deadline_s = 1");
+    assert_ne!(sim, short, "the sim profile sets scenario_watchdog_s = 240");
+    let profile = write(dir.path(), "short.toml", &short);
+    let run = rig_run(dir.path(), &[&feature, "--profile", &profile]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("step `When 30 seconds pass` failed: waiting 30 s (the scenario watchdog of 1s expired)"),
+        "{}",
+        run.stdout
+    );
+}

@@ -47,6 +47,9 @@ macro_rules! step_def {
                         // A scenario this bench skips: its Background must not touch anything.
                         return;
                     }
+                    if let Err(message) = world.check_watchdog() {
+                        panic!("{message}");
+                    }
                     let args = $crate::steps::registry::Args::new(ctx);
                     if let Err(message) = $body(world, args).await {
                         panic!("{message}");
