@@ -273,3 +273,17 @@ Feature: Local authorization list
     And the card "04C0FFEE" is presented
     And the EV asks for charge
     Then charging starts within 5 seconds
+
+  Scenario: With LocalPreAuthorize a listed card starts online without an Authorize
+    Given the configuration key "LocalPreAuthorize" is "true"
+    And the charger is online
+    When the central system sends the local list version 1:
+      | id tag   | status   |
+      | 04C0FFEE | Accepted |
+    Then the charger answers "Accepted"
+    When the EV is plugged in
+    And the card "04C0FFEE" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    And the central system receives a StartTransaction for "04C0FFEE" within 5 seconds
+    And the central system has received exactly 0 Authorize

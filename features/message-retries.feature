@@ -55,3 +55,20 @@ Feature: Delivery attempts of transaction messages
     When 5 seconds pass
     Then the central system has received exactly 2 StopTransaction
     And every transaction is reported exactly once
+
+  @slow
+  Scenario: Unanswered StartTransactions count as failed attempts until the message is dropped
+    Given the configuration key "AllowOfflineTxForUnknownId" is "true"
+    And the charger is online
+    When the central system stops answering
+    And the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 25 seconds
+    When 30 seconds pass
+    And the central system answers again
+    And the card "04A1B2C3" is presented
+    Then charging stops within 5 seconds
+    And the central system receives a StopTransaction with reason "Local" within 15 seconds
+    And the last StopTransaction carries transaction id -1
+    And the central system has received exactly 0 StartTransaction

@@ -126,3 +126,12 @@ Feature: Registration with the central system
     When the central system changes "HeartbeatInterval" to "120"
     Then the charger answers "Accepted"
     And the configuration key "HeartbeatInterval" reads "120"
+
+  Scenario: Once Accepted a remote start is accepted and starts the transaction
+    Given the charger is online
+    When the central system remote-starts a transaction for "04A1B2C3"
+    Then the charger answers "Accepted"
+    When the EV is plugged in
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    And the central system receives a StartTransaction for "04A1B2C3" within 5 seconds
