@@ -4,8 +4,7 @@ Feature: Stopping a transaction
   unrelated card does not. The stop button, a remote stop, a reset and, when
   StopTransactionOnEVSideDisconnect is true, unplugging each stop it with their own reason (§7.36).
   A transaction that started online and is stopped offline is reported after the reconnect with
-  the online transactionId and the time of the swipe. An authorization that is not followed by a
-  plug-in expires after ConnectionTimeOut (§9.1.6, errata E-3.76).
+  the online transactionId and the time of the swipe.
 
   Background:
     Given the central system knows these id tags:
