@@ -200,6 +200,8 @@ Feature: Offline authorization from the cache and for unknown id tags
     And the card "04A1B2C3" is presented
     And the EV asks for charge
     Then charging starts within 5 seconds
+    And the central system receives a StartTransaction for "04A1B2C3" within 5 seconds
+    And the charger's queue is empty within 5 seconds
     Given the central system knows these id tags:
       | id tag   | status  |
       | 04A1B2C3 | Blocked |
