@@ -141,7 +141,14 @@ pub fn check(history: &History, board: Option<BoardTransactions>) -> Vec<String>
     // Starts: group attempts by content; an accepted (answered) start yields a transaction id.
     let mut starts: Vec<Start> = Vec::new();
     let mut by_id: HashMap<i32, usize> = HashMap::new();
-    for record in history.received("StartTransaction") {
+    // Attempts a silent central system read without answering count too: they prove the
+    // charger reported the start, even though it was never accepted.
+    let attempts = history.records.iter().filter(|r| {
+        r.direction == crate::csms::Direction::In
+            && r.kind == Kind::Call
+            && r.action.as_deref() == Some("StartTransaction")
+    });
+    for record in attempts {
         let p = &record.payload;
         let key = format!(
             "{}|{}|{}|{}",
@@ -438,6 +445,16 @@ mod tests {
                 .any(|p| p.contains("probably lost in flight")),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn a_start_only_a_silent_central_system_saw_allows_minus_one() {
+        let mut b = Builder::new();
+        let p = json!({"connectorId":1,"idTag":"A","meterStart":0,"timestamp":T0});
+        b.push(Direction::In, Kind::Call, "1", "StartTransaction", p);
+        b.0.records[0].ignored = true;
+        b.stop("2", -1, 200);
+        assert_eq!(check(&b.0, completed(1)), Vec::<String>::new());
     }
 
     #[test]
