@@ -292,10 +292,22 @@ pub fn check(history: &History, board: Option<BoardTransactions>) -> Vec<String>
 
     // Every accepted start has its stop, except a transaction still running.
     let open_board = board.map(|b| b.open).unwrap_or(false);
+    // A stop the central system refused (CallError) or never answered every time it came was
+    // still reported: dropped after its attempts, not lost by the charger.
+    let attempted_stops: Vec<i64> = history
+        .records
+        .iter()
+        .filter(|r| {
+            r.direction == crate::csms::Direction::In
+                && r.kind == Kind::Call
+                && r.action.as_deref() == Some("StopTransaction")
+        })
+        .filter_map(|r| r.payload["transactionId"].as_i64())
+        .collect();
     let unstopped: Vec<i32> = starts
         .iter()
         .filter_map(|s| s.transaction_id)
-        .filter(|id| !stops.contains_key(id))
+        .filter(|id| !stops.contains_key(id) && !attempted_stops.contains(&i64::from(*id)))
         .collect();
     let allowed_open = usize::from(open_board || board.is_none());
     if unstopped.len() > allowed_open {
@@ -454,6 +466,22 @@ mod tests {
         b.push(Direction::In, Kind::Call, "1", "StartTransaction", p);
         b.0.records[0].ignored = true;
         b.stop("2", -1, 200);
+        assert_eq!(check(&b.0, completed(1)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_stop_refused_every_time_was_still_reported() {
+        let mut b = Builder::new();
+        b.start("1", "A", T0, Some(1));
+        let p = json!({"transactionId":1,"meterStop":200,"timestamp":T1,"reason":"Local"});
+        b.push(Direction::In, Kind::Call, "2", "StopTransaction", p);
+        b.push(
+            Direction::Out,
+            Kind::Error,
+            "2",
+            "StopTransaction",
+            json!({"code":"InternalError"}),
+        );
         assert_eq!(check(&b.0, completed(1)), Vec::<String>::new());
     }
 
