@@ -110,6 +110,26 @@ struct Transaction {
     /// Energy delivery stopped (MaxEnergyOnInvalidId reached): SuspendedEVSE.
     #[serde(default)]
     suspended: bool,
+    /// Meter values collected for StopTransaction.transactionData (StopTxnSampledData,
+    /// StopTxnAlignedData): Transaction.Begin first, then samples. Persisted with the
+    /// transaction so a power cut does not lose them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    data: Vec<rust_ocpp::v1_6::types::MeterValue>,
+}
+
+/// An accepted Reset waiting to be carried out. Errata v4 3.36 (§5.14): the StopTransaction.req
+/// of the ongoing transaction is sent before the reset; if its confirmation does not come, it
+/// stays queued and the reset goes ahead.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct PendingReset {
+    hard: bool,
+    /// Deliver the transaction queue up to and including this sequence (the reset's
+    /// StopTransaction) before rebooting. `None`: nothing to deliver first.
+    deliver_to: Option<u64>,
+    /// A delivery attempt failed (CallError, timeout, retry wait): reboot, the rest stays queued.
+    gave_up: bool,
+    /// No new CALL starts after this (mono ms): a slow central system cannot hold the reset off.
+    deadline_ms: u64,
 }
 
 /// A cable lock kept after a DeAuthorized stop, until the same tag or parent comes back.
@@ -140,8 +160,8 @@ pub struct Charger {
     msg_counter: u64,
     /// A Reset was executed: the core is dead until the shell rebuilds it.
     halted: bool,
-    /// A Reset was accepted (`hard`); the reboot waits until no CALL is in flight.
-    reset_pending: Option<bool>,
+    /// A Reset was accepted; the reboot waits for the stop to be delivered and no CALL in flight.
+    reset_pending: Option<PendingReset>,
 
     // board
     pilot: PilotState,
@@ -372,6 +392,9 @@ impl Charger {
         if self.tx.is_some() {
             t.push(self.meter.persisted_at_ms + METER_PERSIST_PERIOD_MS);
         }
+        if let Some(r) = &self.reset_pending {
+            t.push(r.deadline_ms);
+        }
         t.into_iter().min()
     }
 
@@ -477,13 +500,31 @@ impl Charger {
         self.reboot_if_settled();
     }
 
-    /// Emits the pending Reset's `Reboot` once no CALL is in flight (answered, timed out, or the
-    /// link dropped). No new CALL starts meanwhile.
+    /// Whether a pending Reset still has transaction messages to deliver before rebooting.
+    fn reset_delivering(&self) -> bool {
+        let Some(r) = self.reset_pending else {
+            return false;
+        };
+        let Some(last) = r.deliver_to else {
+            return false;
+        };
+        !r.gave_up
+            && self.online()
+            && self.now.mono_ms < r.deadline_ms
+            && self
+                .queue
+                .head()
+                .is_some_and(|(seq, m)| seq <= last && m.not_before_ms <= self.now.mono_ms)
+    }
+
+    /// Emits the pending Reset's `Reboot` once the reset's StopTransaction is delivered (or could
+    /// not be: failed attempt, link down, deadline) and no CALL is in flight (answered, timed
+    /// out, or the link dropped). Only the transaction queue is served meanwhile.
     fn reboot_if_settled(&mut self) {
-        if let Some(hard) = self.reset_pending {
-            if self.outstanding.is_none() {
+        if let Some(r) = self.reset_pending {
+            if self.outstanding.is_none() && !self.reset_delivering() {
                 self.halted = true;
-                self.emit(Output::Reboot { hard });
+                self.emit(Output::Reboot { hard: r.hard });
             }
         }
     }

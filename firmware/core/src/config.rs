@@ -123,6 +123,9 @@ pub const KEYS: &[KeyDef] = &[
     key("StopTxnAlignedDataMaxLength", Kind::UInt, true, "5"),
     key("StopTxnSampledData", Kind::Measurands, false, ""),
     key("StopTxnSampledDataMaxLength", Kind::UInt, true, "5"),
+    // Errata v4 3.89: with five measurands per value, a StopTransaction stays well below the
+    // 64 KiB frames central systems accept.
+    key("StopTransactionMaxMeterValues", Kind::UInt, true, "50"),
     key(
         "SupportedFeatureProfiles",
         Kind::Csl,

@@ -35,7 +35,7 @@ use rust_ocpp::v1_6::types::{
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{keys, ts, CallKind, Charger, Registration, WaitingCall};
+use super::{keys, ts, CallKind, Charger, PendingReset, Registration, WaitingCall};
 use crate::auth::TagRecord;
 use crate::config::{self, ConfigError};
 use crate::io::Output;
@@ -429,17 +429,35 @@ impl Charger {
         }
     }
 
-    /// Reset.req accepted: stop the transaction (reason SoftReset/HardReset), then reboot.
-    /// Reset.req accepted: stop the transaction (reason SoftReset/HardReset), then reboot once
-    /// no CALL is in flight, so an answer on its way (a StartTransaction.conf carrying the
-    /// transactionId) is not lost and the message is not sent twice.
+    /// Reset.req accepted: stop the transaction (reason SoftReset/HardReset) and send its
+    /// StopTransaction.req before rebooting (errata v4 3.36, §5.14: "SHALL send a
+    /// StopTransaction.req for any ongoing transaction before performing the reset"; without a
+    /// confirmation it stays queued). The queue is delivered in order, so what precedes the stop
+    /// goes first. A CALL in flight is always settled first, so an answer on its way (a
+    /// StartTransaction.conf carrying the transactionId) is not lost and nothing is sent twice.
+    /// Hard resets do the same: §5.14 does not require it for them, but nothing forbids it and
+    /// the central system learns the stop sooner.
     fn reset(&mut self, hard: bool) {
         tracing::warn!(hard, "reset requested");
+        let had_tx = self.tx.is_some();
         self.stop_transaction(if hard { "HardReset" } else { "SoftReset" }, None);
         self.persist_meter();
         self.update_hardware();
         self.authorized = None;
-        self.reset_pending = Some(hard);
+        let deliver_to = if had_tx {
+            self.queue.iter().last().map(|(seq, _)| seq)
+        } else {
+            None
+        };
+        // Every CALL is bounded by MessageTimeout; new ones start only within one
+        // MessageTimeout of the reset, so it happens within two at the latest.
+        self.reset_pending = Some(PendingReset {
+            hard,
+            deliver_to,
+            gave_up: false,
+            deadline_ms: self.now.mono_ms + self.message_timeout_ms(),
+        });
+        self.pump();
         self.reboot_if_settled();
     }
 

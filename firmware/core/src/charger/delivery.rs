@@ -26,11 +26,14 @@ impl Charger {
     /// Sends the next CALL if none is in flight: waiting requests first (they may overtake the
     /// queue), then the head of the transaction queue once its retry time has come.
     pub(super) fn pump(&mut self) {
-        if !self.connected
-            || self.outstanding.is_some()
-            || self.rejected_now()
-            || self.reset_pending.is_some()
-        {
+        if !self.connected || self.outstanding.is_some() || self.rejected_now() {
+            return;
+        }
+        if self.reset_pending.is_some() {
+            // A pending Reset serves only the transaction queue up to its StopTransaction.
+            if self.reset_delivering() {
+                self.send_queue_head();
+            }
             return;
         }
         if self.registration != Registration::Accepted {
@@ -45,12 +48,20 @@ impl Charger {
             self.send_call(call.action, call.payload, call.kind);
             return;
         }
+        if self
+            .queue
+            .head()
+            .is_some_and(|(_, m)| m.not_before_ms <= self.now.mono_ms)
+        {
+            self.send_queue_head();
+        }
+    }
+
+    /// Sends the head of the transaction queue, with the transactionId known by now.
+    fn send_queue_head(&mut self) {
         let Some((seq, msg)) = self.queue.head() else {
             return;
         };
-        if msg.not_before_ms > self.now.mono_ms {
-            return;
-        }
         let mut payload = msg.payload.clone();
         let action = msg.action;
         if action != TxAction::StartTransaction {
@@ -197,6 +208,10 @@ impl Charger {
             CallKind::Tx { seq } => {
                 if live {
                     self.fail_tx(seq);
+                }
+                // A pending Reset does not wait for retries: the rest stays queued.
+                if let Some(r) = self.reset_pending.as_mut() {
+                    r.gave_up = true;
                 }
             }
         }

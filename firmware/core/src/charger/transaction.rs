@@ -63,6 +63,7 @@ impl Charger {
             start_time,
             invalid: false,
             suspended: false,
+            data: Vec::new(),
         };
         tracing::info!(local_tx = local_id, %tag, meter_start, "transaction started");
         let req = StartTransactionRequest {
@@ -82,6 +83,7 @@ impl Charger {
         self.put_state(keys::TX, serde_json::to_value(&tx).unwrap_or(Value::Null));
         self.persist_meter();
         self.tx = Some(tx);
+        self.collect_stop_data(start_time, ReadingContext::TransactionBegin, None);
         self.finishing = false;
         let interval = self.config.uint("MeterValueSampleInterval");
         self.next_sample_ms = (interval > 0).then(|| self.now.mono_ms + interval * 1000);
@@ -101,9 +103,7 @@ impl Charger {
             "transaction stopped"
         );
         let time = ts(self.now.utc);
-        let data = (!self.config.list("StopTxnSampledData").is_empty()).then(|| {
-            vec![self.meter_value(time, ReadingContext::TransactionEnd, "StopTxnSampledData")]
-        });
+        let data = self.stop_data(&tx, time);
         self.queue_stop(&tx, reason, tag, meter_stop, time, data);
         self.delete_state(keys::TX);
         self.persist_meter();
@@ -169,7 +169,8 @@ impl Charger {
             wh,
             "stopping transaction interrupted by power loss"
         );
-        self.queue_stop(&tx, "PowerLoss", None, wh, ts(time), None);
+        let data = self.stop_data(&tx, ts(time));
+        self.queue_stop(&tx, "PowerLoss", None, wh, ts(time), data);
         self.delete_state(keys::TX);
     }
 
@@ -201,6 +202,11 @@ impl Charger {
             serde_json::to_value(req).unwrap_or(Value::Null),
         );
         self.persist(vec![op]);
+        self.collect_stop_data(
+            ts(at),
+            ReadingContext::SamplePeriodic,
+            Some("StopTxnSampledData"),
+        );
         self.next_sample_ms = if interval_ms == 0 {
             None
         } else if late >= interval_ms {
@@ -239,6 +245,7 @@ impl Charger {
         }
         self.next_aligned = Some(next_boundary(now));
         let mv = self.meter_value(due, ReadingContext::SampleClock, "MeterValuesAlignedData");
+        self.collect_stop_data(due, ReadingContext::SampleClock, Some("StopTxnAlignedData"));
         if let Some(local_id) = self.tx.as_ref().map(|t| t.local_id) {
             let req = MeterValuesRequest {
                 connector_id: 1,
@@ -266,7 +273,53 @@ impl Charger {
         }
     }
 
-    /// One MeterValue with the measurands listed in `key`.
+    /// The measurands of the Transaction.Begin / Transaction.End values in transactionData:
+    /// every measurand configured in StopTxnSampledData or StopTxnAlignedData (errata v4 3.14).
+    fn stop_measurands(&self) -> Vec<String> {
+        let mut list = self.config.list("StopTxnSampledData");
+        for m in self.config.list("StopTxnAlignedData") {
+            if !list.contains(&m) {
+                list.push(m);
+            }
+        }
+        list
+    }
+
+    /// Adds a value to the running transaction's transactionData: a sample of the measurands in
+    /// `key`, or (`None`) a Begin value of all stop measurands. Nothing when none is configured.
+    fn collect_stop_data(&mut self, at: DateTime<Utc>, context: ReadingContext, key: Option<&str>) {
+        let list = match key {
+            Some(k) => self.config.list(k),
+            None => self.stop_measurands(),
+        };
+        if list.is_empty() || self.tx.is_none() {
+            return;
+        }
+        let mv = self.meter_value_of(at, context, &list);
+        // Room is always left for the Transaction.End value.
+        let max = (self.config.uint("StopTransactionMaxMeterValues") as usize).max(3);
+        let Some(tx) = self.tx.as_mut() else { return };
+        tx.data.push(mv);
+        if tx.data.len() >= max {
+            thin_out(&mut tx.data);
+        }
+        let v = serde_json::to_value(&*tx).unwrap_or(Value::Null);
+        self.put_state(keys::TX, v);
+    }
+
+    /// StopTransaction.transactionData: what was collected plus a Transaction.End value;
+    /// `None` when StopTxnSampledData and StopTxnAlignedData are both empty (§3.16.5).
+    fn stop_data(&self, tx: &Transaction, end: DateTime<Utc>) -> Option<Vec<MeterValue>> {
+        let list = self.stop_measurands();
+        if list.is_empty() {
+            return None;
+        }
+        let mut data = tx.data.clone();
+        data.push(self.meter_value_of(end, ReadingContext::TransactionEnd, &list));
+        Some(data)
+    }
+
+    /// One MeterValue with the measurands listed in `key` (the energy register if empty).
     pub(super) fn meter_value(
         &self,
         at: DateTime<Utc>,
@@ -277,6 +330,16 @@ impl Charger {
         if list.is_empty() {
             list.push("Energy.Active.Import.Register".into());
         }
+        self.meter_value_of(at, context, &list)
+    }
+
+    /// One MeterValue with the given measurands, read now and stamped `at`.
+    fn meter_value_of(
+        &self,
+        at: DateTime<Utc>,
+        context: ReadingContext,
+        list: &[String],
+    ) -> MeterValue {
         let current_a = f64::from(self.metered_current()) / 10.0;
         let sampled_value = list
             .iter()
@@ -365,6 +428,52 @@ impl Charger {
         if let Some(tx) = &self.tx {
             let v = serde_json::to_value(tx).unwrap_or(Value::Null);
             self.put_state(keys::TX, v);
+        }
+    }
+}
+
+/// Halves the intermediate values (every other one after the Transaction.Begin value, counted
+/// so that the newest sample stays), as errata v4 3.89 recommends: the Begin value and the
+/// latest sample are kept and the resolution of the whole transaction degrades evenly.
+fn thin_out(data: &mut Vec<MeterValue>) {
+    let keep_first = data
+        .first()
+        .and_then(|mv| mv.sampled_value.first())
+        .is_some_and(|sv| sv.context == Some(ReadingContext::TransactionBegin));
+    let start = usize::from(keep_first);
+    let last = data.len().saturating_sub(1);
+    let mut i = 0;
+    data.retain(|_| {
+        let idx = i;
+        i += 1;
+        idx < start || (last - idx).is_multiple_of(2)
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mv(secs: i64, context: ReadingContext) -> MeterValue {
+        MeterValue {
+            timestamp: DateTime::from_timestamp(secs, 0).expect("valid"),
+            sampled_value: vec![SampledValue {
+                value: secs.to_string(),
+                context: Some(context),
+                ..SampledValue::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn thinning_keeps_the_begin_value_and_the_newest_sample_and_halves_the_rest() {
+        for n in [48, 49] {
+            let mut data = vec![mv(0, ReadingContext::TransactionBegin)];
+            data.extend((1..=n).map(|s| mv(s, ReadingContext::SamplePeriodic)));
+            thin_out(&mut data);
+            assert_eq!(data[0].sampled_value[0].value, "0");
+            assert_eq!(data.last().unwrap().sampled_value[0].value, n.to_string());
+            assert_eq!(data.len(), 1 + (n as usize).div_ceil(2));
         }
     }
 }

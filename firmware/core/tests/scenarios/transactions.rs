@@ -587,7 +587,8 @@ fn stop_txn_sampled_data_goes_into_the_stop_transaction() {
     sim.card(TAG);
     sim.advance(200);
     let stop = sim.last("StopTransaction").unwrap();
-    let sv = &stop["transactionData"][0]["sampledValue"];
+    let data = stop["transactionData"].as_array().unwrap();
+    let sv = &data[data.len() - 1]["sampledValue"];
     assert_eq!(sv[0]["context"], "Transaction.End");
     assert_eq!(sv[0]["value"], stop["meterStop"].to_string());
     assert_eq!(sv[1]["measurand"], "Voltage");
@@ -757,4 +758,247 @@ fn a_reset_with_an_unanswered_call_reboots_after_message_timeout() {
     assert!(sim.reboots.is_empty());
     sim.advance(5_100);
     assert_eq!(sim.reboots, vec![false]);
+}
+
+/// Errata v4 3.36 (§5.14): after a Reset.req the StopTransaction.req of the ongoing transaction
+/// is sent BEFORE the reset, not queued until after the reboot.
+#[test]
+fn a_soft_reset_sends_stop_transaction_before_rebooting() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.advance(2_000);
+    let a = sim.cs_call("Reset", json!({"type": "Soft"}));
+    assert_eq!(a[2]["status"], "Accepted");
+    assert_eq!(sim.reboots, vec![false]);
+    let order: Vec<&str> = sim
+        .csms
+        .received
+        .iter()
+        .map(|r| r.action.as_str())
+        .filter(|a| matches!(*a, "StopTransaction" | "BootNotification"))
+        .collect();
+    assert_eq!(
+        order,
+        vec!["BootNotification", "StopTransaction", "BootNotification"],
+        "StopTransaction goes out before the reboot's BootNotification"
+    );
+    let stop = sim.last("StopTransaction").unwrap();
+    assert_eq!(stop["reason"], "SoftReset");
+    assert_eq!(stop["transactionId"], sim.last_tx_id());
+    sim.advance(5_000);
+    assert_eq!(
+        sim.count("StopTransaction"),
+        1,
+        "not resent after the reboot"
+    );
+}
+
+/// Errata v4 3.36: "If the Charge Point fails to receive a StopTransaction.conf from the Central
+/// System, it SHALL queue the StopTransaction.req": the reboot waits at most MessageTimeout.
+#[test]
+fn a_reset_whose_stop_transaction_is_not_answered_reboots_and_delivers_it_afterwards() {
+    let mut sim = Sim::online(&[("MessageTimeout", "5")]);
+    charging(&mut sim);
+    sim.advance(1_000);
+    sim.csms.silent = true;
+    sim.cs_call("Reset", json!({"type": "Soft"}));
+    assert_eq!(sim.count("StopTransaction"), 1, "sent before the reset");
+    assert!(sim.reboots.is_empty(), "waits for the answer");
+    sim.csms.silent = false;
+    sim.advance(5_100);
+    assert_eq!(sim.reboots, vec![false]);
+    sim.advance(1_000);
+    assert_eq!(sim.count("StopTransaction"), 2, "queued and sent again");
+    assert_eq!(sim.core.status().queue_len, 0);
+}
+
+/// The link drops while the reset's StopTransaction is in flight: the reset goes ahead at once
+/// and the stop stays queued for the next connection (no attempt counted).
+#[test]
+fn a_link_drop_during_the_reset_stop_reboots_at_once_and_keeps_the_stop_queued() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.advance(1_000);
+    sim.csms.silent = true;
+    sim.cs_call("Reset", json!({"type": "Hard"}));
+    assert_eq!(sim.count("StopTransaction"), 1, "sent before the reset");
+    assert!(sim.reboots.is_empty());
+    sim.disconnect();
+    assert_eq!(sim.reboots, vec![true]);
+    sim.csms.silent = false;
+    sim.connect();
+    sim.advance(1_000);
+    assert_eq!(sim.count("StopTransaction"), 2);
+    assert_eq!(sim.last("StopTransaction").unwrap()["reason"], "HardReset");
+    assert_eq!(sim.core.status().queue_len, 0);
+}
+
+fn contexts(stop: &serde_json::Value) -> Vec<String> {
+    stop["transactionData"]
+        .as_array()
+        .expect("transactionData")
+        .iter()
+        .map(|mv| {
+            mv["sampledValue"][0]["context"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// §3.16.1: StopTxnSampledData values "every MeterValueSampleInterval seconds from the start of
+/// the Transaction"; errata v4 3.14 (§3.16.6): Transaction.Begin and Transaction.End values too.
+#[test]
+fn stop_txn_sampled_data_carries_begin_periodic_and_end_values() {
+    let mut sim = Sim::online(&[
+        ("MeterValueSampleInterval", "5"),
+        (
+            "StopTxnSampledData",
+            "Energy.Active.Import.Register,Current.Import",
+        ),
+    ]);
+    charging(&mut sim);
+    sim.advance(14_000);
+    sim.card(TAG);
+    sim.advance(200);
+    let start = sim.last("StartTransaction").unwrap();
+    let stop = sim.last("StopTransaction").unwrap();
+    assert_eq!(
+        contexts(&stop),
+        vec![
+            "Transaction.Begin",
+            "Sample.Periodic",
+            "Sample.Periodic",
+            "Transaction.End"
+        ]
+    );
+    let data = stop["transactionData"].as_array().unwrap();
+    assert_eq!(data[0]["timestamp"], start["timestamp"]);
+    assert_eq!(
+        data[0]["sampledValue"][0]["value"],
+        start["meterStart"].to_string()
+    );
+    assert_eq!(data[3]["timestamp"], stop["timestamp"]);
+    assert_eq!(
+        data[3]["sampledValue"][0]["value"],
+        stop["meterStop"].to_string()
+    );
+    for mv in data {
+        let sv = mv["sampledValue"].as_array().unwrap();
+        assert_eq!(sv.len(), 2, "both configured measurands: {mv}");
+        assert_eq!(sv[1]["measurand"], "Current.Import");
+    }
+    assert_eq!(
+        time(&data[1]["timestamp"]) - time(&data[0]["timestamp"]),
+        chrono::Duration::seconds(5)
+    );
+    // The periodic MeterValues still go out on their own, as before.
+    assert_eq!(sim.count("MeterValues"), 2);
+}
+
+/// §3.16.2: StopTxnAlignedData values "for every ClockAlignedDataInterval of the Transaction",
+/// plus the Begin and End values of errata 3.14.
+#[test]
+fn stop_txn_aligned_data_carries_clock_aligned_values() {
+    let mut sim = Sim::online(&[
+        ("ClockAlignedDataInterval", "60"),
+        ("StopTxnAlignedData", "Energy.Active.Import.Register"),
+    ]);
+    charging(&mut sim);
+    sim.advance(130_000);
+    sim.card(TAG);
+    sim.advance(200);
+    let stop = sim.last("StopTransaction").unwrap();
+    assert_eq!(
+        contexts(&stop),
+        vec![
+            "Transaction.Begin",
+            "Sample.Clock",
+            "Sample.Clock",
+            "Transaction.End"
+        ]
+    );
+    let data = stop["transactionData"].as_array().unwrap();
+    for mv in &data[1..3] {
+        let t = time(&mv["timestamp"]);
+        assert_eq!(t.timestamp() % 60, 0, "on a boundary: {t}");
+    }
+}
+
+/// Errata v4 3.14.5 (§3.16.5): both keys empty → no meter values in StopTransaction.
+#[test]
+fn no_transaction_data_when_stop_txn_keys_are_empty() {
+    let mut sim = Sim::online(&[("MeterValueSampleInterval", "5")]);
+    charging(&mut sim);
+    sim.advance(12_000);
+    sim.card(TAG);
+    sim.advance(200);
+    let stop = sim.last("StopTransaction").unwrap();
+    assert!(stop.get("transactionData").is_none(), "{stop}");
+}
+
+/// A power cut does not lose what was collected: the PowerLoss stop carries the Begin value,
+/// the samples taken before the cut and an End value with the last persisted reading.
+#[test]
+fn the_power_loss_stop_carries_the_transaction_data_collected_before_the_cut() {
+    let mut sim = Sim::online(&[
+        ("MeterValueSampleInterval", "5"),
+        ("StopTxnSampledData", "Energy.Active.Import.Register"),
+    ]);
+    charging(&mut sim);
+    sim.advance(12_000);
+    sim.power_cycle();
+    sim.connect();
+    sim.advance(1_000);
+    let stop = sim.last("StopTransaction").unwrap();
+    assert_eq!(stop["reason"], "PowerLoss");
+    assert_eq!(
+        contexts(&stop),
+        vec![
+            "Transaction.Begin",
+            "Sample.Periodic",
+            "Sample.Periodic",
+            "Transaction.End"
+        ]
+    );
+    let data = stop["transactionData"].as_array().unwrap();
+    assert_eq!(data[3]["timestamp"], stop["timestamp"]);
+    assert_eq!(
+        data[3]["sampledValue"][0]["value"],
+        stop["meterStop"].to_string()
+    );
+}
+
+/// Errata v4 3.89: beyond StopTransactionMaxMeterValues intermediate values are dropped (every
+/// other one), never the Begin and End values.
+#[test]
+fn a_long_transaction_keeps_begin_and_end_and_drops_intermediate_values() {
+    let mut sim = Sim::online(&[
+        ("MeterValueSampleInterval", "1"),
+        ("StopTxnSampledData", "Energy.Active.Import.Register"),
+    ]);
+    let max: usize = sim
+        .core
+        .config_value("StopTransactionMaxMeterValues")
+        .expect("key reported")
+        .parse()
+        .unwrap();
+    charging(&mut sim);
+    sim.advance(1_000 * (3 * max as u64 + 7));
+    sim.card(TAG);
+    sim.advance(200);
+    let stop = sim.last("StopTransaction").unwrap();
+    let c = contexts(&stop);
+    assert!(c.len() <= max, "{} values, max {max}", c.len());
+    assert!(c.len() > max / 2, "not emptied: {}", c.len());
+    assert_eq!(c.first().unwrap(), "Transaction.Begin");
+    assert_eq!(c.last().unwrap(), "Transaction.End");
+    let data = stop["transactionData"].as_array().unwrap();
+    let times: Vec<_> = data.iter().map(|mv| time(&mv["timestamp"])).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    // The latest sample is always kept: the End value follows it within the sample interval
+    // (plus the 200 ms tick granularity of the harness).
+    let last_sample = times[times.len() - 2];
+    assert!(times[times.len() - 1] - last_sample <= chrono::Duration::milliseconds(1_200));
 }
