@@ -82,9 +82,16 @@ pub fn parse(text: &str) -> Result<Frame, BadFrame> {
             reason: "frame is not a JSON array".into(),
         });
     };
-    let id = items.get(1).and_then(Value::as_str).map(str::to_string);
+    let raw_id = items.get(1).and_then(Value::as_str);
+    let id = raw_id
+        .filter(|id| id.len() <= MAX_ECHOED_ID_LEN)
+        .map(str::to_string);
+    // A CallError answers a CALL only (J§4.2.3): a broken CALLRESULT / CALLERROR, an answer to
+    // one of our own requests, is logged and left to that request's timeout; a message type
+    // not in the list is ignored (J§4.1.3 "SHALL ignore the message payload").
+    let answerable = items.first().and_then(Value::as_u64) == Some(2);
     let bad = |code, reason: &str| BadFrame {
-        id: id.clone(),
+        id: id.clone().filter(|_| answerable),
         code,
         reason: reason.to_string(),
     };
@@ -94,19 +101,19 @@ pub fn parse(text: &str) -> Result<Frame, BadFrame> {
             "first element is not a message type number",
         ));
     };
-    let Some(id_str) = id.clone() else {
+    let Some(id_str) = raw_id.map(str::to_string) else {
         return Err(bad(
             ErrorCode::FormationViolation,
             "second element is not a message id string",
         ));
     };
-    if id_str.len() > 36 {
-        // An answer would carry an invalid id too: log only.
-        return Err(BadFrame {
-            id: None,
-            code: ErrorCode::FormationViolation,
-            reason: "message id longer than 36 characters".into(),
-        });
+    if id_str.len() > MAX_ID_LEN {
+        // J§4.2.3 names "unique identifier too long" among the CALLs answered with a CallError,
+        // which carries "the exact same id" so the sender can match it.
+        return Err(bad(
+            ErrorCode::FormationViolation,
+            "message id longer than 36 characters",
+        ));
     }
     match kind {
         2 => {
@@ -170,8 +177,15 @@ fn recover_id(text: &str) -> Option<String> {
     let rest = rest.trim_start().strip_prefix('"')?;
     let end = rest.find('"')?;
     let id = &rest[..end];
-    (!id.is_empty() && id.len() <= 36 && !id.contains('\\')).then(|| id.to_string())
+    (!id.is_empty() && id.len() <= MAX_ECHOED_ID_LEN && !id.contains('\\')).then(|| id.to_string())
 }
+
+/// OCPP-J message ids are at most 36 characters (J§4.1.4, Table 3).
+pub const MAX_ID_LEN: usize = 36;
+
+/// A too-long id is still echoed in the CallError up to this length; a longer one is not an
+/// id anybody can be waiting for, so the frame is only logged.
+pub const MAX_ECHOED_ID_LEN: usize = 1024;
 
 /// Decodes a payload into a typed message, mapping the serde failure to the CallError code the
 /// OCPP-J table describes (wrong JSON type, missing field, value out of range).

@@ -163,3 +163,42 @@ fn every_supported_request_with_a_minimal_valid_payload_gets_a_call_result() {
         sim.advance(200);
     }
 }
+
+/// OCPP-J §4.2.3: "unique identifier too long" is a CALL that gets a CallError, and the
+/// CallError's UniqueId "must be the exact same id that is in the call request".
+#[test]
+fn a_call_with_a_message_id_longer_than_36_characters_gets_a_call_error_echoing_it() {
+    let mut sim = Sim::online(&[]);
+    let id = "u".repeat(40);
+    let a = sim.raw(&json!([2, id, "GetLocalListVersion", {}]).to_string(), &id);
+    assert_eq!(error_code(&a), "FormationViolation");
+    // Not JSON, id recoverable from the prefix: same.
+    let id2 = "v".repeat(50);
+    let a = sim.raw(&format!(r#"[2,"{id2}","Heartbeat",{{"#), &id2);
+    assert_eq!(error_code(&a), "FormationViolation");
+}
+
+/// OCPP-J §4.2.3: a CallError answers a CALL only. A broken CALLRESULT or CALLERROR (an answer
+/// to one of our requests) or an unknown message type is logged; nothing is sent back.
+#[test]
+fn a_malformed_call_result_or_call_error_is_logged_and_not_answered() {
+    let mut sim = Sim::online(&[]);
+    let before = sim.sent.len();
+    for text in [
+        r#"[3,"2-14"]"#,
+        r#"[3,"2-15",{},1]"#,
+        r#"[4,"2-8","NotSupported"]"#,
+        r#"[3,"2-9","#,
+        r#"[4,"2-10","GenericError""#,
+        // J§4.1.3: a message type not in the list is ignored.
+        r#"[5,"x5",{}]"#,
+    ] {
+        sim.raw(text, "-");
+    }
+    assert_eq!(
+        sim.sent.len(),
+        before,
+        "nothing answered: {:?}",
+        &sim.sent[before..]
+    );
+}
