@@ -75,10 +75,22 @@ fn allowed_fields(action: &str) -> Option<&'static [&'static str]> {
 type Refusal = (ErrorCode, String);
 
 fn id_tag_ok(tag: &str) -> Result<(), Refusal> {
-    if tag.is_empty() || tag.len() > 20 {
+    if tag.is_empty() || tag.chars().count() > 20 {
         Err((
             ErrorCode::PropertyConstraintViolation,
             format!("idTag `{tag}` must be 1..=20 characters"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A CiStringNType field: at most `max` characters (the schemas' maxLength counts characters).
+fn max_len(field: &str, value: &str, max: usize) -> Result<(), Refusal> {
+    if value.chars().count() > max {
+        Err((
+            ErrorCode::PropertyConstraintViolation,
+            format!("{field} longer than {max} characters"),
         ))
     } else {
         Ok(())
@@ -142,17 +154,16 @@ impl Charger {
         match action {
             "ChangeConfiguration" => {
                 let req: ChangeConfigurationRequest = ocppj::decode(payload)?;
-                if req.key.len() > 50 || req.value.len() > 500 {
-                    return Err((
-                        ErrorCode::PropertyConstraintViolation,
-                        "key longer than 50 or value longer than 500 characters".into(),
-                    ));
-                }
+                max_len("key", &req.key, 50)?;
+                max_len("value", &req.value, 500)?;
                 let status = self.change_configuration(&req.key, &req.value);
                 Ok((to_json(ChangeConfigurationResponse { status }), nothing))
             }
             "GetConfiguration" => {
                 let req: GetConfigurationRequest = ocppj::decode(payload)?;
+                for k in req.key.iter().flatten() {
+                    max_len("key", k, 50)?;
+                }
                 Ok((
                     self.get_configuration(req.key.unwrap_or_default())?,
                     nothing,
@@ -286,7 +297,13 @@ impl Charger {
                 ))
             }
             "DataTransfer" => {
-                let _req: DataTransferRequest = ocppj::decode(payload)?;
+                let req: DataTransferRequest = ocppj::decode(payload)?;
+                max_len("vendorId", &req.vendor_string, 255)?;
+                max_len(
+                    "messageId",
+                    req.message_id.as_deref().unwrap_or_default(),
+                    50,
+                )?;
                 Ok((
                     to_json(DataTransferResponse {
                         status: DataTransferStatus::UnknownVendorId,
@@ -368,12 +385,39 @@ impl Charger {
         let entries = req.local_authorization_list.unwrap_or_default();
         for e in &entries {
             id_tag_ok(&e.id_tag)?;
+            if let Some(parent) = e
+                .id_tag_info
+                .as_ref()
+                .and_then(|i| i.parent_id_tag.as_ref())
+            {
+                max_len("parentIdTag", parent, 20)?;
+            }
         }
         if !self.config.flag("LocalAuthListEnabled") {
             return Ok(UpdateStatus::NotSupported);
         }
         if entries.len() > config::SEND_LOCAL_LIST_MAX_LENGTH {
             return Ok(UpdateStatus::Failed);
+        }
+        // The list rules: §6.41 "All idTags in the localAuthorizationList MUST be unique" (id
+        // tags compare case-insensitively, §7.28) and §7.1 idTagInfo "Required when UpdateType
+        // is Full". Such a request is schema-valid JSON (the schema has neither rule), so it is
+        // not an OCPP-J payload error: the answer is SendLocalList.conf Failed ("Failed to
+        // update the Local Authorization List", §7.47), and the list and its version stay as
+        // they were, so GetLocalListVersion keeps telling the truth.
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = entries
+            .iter()
+            .find(|e| !seen.insert(e.id_tag.to_ascii_uppercase()))
+        {
+            tracing::warn!(id_tag = %dup.id_tag, "SendLocalList with a duplicate idTag: Failed");
+            return Ok(UpdateStatus::Failed);
+        }
+        if req.update_type == UpdateType::Full {
+            if let Some(e) = entries.iter().find(|e| e.id_tag_info.is_none()) {
+                tracing::warn!(id_tag = %e.id_tag, "SendLocalList Full entry without idTagInfo: Failed");
+                return Ok(UpdateStatus::Failed);
+            }
         }
         let ops = match req.update_type {
             UpdateType::Full => {

@@ -258,3 +258,50 @@ fn configuration_keys_are_case_insensitive() {
     assert_eq!(a[2]["configurationKey"][0]["key"], "HeartbeatInterval");
     assert_eq!(a[2]["configurationKey"][0]["value"], "77");
 }
+
+/// §7.1: idTagInfo is "Required when UpdateType is Full"; §6.41: "All idTags in the
+/// localAuthorizationList MUST be unique". Such a list is refused with SendLocalList.conf
+/// Failed and nothing changes: not the entries, not the version.
+#[test]
+fn send_local_list_that_breaks_the_list_rules_fails_and_changes_nothing() {
+    let mut sim = Sim::online(&[]);
+    let version =
+        |sim: &mut Sim| sim.cs_call("GetLocalListVersion", json!({}))[2]["listVersion"].clone();
+    let a = sim.cs_call(
+        "SendLocalList",
+        json!({"listVersion": 3, "updateType": "Full",
+        "localAuthorizationList": [{"idTag": "CAFE0001", "idTagInfo": {"status": "Accepted"}}]}),
+    );
+    assert_eq!(a[2]["status"], "Accepted");
+    let db_before = sim.db.clone();
+    for (why, req) in [
+        (
+            "Full entry without idTagInfo",
+            json!({"listVersion": 10, "updateType": "Full",
+                "localAuthorizationList": [{"idTag": "Y1"}]}),
+        ),
+        (
+            "Full with duplicate idTags (case-insensitive)",
+            json!({"listVersion": 11, "updateType": "Full", "localAuthorizationList": [
+                {"idTag": "X1", "idTagInfo": {"status": "Accepted"}},
+                {"idTag": "x1", "idTagInfo": {"status": "Accepted"}}]}),
+        ),
+        (
+            "Differential with duplicate idTags",
+            json!({"listVersion": 12, "updateType": "Differential", "localAuthorizationList": [
+                {"idTag": "Z1", "idTagInfo": {"status": "Accepted"}},
+                {"idTag": "Z1"}]}),
+        ),
+    ] {
+        let a = sim.cs_call("SendLocalList", req);
+        assert_eq!(a[0], 3, "{why}: {a}");
+        assert_eq!(a[2]["status"], "Failed", "{why}");
+        assert_eq!(version(&mut sim), 3, "{why}: version unchanged");
+    }
+    assert_eq!(sim.db.tables, db_before.tables, "nothing persisted");
+    // The old list still works.
+    sim.disconnect();
+    sim.pilot(charger_core::PilotState::B);
+    sim.card("CAFE0001");
+    assert!(sim.core.status().tx_active);
+}

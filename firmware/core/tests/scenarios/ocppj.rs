@@ -202,3 +202,42 @@ fn a_malformed_call_result_or_call_error_is_logged_and_not_answered() {
         &sim.sent[before..]
     );
 }
+
+/// OCPP-J §4.2.3 / the schemas' maxLength: DataTransfer vendorId is CiString255 and messageId
+/// CiString50 (§6.15); GetConfiguration keys CiString50 (§6.23); SendLocalList parentIdTag
+/// IdToken (CiString20, §7.1). Longer strings get PropertyConstraintViolation.
+#[test]
+fn strings_longer_than_their_ci_string_type_get_property_constraint_violation() {
+    let mut sim = Sim::online(&[]);
+    for (i, (action, payload)) in [
+        ("DataTransfer", json!({"vendorId": "v".repeat(256)})),
+        (
+            "DataTransfer",
+            json!({"vendorId": "v", "messageId": "m".repeat(51)}),
+        ),
+        ("GetConfiguration", json!({"key": ["k".repeat(51)]})),
+        (
+            "SendLocalList",
+            json!({"listVersion": 4, "updateType": "Full", "localAuthorizationList": [
+                {"idTag": "A1", "idTagInfo": {"status": "Accepted", "parentIdTag": "p".repeat(21)}}]}),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("len{i}");
+        let a = sim.raw(&json!([2, id, action, payload]).to_string(), &id);
+        assert_eq!(error_code(&a), "PropertyConstraintViolation", "{action}");
+    }
+    assert_eq!(
+        sim.cs_call("GetLocalListVersion", json!({}))[2]["listVersion"],
+        0,
+        "the refused list changed nothing"
+    );
+    // At the limit: accepted. Multi-byte characters count as one each.
+    let a = sim.cs_call(
+        "DataTransfer",
+        json!({"vendorId": "é".repeat(255), "messageId": "m".repeat(50), "data": "x"}),
+    );
+    assert_eq!(a[2]["status"], "UnknownVendorId");
+}
