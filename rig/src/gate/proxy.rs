@@ -3,8 +3,10 @@
 //! The charger is pointed at the proxy. *Cut* stops forwarding in both directions while
 //! keeping every socket open (and accepts new connections without serving them), which is
 //! what a pulled cable looks like to TCP. *Refuse* resets open connections (SO_LINGER 0) and
-//! closes the listener, so connects fail with ECONNREFUSED. *Restore* re-binds the same port
-//! and resumes forwarding.
+//! stops listening, so connects fail with ECONNREFUSED, while a bound but not listening socket
+//! keeps the port reserved: were it released, the next ephemeral bind (another scenario's
+//! proxy, run concurrently) could get it and the refused charger would reconnect to a stranger.
+//! *Restore* listens on that same socket again and resumes forwarding.
 
 use super::{FaultRecord, FaultTimeline, GateError, GateState, NetworkGate};
 use futures_util::future::BoxFuture;
@@ -38,15 +40,43 @@ pub struct ProxyGate {
     task: JoinHandle<()>,
 }
 
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// A socket for the gate's port. SO_REUSEPORT (same user only) lets the reserving socket bind
+/// the port while the listener still holds it, so the port is never free in between;
+/// ephemeral (port 0) binds ignore SO_REUSEPORT, so nobody else is handed the port.
+fn gate_socket(addr: SocketAddr) -> std::io::Result<TcpSocket> {
     let s = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {
         TcpSocket::new_v6()?
     };
+    s.set_reuseport(true)?;
+    Ok(s)
+}
+
+const BACKLOG: u32 = 1024;
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let s = gate_socket(addr)?;
     s.set_reuseaddr(true)?;
     s.bind(addr)?;
-    s.listen(1024)
+    s.listen(BACKLOG)
+}
+
+/// Bound, not listening: SYNs are answered with RST (ECONNREFUSED) and the port stays ours.
+/// No SO_REUSEADDR here: on a socket that is not listening, Linux would let any other
+/// SO_REUSEADDR socket bind the same port.
+fn reserve(addr: SocketAddr) -> std::io::Result<TcpSocket> {
+    let s = gate_socket(addr)?;
+    s.bind(addr)?;
+    Ok(s)
+}
+
+/// What the accept loop holds on the gate's port.
+enum Port {
+    Listening(TcpListener),
+    Reserved(TcpSocket),
+    /// Reserving or listening again failed (recorded); re-bound on restore.
+    Lost,
 }
 
 impl ProxyGate {
@@ -192,20 +222,39 @@ async fn accept_loop(
     timeline: FaultTimeline,
     accepted: Arc<AtomicU64>,
 ) {
-    let mut listener = Some(listener);
+    let mut port = Port::Listening(listener);
     loop {
         let refused = rx.borrow_and_update().state == GateState::Refused;
         if refused {
-            listener = None;
+            if let Port::Listening(_) = port {
+                // Reserve before the listener goes, so the port is never free.
+                port = match reserve(local) {
+                    Ok(s) => Port::Reserved(s),
+                    Err(e) => {
+                        timeline.record(
+                            "error",
+                            format!("cannot keep {local} reserved while refusing: {e}"),
+                        );
+                        Port::Lost
+                    }
+                };
+            }
             if rx.changed().await.is_err() {
                 return;
             }
             continue;
         }
-        let l = match listener.as_ref() {
-            Some(l) => l,
-            None => match bind(local) {
-                Ok(l) => listener.insert(l),
+        port = match std::mem::replace(&mut port, Port::Lost) {
+            Port::Listening(l) => Port::Listening(l),
+            Port::Reserved(s) => match s.listen(BACKLOG) {
+                Ok(l) => Port::Listening(l),
+                Err(e) => {
+                    timeline.record("error", format!("cannot listen on {local} again: {e}"));
+                    Port::Lost
+                }
+            },
+            Port::Lost => match bind(local) {
+                Ok(l) => Port::Listening(l),
                 Err(e) => {
                     timeline.record("error", format!("cannot re-bind {local}: {e}"));
                     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -213,6 +262,7 @@ async fn accept_loop(
                 }
             },
         };
+        let Port::Listening(l) = &port else { continue };
         tokio::select! {
             r = l.accept() => match r {
                 Ok((sock, peer)) => {
@@ -533,6 +583,63 @@ mod tests {
             1,
             "the ghost reached upstream"
         );
+    }
+
+    /// While refusing, the gate's port stays ours: neither an explicit bind of that port nor
+    /// any ephemeral bind (another scenario's proxy or central system) may get it, else the
+    /// refused charger would reconnect to someone else's central system.
+    #[tokio::test]
+    async fn the_port_stays_reserved_while_refusing() {
+        let up = echo().await;
+        let gate = ProxyGate::start("127.0.0.1:0".parse().unwrap(), up)
+            .await
+            .unwrap();
+        let addr = gate.local_addr();
+        gate.refuse().await.unwrap();
+        assert_eq!(
+            TcpStream::connect(addr).await.unwrap_err().kind(),
+            ErrorKind::ConnectionRefused
+        );
+        let plain = std::net::TcpListener::bind(addr);
+        assert!(
+            plain.is_err(),
+            "port {addr} was free to bind while refusing"
+        );
+        assert_eq!(plain.unwrap_err().kind(), ErrorKind::AddrInUse);
+        let reuseaddr = TcpSocket::new_v4().unwrap();
+        reuseaddr.set_reuseaddr(true).unwrap();
+        let e = reuseaddr
+            .bind(addr)
+            .expect_err("port was free to a SO_REUSEADDR bind while refusing");
+        assert_eq!(e.kind(), ErrorKind::AddrInUse);
+        // Ephemeral binds, the way the other scenarios' gates and central systems bind.
+        let others: Vec<TcpListener> = (0..300)
+            .map(|_| bind("127.0.0.1:0".parse().unwrap()).unwrap())
+            .collect();
+        for o in &others {
+            assert_ne!(o.local_addr().unwrap(), addr);
+        }
+        drop(others);
+
+        // Refusing twice keeps it reserved too; restore listens on the same port again.
+        gate.refuse().await.unwrap();
+        assert!(std::net::TcpListener::bind(addr).is_err());
+        gate.restore().await.unwrap();
+        let mut c = TcpStream::connect(addr).await.expect("same port again");
+        assert_eq!(
+            roundtrip(&mut c, b"back", Duration::from_secs(5))
+                .await
+                .as_deref(),
+            Some(&b"back"[..])
+        );
+        // And a second refuse/restore cycle works on the re-listened socket.
+        gate.refuse().await.unwrap();
+        assert!(std::net::TcpListener::bind(addr).is_err());
+        gate.restore().await.unwrap();
+        let mut c = TcpStream::connect(addr).await.expect("same port again");
+        assert!(roundtrip(&mut c, b"2", Duration::from_secs(5))
+            .await
+            .is_some());
     }
 
     #[tokio::test]
