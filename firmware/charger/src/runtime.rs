@@ -193,7 +193,14 @@ impl Shell {
             WsEvent::Frame { generation, text } if self.generation == Some(generation) => {
                 self.input(Input::Frame(text))
             }
-            WsEvent::Frame { generation, .. } => {
+            WsEvent::Oversized {
+                generation,
+                head,
+                bytes,
+            } if self.generation == Some(generation) => {
+                self.input(Input::OversizedFrame { head, len: bytes })
+            }
+            WsEvent::Frame { generation, .. } | WsEvent::Oversized { generation, .. } => {
                 debug!(generation, "frame of an old connection ignored");
                 Ok(())
             }

@@ -23,11 +23,18 @@ use crate::backoff::Backoff;
 /// The OCPP-J subprotocol we speak; a server that does not agree is refused.
 pub const SUBPROTOCOL: &str = "ocpp1.6";
 
-/// Largest inbound text frame handed to the core; larger ones are dropped with a log line.
+/// Largest inbound text frame handed to the core whole. A larger one is not parsed: the core
+/// gets its head (to answer a CALL with a CallError carrying its id) and its size.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-/// Hard ceiling where tungstenite itself gives up (and the connection closes).
-const TRANSPORT_LIMIT_BYTES: usize = 8 * 1024 * 1024;
+/// How much of an oversized frame the core gets: enough for `[2,"<id>","<action>"` even with
+/// an over-long id.
+pub const OVERSIZED_HEAD_BYTES: usize = 2 * 1024;
+
+/// Hard ceiling where tungstenite itself gives up (and the connection closes). Well above
+/// [`MAX_FRAME_BYTES`], so a central system that sends a big CALL gets a CallError and keeps its
+/// connection, while a runaway peer still cannot make us buffer without bound.
+pub const TRANSPORT_LIMIT_BYTES: usize = 16 * 1024 * 1024;
 
 /// Connection settings.
 #[derive(Debug, Clone)]
@@ -44,9 +51,22 @@ pub struct WsConfig {
 /// What the socket task reports, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WsEvent {
-    Connected { generation: u64 },
-    Frame { generation: u64, text: String },
-    Disconnected { generation: u64 },
+    Connected {
+        generation: u64,
+    },
+    Frame {
+        generation: u64,
+        text: String,
+    },
+    /// A text frame over [`MAX_FRAME_BYTES`]: its first [`OVERSIZED_HEAD_BYTES`] and its size.
+    Oversized {
+        generation: u64,
+        head: String,
+        bytes: usize,
+    },
+    Disconnected {
+        generation: u64,
+    },
 }
 
 /// What the runtime asks of the socket task.
@@ -235,7 +255,12 @@ async fn session(
                     Message::Text(text) => {
                         if text.len() > MAX_FRAME_BYTES {
                             warn!(generation, bytes = text.len(), limit = MAX_FRAME_BYTES,
-                                  "oversized frame from the central system dropped");
+                                  "oversized frame from the central system not processed");
+                            let head = head_of(text.as_str(), OVERSIZED_HEAD_BYTES).to_string();
+                            let ev = WsEvent::Oversized { generation, head, bytes: text.len() };
+                            if events.send(ev).await.is_err() {
+                                return End::Shutdown;
+                            }
                             continue;
                         }
                         debug!(generation, frame = %text.as_str(), "received");
@@ -324,6 +349,15 @@ where
     }
 }
 
+/// The first `max` bytes of `text`, cut at a character boundary.
+fn head_of(text: &str, max: usize) -> &str {
+    let mut cut = max.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
 fn next_ping_at(from: Instant, interval: Duration) -> Option<Instant> {
     (!interval.is_zero()).then(|| from + interval)
 }
@@ -370,6 +404,15 @@ mod tests {
             .await
             .expect("an event within 10 s")
             .expect("the task is running")
+    }
+
+    #[test]
+    fn the_head_of_an_oversized_frame_is_cut_at_a_character_boundary() {
+        let text = format!("[2,\"é{}", "é".repeat(4000));
+        let head = head_of(&text, OVERSIZED_HEAD_BYTES);
+        assert!(head.len() <= OVERSIZED_HEAD_BYTES && head.len() >= OVERSIZED_HEAD_BYTES - 1);
+        assert!(text.starts_with(head));
+        assert_eq!(head_of("[2]", OVERSIZED_HEAD_BYTES), "[2]");
     }
 
     #[tokio::test]

@@ -83,28 +83,39 @@ async fn bad_frames_get_call_errors_and_the_connection_survives() {
     );
 }
 
+/// OCPP-J §4.2.3: a received CALL that cannot be handled gets a CallError with its UniqueId,
+/// so the central system is not left waiting. A CALL over 64 KiB is not processed but answered
+/// (GenericError, the id recovered from the frame's head), also above tungstenite's default 8 MiB
+/// frame limit; the connection stays up.
 #[tokio::test(flavor = "multi_thread")]
-async fn an_oversized_frame_is_dropped_with_a_log_line_and_the_connection_survives() {
+async fn an_oversized_call_gets_a_call_error_with_its_id_and_the_connection_survives() {
     let csms = Csms::start("127.0.0.1:0").await;
     let dir = tempfile::tempdir().unwrap();
     let p = ChargerProc::start(dir.path(), &csms.url(), FAST_CONFIG, &[]);
     booted(&csms).await;
 
-    let big = format!(
-        r#"[2,"big-1","DataTransfer",{{"vendorId":"x","data":"{}"}}]"#,
-        "x".repeat(70 * 1024)
-    );
-    csms.send_text(big);
+    let big = |id: &str, n: usize| {
+        format!(
+            r#"[2,"{id}","DataTransfer",{{"vendorId":"x","data":"{}"}}]"#,
+            "A".repeat(n)
+        )
+    };
+    csms.send_text(big("big-1", 70 * 1024));
+    csms.send_text(big("big-2", 10 * 1024 * 1024));
     csms.send_binary(vec![1, 2, 3]);
     csms.send_text(r#"[2,"after-1","GetConfiguration",{}]"#);
-    csms.wait_until("an answer to after-1", WAIT, |c| {
-        c.answer_to("after-1").is_some()
+    csms.wait_until("answers to big-1, big-2 and after-1", WAIT, |c| {
+        ["big-1", "big-2", "after-1"]
+            .iter()
+            .all(|id| c.answer_to(id).is_some())
     })
     .await;
-    assert!(
-        csms.answer_to("big-1").is_none(),
-        "the oversized call must not be processed"
-    );
+    for id in ["big-1", "big-2"] {
+        let a = csms.answer_to(id).unwrap();
+        assert_eq!(a[0], 4, "{a}");
+        assert_eq!(a[2], "GenericError", "{a}");
+    }
+    assert_eq!(csms.answer_to("after-1").unwrap()[0], 3);
     let log = p.log_text();
     assert!(log.contains("oversized frame"), "{log}");
     assert!(log.contains("binary frame ignored"), "{log}");

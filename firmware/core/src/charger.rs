@@ -340,6 +340,7 @@ impl Charger {
             Input::Connected => self.on_connected(),
             Input::Disconnected => self.on_disconnected(),
             Input::Frame(text) => self.on_frame(&text),
+            Input::OversizedFrame { head, len } => self.on_oversized_frame(&head, len),
             Input::Tick => {}
         }
         if !self.halted {

@@ -77,6 +77,12 @@ pub enum Input {
     Disconnected,
     /// One OCPP-J text frame from the central system.
     Frame(String),
+    /// A text frame too large to process (the shell's limit): only its beginning (`head`, a
+    /// few KiB) and its size. A CALL is answered with a CallError carrying the recovered id.
+    OversizedFrame {
+        head: String,
+        len: usize,
+    },
     /// Time passed. The shell calls this at least every 100 ms and at [`crate::Charger::poll_timeout`].
     Tick,
 }

@@ -170,8 +170,9 @@ pub fn parse(text: &str) -> Result<Frame, BadFrame> {
     }
 }
 
-/// Best effort: the message id of a frame that is not valid JSON (`[2,"id",...` prefix).
-fn recover_id(text: &str) -> Option<String> {
+/// Best effort: the message id of a CALL that is not valid JSON or was cut short
+/// (`[2,"id",...` prefix).
+pub fn recover_id(text: &str) -> Option<String> {
     let rest = text.trim_start().strip_prefix('[')?.trim_start();
     let rest = rest.strip_prefix('2')?.trim_start().strip_prefix(',')?;
     let rest = rest.trim_start().strip_prefix('"')?;

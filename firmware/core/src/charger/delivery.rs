@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::{keys, CallKind, Charger, Outstanding, Registration};
 use crate::confs;
 use crate::io::Output;
-use crate::ocppj::{self, Frame};
+use crate::ocppj::{self, ErrorCode, Frame};
 use crate::queue::{Failure, TxAction};
 
 impl Charger {
@@ -108,6 +108,25 @@ impl Charger {
                 }
                 None => tracing::warn!(%id, "CALLERROR for no outstanding request: ignored"),
             },
+        }
+    }
+
+    /// A frame too large for the shell: a CALL still gets its CallError (J§4.2.3, a received
+    /// CALL that cannot be handled), with the id recovered from the frame's beginning. An
+    /// oversized CALLRESULT/CALLERROR is left to its request's timeout.
+    pub(super) fn on_oversized_frame(&mut self, head: &str, len: usize) {
+        let id = ocppj::recover_id(head);
+        tracing::warn!(len, id = ?id, "oversized frame from the central system");
+        if self.rejected_now() {
+            return;
+        }
+        if let Some(id) = id {
+            let frame = ocppj::call_error(
+                &id,
+                ErrorCode::GenericError,
+                &format!("message of {len} bytes is too large for this charge point"),
+            );
+            self.emit(Output::Send(frame));
         }
     }
 

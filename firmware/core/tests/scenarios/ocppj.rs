@@ -241,3 +241,29 @@ fn strings_longer_than_their_ci_string_type_get_property_constraint_violation() 
     );
     assert_eq!(a[2]["status"], "UnknownVendorId");
 }
+
+/// OCPP-J §4.2.3: a CALL that cannot be handled gets a CallError with its UniqueId; a frame
+/// too large for the shell to hand over is such a CALL. The shell passes its head; the id is
+/// recovered from it.
+#[test]
+fn an_oversized_call_gets_a_generic_error_with_its_id() {
+    let mut sim = Sim::online(&[]);
+    let head = r#"[2,"big2000000","DataTransfer",{"vendorId":"x","data":"AAAAAAAAAAAA"#;
+    sim.input(charger_core::Input::OversizedFrame {
+        head: head.into(),
+        len: 2_000_064,
+    });
+    let a = sim.answers.get("big2000000").cloned();
+    assert_eq!(error_code(&a), "GenericError");
+    assert!(a.unwrap()[3].as_str().unwrap().contains("2000064"));
+    // An oversized answer to one of our requests (or no recoverable id) is only logged.
+    let before = sim.sent.len();
+    for head in [r#"[3,"2-5",{"currentTime":""#, "xxxxxxxx"] {
+        sim.input(charger_core::Input::OversizedFrame {
+            head: head.into(),
+            len: 100_000,
+        });
+    }
+    assert_eq!(sim.sent.len(), before);
+    assert!(sim.core.status().online);
+}
