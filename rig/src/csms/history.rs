@@ -186,8 +186,113 @@ impl History {
         opened && !closed
     }
 
+    /// Why the OCPP link is not quiet at `now`, or `None` when it is: no CALL of the newest
+    /// connection (either way) waits for its answer, and nothing crossed the link for `quiet`.
+    /// Why: a fault injected while an answer is on its way (sent, not yet read) makes the
+    /// charger rightly send that message again, which a scenario would count as a duplicate.
+    /// A request the central system read without answering (`ignored`) will never be
+    /// answered, so it does not count as waiting.
+    pub fn busy(&self, now: DateTime<Utc>, quiet: chrono::Duration) -> Option<String> {
+        let newest = self.last_connection();
+        let answered = |call: &Record| {
+            self.records.iter().any(|r| {
+                r.direction != call.direction
+                    && r.connection == call.connection
+                    && matches!(r.kind, Kind::Result | Kind::Error)
+                    && r.message_id == call.message_id
+            })
+        };
+        if let Some(call) = self.records.iter().find(|r| {
+            r.kind == Kind::Call
+                && r.connection == newest
+                && !r.ignored
+                && r.message_id.is_some()
+                && !answered(r)
+        }) {
+            return Some(format!("a CALL waits for its answer: {}", call.summary()));
+        }
+        let last = self.records.last()?;
+        let since = now - last.at;
+        (since < quiet).then(|| {
+            format!(
+                "the last frame crossed the link {} ms ago: {}",
+                since.num_milliseconds(),
+                last.summary()
+            )
+        })
+    }
+
     /// Frames at or after `since`, for failure reports.
     pub fn recent(&self, since: DateTime<Utc>) -> Vec<&Record> {
         self.records.iter().filter(|r| r.at >= since).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(1_700_000_000_000 + ms).unwrap()
+    }
+
+    fn push(h: &mut History, ms: i64, direction: Direction, kind: Kind, id: &str) {
+        h.records.push(Record {
+            seq: h.records.len(),
+            at: at(ms),
+            message_id: Some(id.into()),
+            action: Some("StatusNotification".into()),
+            ..Record::new(direction, h.last_connection(), kind, json!({}))
+        });
+    }
+
+    fn connect(h: &mut History, n: u32) {
+        h.connections.push(ConnectionEvent {
+            at: at(0),
+            connection: n,
+            opened: true,
+            charge_point_id: "CP".into(),
+        });
+    }
+
+    const QUIET: chrono::Duration = chrono::Duration::milliseconds(250);
+
+    #[test]
+    fn quiet_once_every_call_is_answered_and_nothing_crossed_for_the_quiet_time() {
+        let mut h = History::default();
+        connect(&mut h, 1);
+        assert_eq!(h.busy(at(0), QUIET), None, "nothing ever sent");
+        push(&mut h, 1000, Direction::In, Kind::Call, "1");
+        let busy = h.busy(at(5000), QUIET).expect("a call in flight");
+        assert!(busy.contains("waits for its answer"), "{busy}");
+        push(&mut h, 1010, Direction::Out, Kind::Result, "1");
+        // The answer left 1 ms ago: the charger may not have read it yet.
+        let busy = h.busy(at(1011), QUIET).expect("answer in flight");
+        assert!(busy.contains("1 ms ago"), "{busy}");
+        assert_eq!(h.busy(at(1260), QUIET), None);
+        // A CallError is an answer too; a central-system CALL waits for the charger's answer.
+        push(&mut h, 2000, Direction::Out, Kind::Call, "rig-1");
+        assert!(h.busy(at(9000), QUIET).is_some());
+        push(&mut h, 2005, Direction::In, Kind::Error, "rig-1");
+        assert_eq!(h.busy(at(2255), QUIET), None);
+        // An answer with the same id but the same direction answers nothing.
+        push(&mut h, 3000, Direction::In, Kind::Call, "x");
+        push(&mut h, 3001, Direction::In, Kind::Result, "x");
+        assert!(h.busy(at(9000), QUIET).is_some());
+    }
+
+    #[test]
+    fn a_request_read_without_answer_or_from_a_closed_connection_is_not_waited_for() {
+        let mut h = History::default();
+        connect(&mut h, 1);
+        push(&mut h, 1000, Direction::In, Kind::Call, "1");
+        h.records.last_mut().unwrap().ignored = true;
+        assert_eq!(h.busy(at(1250), QUIET), None);
+        push(&mut h, 2000, Direction::In, Kind::Call, "2");
+        connect(&mut h, 2);
+        assert_eq!(h.busy(at(2250), QUIET), None, "connection 1 is gone");
+        push(&mut h, 3000, Direction::In, Kind::Call, "3");
+        assert!(h.busy(at(9000), QUIET).is_some());
     }
 }

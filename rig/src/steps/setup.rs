@@ -219,12 +219,40 @@ pub async fn bring_online(world: &mut RigWorld) -> StepResult {
     Ok(())
 }
 
+/// How long nothing may cross the OCPP link before a setting-up step ends.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Waits (step deadline) until the OCPP link is quiet: every CALL of the current connection
+/// answered and nothing on the link for [`QUIET`]. Setting-up steps end with it so that a
+/// fault injected by the next step never catches an answer the charger has not read yet
+/// (it would rightly send that message again, and the scenario would see a duplicate).
+pub async fn wait_link_quiet(world: &mut RigWorld) -> StepResult {
+    let wait = world.step_deadline();
+    let deadline = world.deadline_in(wait);
+    world.csms().await?;
+    let quiet = chrono::Duration::from_std(QUIET).expect("small");
+    loop {
+        let busy = world
+            .csms
+            .as_ref()
+            .and_then(|c| c.with_history(|h| h.busy(chrono::Utc::now(), quiet)));
+        let Some(why) = busy else { return Ok(()) };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(world.failure(&format!(
+                "expected the OCPP link quiet (every CALL answered, nothing for {QUIET:?}) \
+                 within {wait:?}, but {why}"
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 async fn online(world: &mut RigWorld, _: Args) -> StepResult {
     if world.is_started()
         && world.status().is_some_and(|s| s.online)
         && world.csms.as_ref().is_some_and(|c| c.is_connected())
     {
-        return Ok(());
+        return wait_link_quiet(world).await;
     }
     bring_online(world).await?;
     let available = world
@@ -234,6 +262,7 @@ async fn online(world: &mut RigWorld, _: Args) -> StepResult {
     if !available {
         return Err(world.failure("connector 1 was never reported Available"));
     }
+    wait_link_quiet(world).await?;
     world.advance_cursors();
     Ok(())
 }
@@ -307,6 +336,7 @@ async fn charged_online(world: &mut RigWorld, args: Args) -> StepResult {
             },
         )
         .await?;
+    wait_link_quiet(world).await?;
     world.advance_cursors();
     Ok(())
 }
@@ -344,6 +374,7 @@ async fn rejected_online(world: &mut RigWorld, args: Args) -> StepResult {
             s.connector_status == ConnectorStatus::Available && !s.transaction_active
         })
         .await?;
+    wait_link_quiet(world).await?;
     world.advance_cursors();
     Ok(())
 }
