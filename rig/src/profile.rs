@@ -351,6 +351,14 @@ impl Profile {
                         ));
                     }
                 }
+                if link != LinkChoice::Sim {
+                    if let Some(key) = t.get_ref().keys().find(|k| *k != "configuration") {
+                        return Err(err(
+                            Some(t.span()),
+                            format!("charger.config.{key}: the rig cannot set a real board's firmware settings (only [charger.config.configuration] OCPP keys, sent by ChangeConfiguration once the board is online): provision the board with them and remove this table"),
+                        ));
+                    }
+                }
                 check_charger_config(text, t.get_ref(), t.span()).map_err(|(line, reason)| {
                     ProfileError {
                         file: path.map(Path::to_path_buf),
@@ -491,6 +499,24 @@ impl Profile {
         })
     }
 
+    /// The OCPP keys of `[charger.config.configuration]`, values as OCPP strings. A real
+    /// board gets them by ChangeConfiguration once online (a simulated one reads them from
+    /// its configuration file), so the profile's timers hold on a bench too.
+    pub fn board_ocpp_keys(&self) -> Vec<(String, String)> {
+        let Some(toml::Value::Table(keys)) = self.charger_config.get("configuration") else {
+            return Vec::new();
+        };
+        keys.iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), value)
+            })
+            .collect()
+    }
+
     /// Deep-merges the profile's charger overrides into a charger config table
     /// (profile values win).
     pub fn apply_charger_config(&self, target: &mut toml::Table) {
@@ -591,6 +617,48 @@ mod tests {
         assert!(matches!(p.power, PowerChoice::Command { .. }));
         assert!(matches!(p.network, GateChoice::Nftables(_)));
         assert_eq!(p.concurrency, 1);
+        assert_eq!(
+            p.board_ocpp_keys(),
+            [
+                ("HeartbeatInterval".to_string(), "60".to_string()),
+                ("WebSocketPingInterval".to_string(), "10".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn board_ocpp_keys_are_strings_whatever_the_toml_type() {
+        let p = parse("[charger.config.configuration]\nMeterValueSampleInterval = 11\nAllowOfflineTxForUnknownId = true\nHeartbeatInterval = \"30\"\n").unwrap();
+        assert_eq!(
+            p.board_ocpp_keys(),
+            [
+                ("AllowOfflineTxForUnknownId".to_string(), "true".to_string()),
+                ("HeartbeatInterval".to_string(), "30".to_string()),
+                ("MeterValueSampleInterval".to_string(), "11".to_string()),
+            ]
+        );
+        assert!(parse("").unwrap().board_ocpp_keys().is_empty());
+    }
+
+    #[test]
+    fn a_real_board_profile_refuses_firmware_settings_the_rig_cannot_apply() {
+        let bench = "link = \"slcan:/dev/ttyACM0\"\n[power]\nswitch = \"none\"\n[[skip_tags]]\ntag = \"@power\"\nreason = \"no relay\"\n";
+        for (section, key) in [
+            ("csms", "reconnect_min_ms = 100"),
+            ("identity", "vendor = \"X\""),
+            ("charger", "max_current_a = 16"),
+        ] {
+            let text = format!("{bench}[charger.config.{section}]\n{key}\n");
+            let e = parse(&text).expect_err(&text);
+            assert_eq!(e.line, Some(7), "{e}");
+            assert!(
+                e.reason.contains(&format!("charger.config.{section}")),
+                "{e}"
+            );
+            assert!(e.reason.contains("provision the board"), "{e}");
+        }
+        let ok = format!("{bench}[charger.config.configuration]\nHeartbeatInterval = \"30\"\n");
+        assert_eq!(parse(&ok).unwrap().board_ocpp_keys().len(), 1);
     }
 
     #[test]

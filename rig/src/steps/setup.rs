@@ -195,13 +195,17 @@ pub async fn bring_online(world: &mut RigWorld) -> StepResult {
         .wait_status(wait, "the board reporting online", |s| s.online)
         .await?;
     if !world.ctx.profile.is_sim() {
-        // A real board has no configuration file the rig writes: the keys the scenario set
-        // before boot go through ChangeConfiguration once it is online.
-        let keys: Vec<(String, String)> = world
-            .ocpp_keys
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+        // A real board has no configuration file the rig writes: the profile's OCPP keys,
+        // then the ones the scenario set before boot, go through ChangeConfiguration once it
+        // is online (a key both set gets only the scenario's value).
+        let mut keys: Vec<(String, String)> = world
+            .ctx
+            .profile
+            .board_ocpp_keys()
+            .into_iter()
+            .filter(|(k, _)| !world.ocpp_keys.contains_key(k))
             .collect();
+        keys.extend(world.ocpp_keys.iter().map(|(k, v)| (k.clone(), v.clone())));
         for (key, value) in keys {
             match world
                 .call("ChangeConfiguration", json!({"key": key, "value": value}))
