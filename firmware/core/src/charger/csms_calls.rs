@@ -528,7 +528,7 @@ impl Charger {
                 })
             }
             MessageTrigger::MeterValues => {
-                Box::new(|c: &mut Charger| c.queue_triggered_meter_values())
+                Box::new(move |c: &mut Charger| c.queue_triggered_meter_values(connector))
             }
             MessageTrigger::DiagnosticsStatusNotification
             | MessageTrigger::FirmwareStatusNotification => {
@@ -541,7 +541,11 @@ impl Charger {
         Ok((answer(TriggerMessageStatus::Accepted), after))
     }
 
-    fn queue_triggered_meter_values(&mut self) {
+    /// A triggered MeterValues. Connector 0 is the charge point's main meter (§6.31): our one
+    /// meter measures the whole charge point, so it reports the same reading there, outside
+    /// any transaction; otherwise connector 1, with the running transaction's id.
+    fn queue_triggered_meter_values(&mut self, connector: Option<u32>) {
+        let main_meter = connector == Some(0);
         let mv = self.meter_value(
             ts(self.now.utc),
             ReadingContext::Trigger,
@@ -550,9 +554,10 @@ impl Charger {
         let transaction_id = self
             .tx
             .as_ref()
+            .filter(|_| !main_meter)
             .and_then(|t| self.tx_ids.get(&t.local_id).copied());
         let req = MeterValuesRequest {
-            connector_id: 1,
+            connector_id: if main_meter { 0 } else { 1 },
             transaction_id,
             meter_value: vec![mv],
         };

@@ -1002,3 +1002,41 @@ fn a_long_transaction_keeps_begin_and_end_and_drops_intermediate_values() {
     let last_sample = times[times.len() - 2];
     assert!(times[times.len() - 1] - last_sample <= chrono::Duration::milliseconds(1_200));
 }
+
+/// §5.17: the connectorId of a TriggerMessage says which connector the message is for; for
+/// MeterValues 0 is the charge point's main meter (§6.31). Our one meter measures the whole
+/// charge point, so connector 0 gets its reading on connectorId 0, outside any transaction;
+/// connector 1 keeps its own (with the transaction id). §5.17 also makes a StatusNotification for
+/// connector 0 "a request for the status of the Charge Point".
+#[test]
+fn trigger_message_for_connector_0_reports_connector_0() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.advance(200);
+    let a = sim.cs_call(
+        "TriggerMessage",
+        json!({"requestedMessage": "MeterValues", "connectorId": 0}),
+    );
+    assert_eq!(a[2]["status"], "Accepted");
+    sim.advance(100);
+    let mv = sim.last("MeterValues").unwrap();
+    assert_eq!(mv["connectorId"], 0, "{mv}");
+    assert!(mv.get("transactionId").is_none(), "{mv}");
+    assert_eq!(mv["meterValue"][0]["sampledValue"][0]["context"], "Trigger");
+    sim.cs_call(
+        "TriggerMessage",
+        json!({"requestedMessage": "MeterValues", "connectorId": 1}),
+    );
+    sim.advance(100);
+    let mv = sim.last("MeterValues").unwrap();
+    assert_eq!(mv["connectorId"], 1, "{mv}");
+    assert_eq!(mv["transactionId"], sim.last_tx_id(), "{mv}");
+    let before = sim.statuses(0).len();
+    let a = sim.cs_call(
+        "TriggerMessage",
+        json!({"requestedMessage": "StatusNotification", "connectorId": 0}),
+    );
+    assert_eq!(a[2]["status"], "Accepted");
+    sim.advance(100);
+    assert_eq!(sim.statuses(0).len(), before + 1);
+}
