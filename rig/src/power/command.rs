@@ -8,7 +8,8 @@ use std::time::Duration;
 pub struct CommandPower {
     on: String,
     off: String,
-    /// Waited after each switch: relay bounce, capacitors draining, supply ramp.
+    /// Waited after switching on (relay bounce, supply ramp) before the board is expected
+    /// to boot, as the profile's `settle_ms` says.
     settle: Duration,
 }
 
@@ -38,7 +39,6 @@ impl CommandPower {
                 stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
             });
         }
-        tokio::time::sleep(self.settle).await;
         Ok(())
     }
 }
@@ -49,7 +49,12 @@ impl PowerSwitch for CommandPower {
     }
 
     fn on(&self) -> BoxFuture<'_, Result<(), PowerError>> {
-        self.run(&self.on).boxed()
+        async move {
+            self.run(&self.on).await?;
+            tokio::time::sleep(self.settle).await;
+            Ok(())
+        }
+        .boxed()
     }
 }
 

@@ -6,7 +6,11 @@ pub mod sim;
 pub use command::CommandPower;
 pub use sim::SimPower;
 
+use crate::profile::PowerChoice;
+use crate::simboard::SimBoard;
 use futures_util::future::BoxFuture;
+use std::sync::Arc;
+use tokio::sync::Mutex;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PowerError {
@@ -31,4 +35,19 @@ pub trait PowerSwitch: Send + Sync {
     fn off(&self) -> BoxFuture<'_, Result<(), PowerError>>;
     /// Power back; the board boots with what it persisted.
     fn on(&self) -> BoxFuture<'_, Result<(), PowerError>>;
+}
+
+/// The switch a profile asks for; `None` when it has none (`switch = "none"`, whose `@power`
+/// scenarios the profile skips) or names the simulator without a simulated board.
+pub fn switch_for(
+    choice: &PowerChoice,
+    board: Option<&Arc<Mutex<SimBoard>>>,
+) -> Option<Box<dyn PowerSwitch>> {
+    match (choice, board) {
+        (PowerChoice::Sim, Some(board)) => Some(Box::new(SimPower::new(board.clone()))),
+        (PowerChoice::Command { on, off, settle }, _) => {
+            Some(Box::new(CommandPower::new(on, off, *settle)))
+        }
+        _ => None,
+    }
 }

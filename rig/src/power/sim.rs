@@ -7,7 +7,7 @@ use futures_util::FutureExt;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
-/// Shares the board with whoever else needs it (the world, `rig sim`).
+/// Shares the board with the bench, which also shuts it down and reads its paths.
 #[derive(Clone)]
 pub struct SimPower {
     board: Arc<Mutex<SimBoard>>,
@@ -30,5 +30,43 @@ impl PowerSwitch for SimPower {
 
     fn on(&self) -> BoxFuture<'_, Result<(), PowerError>> {
         async move { Ok(self.board.lock().await.restore_power().await?) }.boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::PowerChoice;
+    use crate::simboard::SimBoardOptions;
+
+    /// Through the trait object the bench holds: off kills the process, on starts a new one
+    /// on the same paths.
+    #[tokio::test]
+    async fn the_profile_switch_cuts_and_restores_a_simulated_board() {
+        let dir = std::env::temp_dir().join(format!("simpower-test-{}", std::process::id()));
+        let mut o = SimBoardOptions::in_dir(&dir, "ws://127.0.0.1:1/ocpp");
+        // Stand-in board: makes its "pty" (a symlink to /dev/null) and sleeps. $2 is sim:PATH.
+        o.program = vec![
+            "sh".into(),
+            "-c".into(),
+            "ln -s /dev/null \"${2#sim:}\"; exec sleep 60".into(),
+            "sh".into(),
+        ];
+        let board = Arc::new(Mutex::new(SimBoard::start(o).await.expect("start")));
+        let switch = super::super::switch_for(&PowerChoice::Sim, Some(&board)).expect("a switch");
+        let pid1 = board.lock().await.pid().unwrap();
+        switch.off().await.unwrap();
+        assert!(!board.lock().await.is_powered());
+        assert!(nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid1 as i32), None).is_err());
+        switch.on().await.unwrap();
+        let mut b = board.lock().await;
+        assert!(b.is_powered());
+        assert_eq!(b.starts(), 2);
+        assert_ne!(b.pid().unwrap(), pid1);
+        drop(b);
+        assert!(super::super::switch_for(&PowerChoice::Sim, None).is_none());
+        assert!(super::super::switch_for(&PowerChoice::None, Some(&board)).is_none());
+        drop(board);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

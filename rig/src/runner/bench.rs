@@ -12,18 +12,23 @@ use super::context::RunContext;
 use crate::csms::Csms;
 use crate::gate::{NetworkGate, NftablesGate, ProxyGate};
 use crate::link::{BoardClient, BoardClientOptions, BoardView, EventRecord};
-use crate::profile::{GateChoice, LinkChoice, PowerChoice};
+use crate::power::PowerSwitch;
+use crate::profile::{GateChoice, LinkChoice};
 use crate::simboard::{SimBoard, SimBoardOptions};
+use std::sync::Arc;
+use tokio::sync::Mutex;
 
 /// The running bench of one scenario.
 pub struct Bench {
-    pub board: Option<SimBoard>,
+    /// The simulated board (shared with its power switch); `None` on a real board.
+    pub board: Option<Arc<Mutex<SimBoard>>>,
     pub gate: Box<dyn NetworkGate>,
     pub client: Option<BoardClient>,
     pub link: LinkSpec,
     pub charger_url: String,
     pub dir: PathBuf,
-    power: PowerChoice,
+    /// The profile's power switch; `None` when it has none.
+    power: Option<Box<dyn PowerSwitch>>,
     /// False between `power_off` and `power_on`.
     pub powered: bool,
 }
@@ -81,7 +86,7 @@ impl Bench {
                     .await
                     .map_err(|e| err("cannot start the simulated board")(&e))?;
                 let link = board.link_spec();
-                (Some(board), link)
+                (Some(Arc::new(Mutex::new(board))), link)
             }
             LinkChoice::Real(spec) => (None, spec.clone()),
         };
@@ -95,14 +100,15 @@ impl Bench {
             .wait_connected(profile.step_deadline)
             .await
             .map_err(|e| err("the board does not answer on its link")(&e))?;
+        let power = crate::power::switch_for(&profile.power, board.as_ref());
         Ok(Bench {
+            power,
             board,
             gate,
             client: Some(client),
             link,
             charger_url,
             dir: dir.to_path_buf(),
-            power: profile.power.clone(),
             powered: true,
         })
     }
@@ -194,35 +200,28 @@ impl Bench {
         .await
     }
 
+    fn power_switch(&self) -> Result<&dyn PowerSwitch, String> {
+        self.power
+            .as_deref()
+            .ok_or_else(|| "this rig profile has no power switch (tag the scenario @power)".into())
+    }
+
     /// Cuts the board's power.
     pub async fn power_off(&mut self) -> Result<(), String> {
         self.powered = false;
-        match (&self.power, self.board.as_mut()) {
-            (PowerChoice::Sim, Some(board)) => board
-                .kill_power()
-                .await
-                .map_err(|e| err("cannot cut the simulated board's power")(&e)),
-            (PowerChoice::Command { off, .. }, _) => run_command(off).await,
-            _ => Err("this rig profile has no power switch (tag the scenario @power)".into()),
-        }
+        self.power_switch()?
+            .off()
+            .await
+            .map_err(|e| err("cannot cut the board's power")(&e))
     }
 
     /// Restores the board's power and waits for it on the link.
     pub async fn power_on(&mut self) -> Result<(), String> {
         self.powered = true;
-        match (&self.power, self.board.as_mut()) {
-            (PowerChoice::Sim, Some(board)) => board
-                .restore_power()
-                .await
-                .map_err(|e| err("cannot restore the simulated board's power")(&e))?,
-            (PowerChoice::Command { on, settle, .. }, _) => {
-                run_command(on).await?;
-                tokio::time::sleep(*settle).await;
-            }
-            _ => {
-                return Err("this rig profile has no power switch (tag the scenario @power)".into())
-            }
-        }
+        self.power_switch()?
+            .on()
+            .await
+            .map_err(|e| err("cannot restore the board's power")(&e))?;
         let client = self.client()?;
         client
             .wait_connected(Duration::from_secs(30))
@@ -276,8 +275,12 @@ impl Bench {
         if let Some(client) = self.client.take() {
             let _ = tokio::task::spawn_blocking(move || client.close()).await;
         }
-        if let Some(board) = self.board.as_mut() {
-            board.shutdown(Duration::from_millis(500)).await;
+        if let Some(board) = self.board.as_ref() {
+            board
+                .lock()
+                .await
+                .shutdown(Duration::from_millis(500))
+                .await;
         }
     }
 }
@@ -287,22 +290,4 @@ fn scenario_token() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("s{}-{n}", std::process::id())
-}
-
-async fn run_command(command: &str) -> Result<(), String> {
-    let out = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .output()
-        .await
-        .map_err(|e| format!("cannot run `{command}`: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{command}` failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
 }
