@@ -248,11 +248,14 @@ impl Charger {
                 .table(Table::LocalList)
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
-        let queue = TxQueue::restore(
+        let mut queue = TxQueue::restore(
             restored
                 .table(Table::Queue)
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
+        // §3.7.1: a retry wait started before the reboot continues after it.
+        let retry_ms = config.uint("TransactionMessageRetryInterval") * 1000;
+        queue.rearm(now, |attempts| retry_ms * u64::from(attempts));
         let mut charger = Charger {
             settings,
             config,

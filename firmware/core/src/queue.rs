@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::store::{StoreOp, Table};
+use crate::time::Now;
 
 /// Which transaction message a queue entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,9 +38,12 @@ pub struct QueuedMessage {
     pub payload: Value,
     /// Failed attempts on a live connection so far (offline time never counts).
     pub attempts: u32,
-    /// Monotonic time before which no new attempt is made (not persisted: a reboot retries at once).
+    /// Monotonic time before which no new attempt is made (this boot's clock).
     #[serde(skip)]
     pub not_before_ms: u64,
+    /// The same as wall-clock time, persisted so a reboot does not shorten the retry wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 /// What a failed attempt led to.
@@ -97,6 +102,7 @@ impl TxQueue {
             payload,
             attempts: 0,
             not_before_ms: 0,
+            retry_at: None,
         };
         let op = put(seq, &msg);
         *self.per_tx.entry(local_tx).or_default() += 1;
@@ -136,7 +142,7 @@ impl TxQueue {
     pub fn fail(
         &mut self,
         seq: u64,
-        now_ms: u64,
+        now: Now,
         retry_interval_ms: u64,
         max_attempts: u32,
     ) -> Option<(Failure, StoreOp)> {
@@ -146,10 +152,24 @@ impl TxQueue {
             let (m, op) = self.remove(seq)?;
             return Some((Failure::Dropped(m), op));
         }
-        let at_ms = now_ms + retry_interval_ms * u64::from(msg.attempts);
+        let wait_ms = retry_interval_ms * u64::from(msg.attempts);
+        let at_ms = now.mono_ms + wait_ms;
         msg.not_before_ms = at_ms;
+        msg.retry_at = Some(now.plus_ms(wait_ms).utc);
         let op = put(seq, msg);
         Some((Failure::Retry { at_ms }, op))
+    }
+
+    /// After a reboot: re-arms each persisted retry wait on this boot's monotonic clock. The
+    /// remaining wait is capped by `max_wait_ms(attempts)`, so a wall clock set back cannot
+    /// hold a message for longer than its interval.
+    pub fn rearm(&mut self, now: Now, max_wait_ms: impl Fn(u32) -> u64) {
+        for msg in self.items.values_mut() {
+            if let Some(at) = msg.retry_at {
+                let left = (at - now.utc).num_milliseconds().max(0) as u64;
+                msg.not_before_ms = now.mono_ms + left.min(max_wait_ms(msg.attempts));
+            }
+        }
     }
 
     /// Whether messages of local transaction `local_tx` are still waiting.
@@ -175,6 +195,41 @@ fn put(seq: u64, msg: &QueuedMessage) -> StoreOp {
 mod tests {
     use super::*;
 
+    fn at(mono_ms: u64) -> Now {
+        Now {
+            mono_ms,
+            utc: DateTime::from_timestamp(1_800_000_000, 0).expect("valid")
+                + chrono::Duration::milliseconds(mono_ms as i64),
+        }
+    }
+
+    #[test]
+    fn a_restored_retry_wait_continues_on_the_new_clock_and_is_capped() {
+        let mut q = TxQueue::default();
+        let (seq, _) = q.push(TxAction::StopTransaction, 1, Value::Null);
+        let (_, op) = q.fail(seq, at(1_000), 10_000, 3).unwrap();
+        let StoreOp::Put { key, value, .. } = op else {
+            panic!("a put")
+        };
+        let restored = || TxQueue::restore(std::iter::once((key.clone(), value.clone())));
+        // Rebooted 4 s later, the new monotonic clock starting at 500: 6 s left.
+        let reboot = Now {
+            mono_ms: 500,
+            utc: at(5_000).utc,
+        };
+        let mut r = restored();
+        r.rearm(reboot, |_| 10_000);
+        assert_eq!(r.head().unwrap().1.not_before_ms, 6_500);
+        // A wall clock set back a day: never more than the interval.
+        let back = Now {
+            mono_ms: 500,
+            utc: at(5_000).utc - chrono::Duration::days(1),
+        };
+        let mut r = restored();
+        r.rearm(back, |n| 10_000 * u64::from(n));
+        assert_eq!(r.head().unwrap().1.not_before_ms, 10_500);
+    }
+
     #[test]
     fn keys_sort_in_delivery_order_as_strings() {
         assert!(queue_key(9) < queue_key(10));
@@ -186,15 +241,15 @@ mod tests {
         let mut q = TxQueue::default();
         let (seq, _) = q.push(TxAction::StartTransaction, 1, Value::Null);
         assert_eq!(
-            q.fail(seq, 1_000, 10_000, 3).unwrap().0,
+            q.fail(seq, at(1_000), 10_000, 3).unwrap().0,
             Failure::Retry { at_ms: 11_000 }
         );
         assert_eq!(
-            q.fail(seq, 11_000, 10_000, 3).unwrap().0,
+            q.fail(seq, at(11_000), 10_000, 3).unwrap().0,
             Failure::Retry { at_ms: 31_000 }
         );
         assert!(matches!(
-            q.fail(seq, 31_000, 10_000, 3).unwrap().0,
+            q.fail(seq, at(31_000), 10_000, 3).unwrap().0,
             Failure::Dropped(_)
         ));
         assert!(q.is_empty());

@@ -239,7 +239,7 @@ impl Charger {
     fn fail_tx(&mut self, seq: u64) {
         let retry_ms = self.config.uint("TransactionMessageRetryInterval") * 1000;
         let attempts = self.config.uint("TransactionMessageAttempts") as u32;
-        let Some((failure, op)) = self.queue.fail(seq, self.now.mono_ms, retry_ms, attempts) else {
+        let Some((failure, op)) = self.queue.fail(seq, self.now, retry_ms, attempts) else {
             return;
         };
         self.persist(vec![op]);

@@ -797,7 +797,10 @@ fn a_soft_reset_sends_stop_transaction_before_rebooting() {
 /// System, it SHALL queue the StopTransaction.req": the reboot waits at most MessageTimeout.
 #[test]
 fn a_reset_whose_stop_transaction_is_not_answered_reboots_and_delivers_it_afterwards() {
-    let mut sim = Sim::online(&[("MessageTimeout", "5")]);
+    let mut sim = Sim::online(&[
+        ("MessageTimeout", "5"),
+        ("TransactionMessageRetryInterval", "3"),
+    ]);
     charging(&mut sim);
     sim.advance(1_000);
     sim.csms.silent = true;
@@ -807,8 +810,12 @@ fn a_reset_whose_stop_transaction_is_not_answered_reboots_and_delivers_it_afterw
     sim.csms.silent = false;
     sim.advance(5_100);
     assert_eq!(sim.reboots, vec![false]);
-    sim.advance(1_000);
-    assert_eq!(sim.count("StopTransaction"), 2, "queued and sent again");
+    sim.advance(3_100);
+    assert_eq!(
+        sim.count("StopTransaction"),
+        2,
+        "queued and sent again after the retry interval"
+    );
     assert_eq!(sim.core.status().queue_len, 0);
 }
 
@@ -1039,4 +1046,27 @@ fn trigger_message_for_connector_0_reports_connector_0() {
     assert_eq!(a[2]["status"], "Accepted");
     sim.advance(100);
     assert_eq!(sim.statuses(0).len(), before + 1);
+}
+
+/// §3.7.1: before every retransmission the charge point waits TransactionMessageRetryInterval ×
+/// the preceding transmissions. A reboot (Reset, power cut) in between does not shorten it:
+/// the due time is persisted as wall-clock time.
+#[test]
+fn a_failed_transaction_message_still_waits_its_retry_interval_after_a_reboot() {
+    let mut sim = Sim::online(&[("TransactionMessageRetryInterval", "10")]);
+    charging(&mut sim);
+    sim.advance(1_000);
+    sim.csms.call_errors.insert("StopTransaction".into(), 1);
+    sim.card(TAG);
+    assert_eq!(sim.count("StopTransaction"), 1);
+    let first = sim.received("StopTransaction")[0].at_ms;
+    sim.power_cycle(); // +2 s
+    sim.connect();
+    sim.advance(6_000);
+    assert_eq!(sim.count("StopTransaction"), 1, "not before the interval");
+    sim.advance(3_000);
+    assert_eq!(sim.count("StopTransaction"), 2);
+    let second = sim.received("StopTransaction")[1].at_ms;
+    assert!(second - first >= 10_000, "{}", second - first);
+    assert_eq!(sim.core.status().queue_len, 0);
 }
