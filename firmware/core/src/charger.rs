@@ -33,6 +33,7 @@ pub(crate) mod keys {
     pub const HOLD: &str = "hold";
     pub const AVAILABLE: &str = "available";
     pub const BOOTS: &str = "boots";
+    pub const CLOCK_OFFSET: &str = "clock_offset_ms";
     pub const TXID_PREFIX: &str = "txid/";
 }
 
@@ -160,6 +161,9 @@ pub struct Charger {
     msg_counter: u64,
     /// A Reset was executed: the core is dead until the shell rebuilds it.
     halted: bool,
+    /// Added to the shell's UTC: the central system's clock, adopted from BootNotification.conf
+    /// and Heartbeat.conf (§4.2, §4.6 RECOMMENDED).
+    clock_offset_ms: i64,
     /// A Reset was accepted; the reboot waits for the stop to be delivered and no CALL in flight.
     reset_pending: Option<PendingReset>,
 
@@ -226,6 +230,14 @@ impl Charger {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let get = |k: &str| state.get(k).cloned();
+        // The central system's time adopted before the reboot (§4.2) applies from the start.
+        let clock_offset_ms = get(keys::CLOCK_OFFSET)
+            .and_then(|v| v.as_i64())
+            .unwrap_or(0);
+        let now = Now {
+            utc: now.utc + chrono::Duration::milliseconds(clock_offset_ms),
+            ..now
+        };
         let meter_rec: Option<MeterRecord> =
             get(keys::METER).and_then(|v| serde_json::from_value(v).ok());
         let meter = Meter::new(meter_rec, now.mono_ms, now.utc);
@@ -266,6 +278,7 @@ impl Charger {
             msg_counter: 0,
             halted: false,
             reset_pending: None,
+            clock_offset_ms,
             pilot: PilotState::A,
             load_da: 0,
             contactor: false,
@@ -327,11 +340,12 @@ impl Charger {
         if self.halted {
             return;
         }
+        let utc = now.utc + chrono::Duration::milliseconds(self.clock_offset_ms);
         if now.mono_ms >= self.now.mono_ms {
-            self.now = now;
+            self.now = Now { utc, ..now };
         } else {
             // A monotonic clock never goes back; keep ours and take only the wall time.
-            self.now.utc = now.utc;
+            self.now.utc = utc;
         }
         self.meter.advance(self.now.mono_ms, self.metered_current());
         match input {
@@ -452,6 +466,30 @@ impl Charger {
         }]);
     }
 
+    /// Adopts the central system's clock when ours is more than [`CLOCK_TOLERANCE_MS`] off
+    /// (§4.2, §4.6: RECOMMENDED). Smaller differences are network latency and ignored, so a
+    /// synchronized host clock is never disturbed. Times already queued keep their stamps.
+    fn sync_clock(&mut self, central: Option<DateTime<Utc>>) {
+        let Some(central) = central else { return };
+        let diff = (central - self.now.utc).num_milliseconds();
+        if diff.abs() <= CLOCK_TOLERANCE_MS {
+            return;
+        }
+        tracing::warn!(
+            diff_ms = diff,
+            central = %central,
+            "clock differs from the central system's: adopting its time"
+        );
+        let d = chrono::Duration::milliseconds(diff);
+        self.clock_offset_ms += diff;
+        self.now.utc += d;
+        // Times of moments already passed, re-expressed on the adopted clock.
+        self.status_since.2 += d;
+        self.meter.persisted_time += d;
+        self.next_aligned = None;
+        self.put_state(keys::CLOCK_OFFSET, Value::from(self.clock_offset_ms));
+    }
+
     /// Emits pending store ops as one `Persist` output.
     fn flush(&mut self) {
         if !self.ops.is_empty() {
@@ -533,6 +571,9 @@ impl Charger {
         }
     }
 }
+
+/// A central-system clock at most this far from ours is taken as equal (network latency).
+const CLOCK_TOLERANCE_MS: i64 = 2_000;
 
 /// While a transaction runs, the meter is persisted at least this often (and on every Wh change),
 /// so a power cut loses at most this much of the stop time.

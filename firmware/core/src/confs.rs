@@ -15,6 +15,8 @@ pub struct BootConf {
     pub status: RegistrationStatus,
     /// Seconds; negative or fractional values are clamped/truncated.
     pub interval: u32,
+    /// The central system's clock (unreadable: `None`).
+    pub current_time: Option<DateTime<Utc>>,
 }
 
 /// An RFC 3339 date-time; one without an offset is taken as UTC.
@@ -42,7 +44,11 @@ pub fn boot_conf(v: &Value) -> Option<BootConf> {
         .and_then(Value::as_f64)
         .map(|i| i.clamp(0.0, f64::from(u32::MAX)) as u32)
         .unwrap_or(0);
-    Some(BootConf { status, interval })
+    Some(BootConf {
+        status,
+        interval,
+        current_time: v.get("currentTime").and_then(date_time),
+    })
 }
 
 /// An IdTagInfo: `status` is required; a bad `expiryDate` is treated as already expired (the
@@ -104,7 +110,8 @@ mod tests {
             c,
             BootConf {
                 status: RegistrationStatus::Accepted,
-                interval: 60
+                interval: 60,
+                current_time: DateTime::from_timestamp(1_767_225_600, 0),
             }
         );
         assert_eq!(

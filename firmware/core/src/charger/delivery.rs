@@ -145,9 +145,14 @@ impl Charger {
                 if conf.is_none() {
                     tracing::warn!("malformed BootNotification.conf");
                 }
+                let time = conf.as_ref().and_then(|c| c.current_time);
                 self.on_boot_result(conf);
+                self.sync_clock(time);
             }
-            CallKind::Heartbeat | CallKind::Status { .. } | CallKind::TriggeredMeter => {}
+            CallKind::Heartbeat => {
+                self.sync_clock(payload.get("currentTime").and_then(confs::date_time));
+            }
+            CallKind::Status { .. } | CallKind::TriggeredMeter => {}
             CallKind::Authorize { tag, purpose } => {
                 let info = confs::authorize_conf(payload);
                 self.on_authorize_result(&tag, purpose, info);

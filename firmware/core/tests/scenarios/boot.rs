@@ -1,7 +1,7 @@
 use charger_core::PilotState;
 use serde_json::json;
 
-use crate::harness::Sim;
+use crate::harness::{info, time, Sim};
 
 #[test]
 fn boot_notification_is_the_first_message_with_identity() {
@@ -216,4 +216,67 @@ fn unavailability_survives_a_power_cycle() {
         "an unavailable connector starts nothing"
     );
     assert_eq!(sim.count("Authorize"), 0);
+}
+
+/// §4.2 / §4.6: it is RECOMMENDED to synchronize the internal clock with the central system's
+/// currentTime. A difference of more than 2 s is adopted (smaller ones are network latency);
+/// every later timestamp follows it, and it survives a reboot.
+#[test]
+fn the_charger_adopts_the_central_systems_time() {
+    let mut sim = Sim::new(&[]);
+    sim.csms.clock_ahead_ms = 3_600_000;
+    sim.connect();
+    sim.advance(500);
+    let hour = chrono::Duration::hours(1);
+    let status = sim.last("StatusNotification").unwrap();
+    let skew = time(&status["timestamp"]) - (sim.now.utc + hour);
+    assert!(
+        skew.num_seconds().abs() <= 2,
+        "status stamped {}",
+        status["timestamp"]
+    );
+    sim.know("04A1B2C3", info("Accepted"));
+    sim.pilot(PilotState::B);
+    sim.card("04A1B2C3");
+    sim.advance(200);
+    let start = sim.last("StartTransaction").unwrap();
+    let skew = time(&start["timestamp"]) - (sim.now.utc + hour);
+    assert!(
+        skew.num_seconds().abs() <= 2,
+        "start stamped {}",
+        start["timestamp"]
+    );
+    // After a power cut the adopted time is still used, before any new answer: a session
+    // started offline (cached tag) is stamped on the adopted clock.
+    sim.power_cycle();
+    sim.pilot(PilotState::A);
+    sim.pilot(PilotState::B);
+    sim.card("04A1B2C3");
+    assert!(sim.core.status().tx_active);
+    let offline_start = sim.now.utc + hour;
+    sim.connect();
+    sim.advance(1_000);
+    let starts = sim.received("StartTransaction");
+    assert_eq!(starts.len(), 2);
+    let skew = time(&starts[1].payload["timestamp"]) - offline_start;
+    assert!(
+        skew.num_seconds().abs() <= 2,
+        "offline start stamped {}",
+        starts[1].payload["timestamp"]
+    );
+}
+
+/// Latency-sized differences are not adopted: the timestamps stay on the host clock.
+#[test]
+fn a_central_system_clock_within_two_seconds_is_not_adopted() {
+    let mut sim = Sim::new(&[]);
+    sim.csms.clock_ahead_ms = 1_500;
+    sim.connect();
+    sim.advance(500);
+    let status = sim.last("StatusNotification").unwrap();
+    assert!(
+        time(&status["timestamp"]) <= sim.now.utc,
+        "{}",
+        status["timestamp"]
+    );
 }

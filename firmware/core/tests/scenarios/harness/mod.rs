@@ -34,6 +34,8 @@ pub struct Csms {
     pub call_errors: BTreeMap<String, u32>,
     /// Reads requests but answers none (half-open link / stuck server).
     pub silent: bool,
+    /// How far the central system's clock is ahead of the charger's host clock (ms).
+    pub clock_ahead_ms: i64,
     pub received: Vec<Received>,
 }
 
@@ -47,6 +49,7 @@ impl Default for Csms {
             start_status: None,
             call_errors: BTreeMap::new(),
             silent: false,
+            clock_ahead_ms: 0,
             received: Vec::new(),
         }
     }
@@ -269,9 +272,7 @@ impl Sim {
                 return Some(Err(()));
             }
         }
-        let now = self
-            .now
-            .utc
+        let now = (self.now.utc + chrono::Duration::milliseconds(self.csms.clock_ahead_ms))
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let tag_info = |tags: &BTreeMap<String, Value>, p: &Value| {
             let tag = p["idTag"].as_str().unwrap_or_default().to_ascii_uppercase();
