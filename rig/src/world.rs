@@ -257,7 +257,7 @@ impl RigWorld {
         let deadline = self.deadline_in(wait);
         match self.bench()?.wait_status(deadline, &check).await {
             Some(status) => Ok(status),
-            None => Err(self.failure(&format!("{what} within {wait:?}"))),
+            None => Err(self.failure(&format!("expected {what} within {wait:?}"))),
         }
     }
 
@@ -274,7 +274,7 @@ impl RigWorld {
         match broken {
             None => Ok(()),
             Some(status) => Err(self.failure(&format!(
-                "{what} for {period:?}, but the board reported {}",
+                "expected {what} for {period:?}, but the board reported {}",
                 describe_status(&status)
             ))),
         }

@@ -78,15 +78,46 @@ async fn receive(
                     } else {
                         ""
                     };
-                    format!("\n    {}{taken}", r.summary())
+                    format!("\n    {}{taken}{}", r.summary(), answer_of(&history, r))
                 })
                 .collect();
-            Err(format!(
+            let mut out = format!(
                 "{report}\n  every {action} received in this scenario ({}):{}",
                 seen.len(),
                 seen.concat()
-            ))
+            );
+            // An Authorize and a StartTransaction tell each other's story: a card the
+            // charger asked about under another id tag, or refused, is often the clue.
+            let related = match action {
+                "StartTransaction" => Some("Authorize"),
+                "Authorize" => Some("StartTransaction"),
+                _ => None,
+            };
+            if let Some(other) = related {
+                let seen: Vec<String> = history
+                    .received(other)
+                    .map(|r| format!("\n    {}{}", r.summary(), answer_of(&history, r)))
+                    .collect();
+                out.push_str(&format!(
+                    "\n  every {other} received in this scenario ({}):{}",
+                    seen.len(),
+                    seen.concat()
+                ));
+            }
+            Err(out)
         }
+    }
+}
+
+/// How the central system answered a received request, for failure reports.
+fn answer_of(history: &History, request: &Record) -> String {
+    match request
+        .message_id
+        .as_deref()
+        .and_then(|id| history.answer_to(id))
+    {
+        Some(a) => format!(" -> answered {:?} {}", a.kind, a.payload),
+        None => " -> not answered".into(),
     }
 }
 
@@ -500,13 +531,58 @@ async fn messages_in_order(world: &mut RigWorld, args: Args) -> StepResult {
         }
         rows.peek().is_none().then_some(matched)
     };
-    let matched = world
+    let expected: Vec<String> = wanted
+        .iter()
+        .map(|(message, tag, reason)| {
+            let mut row = message.clone();
+            if let Some(t) = tag {
+                row.push_str(&format!(" for {t}"));
+            }
+            if let Some(r) = reason {
+                row.push_str(&format!(" reason {r}"));
+            }
+            row
+        })
+        .collect();
+    let matched = match world
         .wait_history(
             wait,
-            &format!("transaction messages in order: {wanted:?}"),
+            &format!(
+                "these transaction messages in order: {}",
+                expected.join(", ")
+            ),
             in_order,
         )
-        .await?;
+        .await
+    {
+        Ok(matched) => matched,
+        Err(report) => {
+            // The order that did arrive, which may be older than the last 10 s of the report.
+            let history = world.history();
+            let arrived: Vec<String> = history
+                .records
+                .iter()
+                .filter(|r| {
+                    ["StartTransaction", "MeterValues", "StopTransaction"]
+                        .iter()
+                        .any(|a| r.is_received_call(a))
+                })
+                .map(|r| {
+                    let before = if r.seq < from {
+                        " (before this scenario's last setting-up step: not considered)"
+                    } else {
+                        ""
+                    };
+                    format!("\n    {}{}{before}", r.summary(), answer_of(&history, r))
+                })
+                .collect();
+            return Err(format!(
+                "{report}\n  transaction messages received in this scenario, in arrival order ({}):{}",
+                arrived.len(),
+                arrived.concat()
+            ));
+        }
+    };
     // Later `receives` steps look past what this table matched.
     for (action, seq) in matched {
         let cursor = world.cursors.entry(action).or_insert(0);

@@ -185,7 +185,7 @@ async fn connector_status(world: &mut RigWorld, args: Args) -> StepResult {
 
 async fn stays_locked(world: &mut RigWorld, _: Args) -> StepResult {
     world
-        .wait_status(Duration::from_secs(2), "the cable lock engaged", |s| {
+        .wait_status(Duration::from_secs(2), "the cable lock to engage", |s| {
             s.cable_locked
         })
         .await?;
