@@ -483,6 +483,11 @@ impl Charger {
     /// the central system learns the stop sooner.
     fn reset(&mut self, hard: bool) {
         tracing::warn!(hard, "reset requested");
+        if let Some(r) = self.reset_pending.as_mut() {
+            // A second Reset while the first is being carried out: same reset, hard wins.
+            r.hard |= hard;
+            return;
+        }
         let had_tx = self.tx.is_some();
         self.stop_transaction(if hard { "HardReset" } else { "SoftReset" }, None);
         self.persist_meter();

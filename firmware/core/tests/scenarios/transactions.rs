@@ -1070,3 +1070,35 @@ fn a_failed_transaction_message_still_waits_its_retry_interval_after_a_reboot() 
     assert!(second - first >= 10_000, "{}", second - first);
     assert_eq!(sim.core.status().queue_len, 0);
 }
+
+/// A second Reset while the first is delivering the queue up to its StopTransaction does not cut
+/// the delivery short; the reboot is hard if either was.
+#[test]
+fn a_second_reset_during_the_first_keeps_the_stop_delivery_and_hard_wins() {
+    let mut sim = Sim::online(&[("MeterValueSampleInterval", "1"), ("MessageTimeout", "30")]);
+    charging(&mut sim);
+    sim.advance(500);
+    sim.csms.silent = true;
+    sim.advance(3_000); // one MeterValues in flight, more queued behind it
+    let in_flight = sim.sent.last().unwrap().clone();
+    assert_eq!(in_flight[2], "MeterValues");
+    assert!(sim.core.status().queue_len >= 2);
+    sim.cs_call("Reset", json!({"type": "Soft"}));
+    let a = sim.cs_call("Reset", json!({"type": "Hard"}));
+    assert_eq!(a[2]["status"], "Accepted");
+    assert!(sim.reboots.is_empty());
+    sim.csms.silent = false;
+    sim.raw(&json!([3, in_flight[1], {}]).to_string(), "-");
+    assert_eq!(sim.reboots, vec![true]);
+    let order: Vec<&str> = sim
+        .csms
+        .received
+        .iter()
+        .map(|r| r.action.as_str())
+        .filter(|a| matches!(*a, "StopTransaction" | "BootNotification"))
+        .collect();
+    assert_eq!(
+        order,
+        vec!["BootNotification", "StopTransaction", "BootNotification"]
+    );
+}
