@@ -198,3 +198,21 @@ Feature: Network faults and power loss
       | StopTransaction  |          | Local     |
     And the central system has received exactly 2 StartTransaction
     And every transaction is reported exactly once
+
+  @power
+  Scenario: A transaction ended by power loss is not reported again at the next reboot
+    Given the charger is online
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    And the central system receives a StartTransaction for "04A1B2C3" within 5 seconds
+    And the charger's queue is empty within 5 seconds
+    When the charger is power-cycled
+    Then the central system receives a StopTransaction with reason "PowerLoss" within 30 seconds
+    And the charger's queue is empty within 5 seconds
+    When the charger is power-cycled
+    Then the charger is back online within 30 seconds
+    When 5 seconds pass
+    Then the central system has received exactly 1 StopTransaction
+    And every transaction is reported exactly once

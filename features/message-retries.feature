@@ -72,3 +72,42 @@ Feature: Delivery attempts of transaction messages
     And the central system receives a StopTransaction with reason "Local" within 15 seconds
     And the last StopTransaction carries transaction id -1
     And the central system has received exactly 0 StartTransaction
+
+  Scenario: A refused StartTransaction is attempted exactly TransactionMessageAttempts times
+    Given the charger is online
+    When the central system answers StartTransaction with a CallError
+    And the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    When 20 seconds pass
+    Then the central system has received exactly 3 StartTransaction
+    When the card "04A1B2C3" is presented
+    Then the central system receives a StopTransaction with reason "Local" within 10 seconds
+    And every transaction is reported exactly once
+
+  # MinimumStatusDuration 30 holds back the Finishing StatusNotification, so the StopTransaction
+  # is the request in flight when the link drops.
+  @slow
+  Scenario: A message in flight when the link drops does not lose a delivery attempt
+    Given the configuration key "TransactionMessageAttempts" is "1"
+    And the configuration key "MinimumStatusDuration" is "30"
+    And the charger is online
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    And the central system receives a StartTransaction for "04A1B2C3" within 5 seconds
+    And the charger's queue is empty within 5 seconds
+    When the central system stops answering
+    And the card "04A1B2C3" is presented
+    Then charging stops within 5 seconds
+    When 1 seconds pass
+    And the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the central system answers again
+    And the network is restored
+    Then the charger is back online within 30 seconds
+    When 5 seconds pass
+    Then the central system has received exactly 1 StopTransaction
+    And every transaction is reported exactly once

@@ -263,3 +263,19 @@ Feature: Offline authorization from the cache and for unknown id tags
     And the card "04BAD001" is presented
     And the EV asks for charge
     Then charging starts within 5 seconds
+
+  Scenario: An accepted ClearCache does not drop queued transaction messages
+    Given the charger is online
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+    And the central system receives a StartTransaction for "04A1B2C3" within 5 seconds
+    When the central system stops answering
+    And the card "04A1B2C3" is presented
+    Then charging stops within 5 seconds
+    When the central system sends ClearCache
+    Then the charger answers "Accepted"
+    When the central system answers again
+    Then the central system receives a StopTransaction with reason "Local" within 30 seconds
+    And every transaction is reported exactly once

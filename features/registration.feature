@@ -59,6 +59,8 @@ Feature: Registration with the central system
     When the network is restored
     Given the charger has sent its BootNotification
     Then the central system receives no StartTransaction for 5 seconds
+    And the central system has received exactly 0 StartTransaction
+    And the central system has received exactly 0 StopTransaction
     Given the central system answers BootNotification with "Accepted"
     Then the central system receives a StartTransaction for "04A1B2C3" within 20 seconds
     And the central system receives a StopTransaction with reason "Local" within 10 seconds
