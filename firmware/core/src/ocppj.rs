@@ -193,7 +193,12 @@ pub const MAX_ECHOED_ID_LEN: usize = 1024;
 pub fn decode<T: DeserializeOwned>(payload: &Value) -> Result<T, (ErrorCode, String)> {
     serde_json::from_value(payload.clone()).map_err(|e| {
         let msg = e.to_string();
-        let code = if msg.starts_with("invalid type") {
+        let code = if msg.starts_with("invalid type")
+            || (msg == "invalid number" && has_non_integer_number(payload))
+        {
+            // "invalid number" (serde_json with arbitrary precision) covers both a fraction or
+            // exponent where an integer is required (a type error, J§4.2.3) and an integer out
+            // of range (a value error, below).
             ErrorCode::TypeConstraintViolation
         } else if msg.starts_with("missing field") || msg.starts_with("unknown field") {
             // A required field absent, or one the schema does not allow: the payload does not
@@ -205,6 +210,17 @@ pub fn decode<T: DeserializeOwned>(payload: &Value) -> Result<T, (ErrorCode, Str
         };
         (code, msg)
     })
+}
+
+/// Whether the payload holds a number written with a fraction or an exponent (`1.5`, `1.0`,
+/// `1e3`): JSON-schema draft 4, which the OCPP 1.6 schemas use, does not take those as integers.
+fn has_non_integer_number(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.to_string().contains(['.', 'e', 'E']),
+        Value::Array(items) => items.iter().any(has_non_integer_number),
+        Value::Object(map) => map.values().any(has_non_integer_number),
+        _ => false,
+    }
 }
 
 pub fn call(id: &str, action: &str, payload: &Value) -> String {

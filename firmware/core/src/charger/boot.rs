@@ -234,15 +234,18 @@ impl Charger {
         } else {
             self.status_since.0
         });
-        // A report still waiting for its turn is brought up to date rather than followed by
-        // another one: the central system gets the current status, not the history.
+        // Errata v4 3.19 (§4.9): every status that held for MinimumStatusDuration is reported,
+        // in order with its own timestamp, also when it changed while another CALL was out.
+        // Only a central system that stops answering would let them pile up: beyond
+        // MAX_WAITING_STATUSES the newest waiting report is brought up to date instead.
         if !triggered {
-            if let Some(w) = self
+            let mut waiting = self
                 .waiting
                 .iter_mut()
-                .find(|c| c.kind == CallKind::Status { connector } && !c.triggered)
-            {
-                w.payload = payload;
+                .filter(|c| c.kind == CallKind::Status { connector } && !c.triggered);
+            if let Some(last) = waiting.by_ref().nth(MAX_WAITING_STATUSES - 1) {
+                let last = waiting.last().unwrap_or(last);
+                last.payload = payload;
                 return;
             }
         }
@@ -284,3 +287,7 @@ impl Charger {
         }
     }
 }
+
+/// Status reports per connector that may wait behind an outstanding CALL before the newest
+/// one is updated in place (a stuck central system must not grow memory without bound).
+const MAX_WAITING_STATUSES: usize = 16;

@@ -280,3 +280,74 @@ fn a_central_system_clock_within_two_seconds_is_not_adopted() {
         status["timestamp"]
     );
 }
+
+/// Errata v4 3.19 (§4.9): a status change SHALL be reported, MinimumStatusDuration being the
+/// only filter. A status that holds while another CALL is outstanding is reported after it, in
+/// order and with its own timestamp, not folded into the status that follows.
+#[test]
+fn statuses_that_hold_while_another_call_is_outstanding_are_each_reported_in_order() {
+    let mut sim = Sim::online(&[]);
+    sim.know("04A1B2C3", info("Accepted"));
+    sim.csms.silent = true;
+    sim.pilot(PilotState::B);
+    let status = sim.sent.last().unwrap().clone();
+    assert_eq!(status[2], "StatusNotification", "Preparing in flight");
+    sim.raw(&json!([3, status[1], {}]).to_string(), "-");
+    sim.card("04A1B2C3"); // Authorize in flight, unanswered for now
+    let auth = sim.sent.last().unwrap().clone();
+    assert_eq!(auth[2], "Authorize");
+    sim.advance(2_000);
+    sim.pilot(PilotState::A); // Available while the Authorize is out
+    let available_at = sim.now.utc;
+    sim.advance(2_000);
+    sim.pilot(PilotState::B); // Preparing again
+    sim.csms.silent = false;
+    sim.raw(
+        &json!([3, auth[1], {"idTagInfo": {"status": "Accepted"}}]).to_string(),
+        "-",
+    );
+    sim.advance(500);
+    assert_eq!(
+        sim.statuses(1),
+        vec![
+            "Available",
+            "Preparing",
+            "Available",
+            "Preparing",
+            "SuspendedEV"
+        ]
+    );
+    let reports = sim.received("StatusNotification");
+    let available = reports
+        .iter()
+        .filter(|r| r.payload["connectorId"] == 1)
+        .nth(2)
+        .unwrap();
+    assert_eq!(time(&available.payload["timestamp"]), available_at);
+}
+
+/// A central system that stops answering cannot make status reports pile up without bound: past
+/// a few waiting reports the newest is updated in place, so the current status still comes last.
+#[test]
+fn status_reports_waiting_behind_a_stuck_call_are_bounded_and_end_with_the_current_status() {
+    let mut sim = Sim::online(&[("MessageTimeout", "600")]);
+    sim.csms.silent = true;
+    sim.pilot(PilotState::B);
+    let first = sim.sent.last().unwrap().clone();
+    for i in 0..40 {
+        sim.advance(100);
+        sim.pilot(if i % 2 == 0 {
+            PilotState::A
+        } else {
+            PilotState::B
+        });
+    }
+    sim.pilot(PilotState::C);
+    sim.csms.silent = false;
+    sim.raw(&json!([3, first[1], {}]).to_string(), "-");
+    sim.advance(500);
+    let statuses = sim.statuses(1);
+    assert!(statuses.len() <= 2 + 16, "{} reports", statuses.len());
+    assert!(statuses.len() >= 10, "not collapsed to one: {statuses:?}");
+    assert_eq!(statuses.last().unwrap(), "Preparing");
+}

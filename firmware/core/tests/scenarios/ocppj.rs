@@ -267,3 +267,35 @@ fn an_oversized_call_gets_a_generic_error_with_its_id() {
     assert_eq!(sim.sent.len(), before);
     assert!(sim.core.status().online);
 }
+
+/// OCPP-J §4.2.3: TypeConstraintViolation = a field "violates data type constraints". A
+/// fractional number (or 1.0) where the schema says integer is a type error, like a string.
+#[test]
+fn a_number_with_a_fraction_where_an_integer_is_required_gets_type_constraint_violation() {
+    let mut sim = Sim::online(&[]);
+    for (i, payload) in [
+        json!({"connectorId": 1.5, "type": "Operative"}),
+        json!({"connectorId": 1.0, "type": "Operative"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("f{i}");
+        let a = sim.raw(
+            &json!([2, id, "ChangeAvailability", payload]).to_string(),
+            &id,
+        );
+        assert_eq!(error_code(&a), "TypeConstraintViolation", "{payload}");
+    }
+    let a = sim.raw(
+        r#"[2,"f9","RemoteStopTransaction",{"transactionId":1e3}]"#,
+        "f9",
+    );
+    assert_eq!(error_code(&a), "TypeConstraintViolation");
+    // An integer out of range stays a value error.
+    let a = sim.raw(
+        r#"[2,"f10","ChangeAvailability",{"connectorId":-1,"type":"Operative"}]"#,
+        "f10",
+    );
+    assert_eq!(error_code(&a), "PropertyConstraintViolation");
+}
