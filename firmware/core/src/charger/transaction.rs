@@ -102,7 +102,8 @@ impl Charger {
             meter_stop,
             "transaction stopped"
         );
-        let time = ts(self.now.utc);
+        // Never before the start, even if an adopted central-system clock went back meanwhile.
+        let time = ts(self.now.utc).max(tx.start_time);
         let data = self.stop_data(&tx, time);
         self.queue_stop(&tx, reason, tag, meter_stop, time, data);
         self.delete_state(keys::TX);

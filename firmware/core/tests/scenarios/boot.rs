@@ -351,3 +351,30 @@ fn status_reports_waiting_behind_a_stuck_call_are_bounded_and_end_with_the_curre
     assert!(statuses.len() >= 10, "not collapsed to one: {statuses:?}");
     assert_eq!(statuses.last().unwrap(), "Preparing");
 }
+
+/// A central-system clock behind ours, adopted in the middle of a transaction, never makes the
+/// transaction end before it started.
+#[test]
+fn a_clock_set_back_mid_transaction_never_stops_before_the_start() {
+    let mut sim = Sim::online(&[]);
+    sim.know("04A1B2C3", info("Accepted"));
+    sim.pilot(PilotState::B);
+    sim.card("04A1B2C3");
+    sim.pilot(PilotState::C);
+    sim.advance(1_000);
+    sim.csms.clock_ahead_ms = -60_000;
+    // A Heartbeat.conf brings the clock back a minute.
+    sim.cs_call("TriggerMessage", json!({"requestedMessage": "Heartbeat"}));
+    sim.advance(1_000);
+    assert_eq!(sim.count("Heartbeat"), 1);
+    sim.card("04A1B2C3");
+    sim.advance(200);
+    let start = sim.last("StartTransaction").unwrap();
+    let stop = sim.last("StopTransaction").unwrap();
+    assert!(
+        time(&stop["timestamp"]) >= time(&start["timestamp"]),
+        "start {} stop {}",
+        start["timestamp"],
+        stop["timestamp"]
+    );
+}
