@@ -125,3 +125,43 @@ async fn client_survives_a_power_cut_and_records_everything() {
     drop(board);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A power cycle quicker than the client notices: waiting for the new boot must not accept
+/// the old boot's last status, which is still the latest one right after power returns.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_quick_power_cycle_the_wait_sees_only_the_new_boot() {
+    let dir = std::env::temp_dir().join(format!("rig-client-reboot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut o = SimBoardOptions::in_dir(&dir, "ws://127.0.0.1:9/ocpp");
+    o.program = vec![RIG.into(), "charger".into()];
+    let board = SimBoard::start(o).await.expect("board starts");
+    let client = BoardClient::connect(board.link_spec(), BoardClientOptions::default(), WAIT)
+        .await
+        .expect("connects");
+    let deadline = Instant::now() + WAIT;
+    while client.identity().is_none() {
+        assert!(Instant::now() < deadline, "no identity frame");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mark = client.boot_mark();
+    assert_eq!(mark.connection, 1);
+    let board = Arc::new(tokio::sync::Mutex::new(board));
+    let power = SimPower::new(board.clone());
+    power.off().await.unwrap();
+    power.on().await.unwrap();
+    let v = client
+        .wait_rebooted(mark, WAIT)
+        .await
+        .expect("the new boot");
+    assert!(v.connection > mark.connection, "{v:?} vs {mark:?}");
+    // Nothing newer happens now: a wait for a boot after the current one times out.
+    let now = client.boot_mark();
+    let e = client
+        .wait_rebooted(now, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not connected within"), "{e}");
+    client.close();
+    drop(board);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -17,6 +17,13 @@ use tokio::sync::watch;
 /// latency a `send` adds.
 const POLL: Duration = Duration::from_millis(2);
 
+/// The board's boot as the client saw it at one moment (see [`BoardClient::boot_mark`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BootMark {
+    pub connection: u32,
+    pub boot_count: Option<u32>,
+}
+
 #[derive(Debug, Clone)]
 pub struct BoardClientOptions {
     /// Write every frame in and out here as a `candump -L` log.
@@ -197,6 +204,40 @@ impl BoardClient {
                     .last_error
                     .unwrap_or_else(|| "no status from the board".into()),
             })
+    }
+
+    /// What identifies the board's current boot; take it before cutting the power.
+    pub fn boot_mark(&self) -> BootMark {
+        let boot_count = self.identity().map(|i| i.boot_count);
+        let connection = self.connection();
+        BootMark {
+            connection,
+            boot_count,
+        }
+    }
+
+    /// Waits for a status from a boot after `mark`: on a newer link connection (a simulated
+    /// board's port comes back with its process) or with a higher boot count (a real board
+    /// behind an adapter that stayed connected). Why: right after a power cycle the latest
+    /// status may still be the old boot's last one, and a wait that accepts it (queue empty,
+    /// online...) ends before the new boot has said anything.
+    pub async fn wait_rebooted(
+        &self,
+        mark: BootMark,
+        timeout: Duration,
+    ) -> Result<BoardView, ClientError> {
+        self.wait_for(timeout, |v| {
+            v.connection > mark.connection
+                || matches!((v.boot_count, mark.boot_count), (Some(now), Some(before)) if now > before)
+        })
+        .await
+        .map_err(|e| ClientError::NotConnected {
+            spec: self.spec.to_string(),
+            waited_ms: e.waited.as_millis() as u64,
+            last_error: e
+                .last_error
+                .unwrap_or_else(|| "no status from the board's new boot".into()),
+        })
     }
 
     /// Queues a frame for the board. While the board is away, pilot and load are remembered
@@ -405,6 +446,9 @@ impl Worker {
                     st.connected = true;
                     st.connection += 1;
                     st.last_error = None;
+                    // Known again once this connection's board says who it is: a boot count
+                    // carried over from the last connection could be a previous boot's.
+                    st.identity = None;
                     let mut v = Vec::new();
                     if self.opts.replay_physical {
                         v.extend(st.physical_pilot.map(Frame::Pilot));

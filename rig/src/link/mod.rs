@@ -10,5 +10,5 @@ pub mod monitor;
 pub mod record;
 pub mod replay;
 
-pub use client::{BoardClient, BoardClientOptions, ClientError, WaitError};
+pub use client::{BoardClient, BoardClientOptions, BootMark, ClientError, WaitError};
 pub use record::{board_json, BoardView, Direction, EventRecord, FrameRecord, StatusRecord};

@@ -31,6 +31,8 @@ pub struct Bench {
     power: Option<Box<dyn PowerSwitch>>,
     /// False between `power_off` and `power_on`.
     pub powered: bool,
+    /// The board's boot before the last power cut: `power_on` waits for a newer one.
+    cut_mark: Option<crate::link::BootMark>,
 }
 
 fn err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
@@ -110,6 +112,7 @@ impl Bench {
             charger_url,
             dir: dir.to_path_buf(),
             powered: true,
+            cut_mark: None,
         })
     }
 
@@ -208,6 +211,9 @@ impl Bench {
 
     /// Cuts the board's power.
     pub async fn power_off(&mut self) -> Result<(), String> {
+        if self.powered {
+            self.cut_mark = self.client.as_ref().map(BoardClient::boot_mark);
+        }
         self.powered = false;
         self.power_switch()?
             .off()
@@ -222,11 +228,15 @@ impl Bench {
             .on()
             .await
             .map_err(|e| err("cannot restore the board's power")(&e))?;
+        let mark = self.cut_mark.take();
         let client = self.client()?;
-        client
-            .wait_connected(Duration::from_secs(30))
-            .await
-            .map(|_| ())
+        let back = match mark {
+            // Only a status of the new boot counts: right after power returns the latest
+            // one may still be the old boot's last.
+            Some(mark) => client.wait_rebooted(mark, Duration::from_secs(30)).await,
+            None => client.wait_connected(Duration::from_secs(30)).await,
+        };
+        back.map(|_| ())
             .map_err(|e| err("the board did not come back after power was restored")(&e))
     }
 
