@@ -1,6 +1,7 @@
 //! Presented id tags: start, stop, release a held lock; online Authorize or the offline decision.
 
 use rust_ocpp::v1_6::messages::authorize::AuthorizeRequest;
+use rust_ocpp::v1_6::types::Reason;
 use rust_ocpp::v1_6::types::{AuthorizationStatus, IdTagInfo};
 use serde_json::Value;
 
@@ -74,9 +75,9 @@ impl Charger {
         if let Some(tx) = self.tx.clone() {
             if tx.tag.eq_ignore_ascii_case(tag) {
                 // §4.1: the same tag stops without asking the central system.
-                self.stop_transaction("Local", Some(tag));
+                self.stop_transaction(Reason::Local, Some(tag));
             } else if self.same_parent(tag, tx.parent.as_deref()) {
-                self.stop_transaction("Local", Some(tag));
+                self.stop_transaction(Reason::Local, Some(tag));
             } else if tx.parent.is_some() && self.online() && !self.auth_pending {
                 self.send_authorize(tag, AuthPurpose::Stop);
             } else {
@@ -195,7 +196,7 @@ impl Charger {
                 let parent = self.tx.as_ref().and_then(|t| t.parent.clone());
                 if let (Some(p), Some(q)) = (parent, info.parent_id_tag.as_deref()) {
                     if p.eq_ignore_ascii_case(q) && self.tx.is_some() {
-                        self.stop_transaction("Local", Some(tag));
+                        self.stop_transaction(Reason::Local, Some(tag));
                     }
                 }
             }

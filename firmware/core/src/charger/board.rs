@@ -1,6 +1,7 @@
 //! The board side: pilot states, cards, the stop button, PWM/contactor/lock, connector status
 //! and the energy register.
 
+use rust_ocpp::v1_6::types::Reason;
 use serde_json::Value;
 
 use super::{keys, Charger, METER_PERSIST_PERIOD_MS};
@@ -36,7 +37,7 @@ impl Charger {
         if p == PilotState::A {
             self.finishing = false;
             if self.tx.is_some() && self.config.flag("StopTransactionOnEVSideDisconnect") {
-                self.stop_transaction("EVDisconnected", None);
+                self.stop_transaction(Reason::EVDisconnected, None);
             }
         }
         if !old.plugged()
@@ -66,7 +67,7 @@ impl Charger {
     pub(super) fn on_stop_button(&mut self) {
         if self.tx.is_some() {
             let tag = self.tx.as_ref().map(|t| t.tag.clone());
-            self.stop_transaction("Local", tag.as_deref());
+            self.stop_transaction(Reason::Local, tag.as_deref());
         } else if self.authorized.take().is_some() {
             tracing::info!("authorization cancelled by the stop button");
         }

@@ -26,6 +26,7 @@ use rust_ocpp::v1_6::messages::trigger_message::{TriggerMessageRequest, TriggerM
 use rust_ocpp::v1_6::messages::unlock_connector::{
     UnlockConnectorRequest, UnlockConnectorResponse,
 };
+use rust_ocpp::v1_6::types::Reason;
 use rust_ocpp::v1_6::types::{
     AvailabilityStatus, AvailabilityType, ClearCacheStatus, ConfigurationStatus,
     DataTransferStatus, KeyValue, MessageTrigger, ReadingContext, RemoteStartStopStatus,
@@ -247,7 +248,7 @@ impl Charger {
                     RemoteStartStopStatus::Rejected
                 };
                 let after: Box<dyn FnOnce(&mut Charger)> = if ok {
-                    Box::new(|c: &mut Charger| c.stop_transaction("Remote", None))
+                    Box::new(|c: &mut Charger| c.stop_transaction(Reason::Remote, None))
                 } else {
                     nothing
                 };
@@ -285,7 +286,7 @@ impl Charger {
                     ));
                 }
                 let after: Box<dyn FnOnce(&mut Charger)> = Box::new(|c: &mut Charger| {
-                    c.stop_transaction("UnlockCommand", None);
+                    c.stop_transaction(Reason::UnlockCommand, None);
                     c.release_hold();
                     c.update_hardware();
                 });
@@ -489,7 +490,14 @@ impl Charger {
             return;
         }
         let had_tx = self.tx.is_some();
-        self.stop_transaction(if hard { "HardReset" } else { "SoftReset" }, None);
+        self.stop_transaction(
+            if hard {
+                Reason::HardReset
+            } else {
+                Reason::SoftReset
+            },
+            None,
+        );
         self.persist_meter();
         self.update_hardware();
         self.authorized = None;

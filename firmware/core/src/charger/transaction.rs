@@ -14,22 +14,6 @@ use super::{keys, ts, Charger, Hold, Transaction};
 use crate::meter::VOLTS;
 use crate::queue::TxAction;
 
-fn reason_of(s: &str) -> Reason {
-    match s {
-        "DeAuthorized" => Reason::DeAuthorized,
-        "EmergencyStop" => Reason::EmergencyStop,
-        "EVDisconnected" => Reason::EVDisconnected,
-        "HardReset" => Reason::HardReset,
-        "Local" => Reason::Local,
-        "PowerLoss" => Reason::PowerLoss,
-        "Reboot" => Reason::Reboot,
-        "Remote" => Reason::Remote,
-        "SoftReset" => Reason::SoftReset,
-        "UnlockCommand" => Reason::UnlockCommand,
-        _ => Reason::Other,
-    }
-}
-
 impl Charger {
     /// Starts a transaction when a tag is authorized and the EV is plugged in (either order).
     pub(super) fn try_start_transaction(&mut self) {
@@ -91,21 +75,21 @@ impl Charger {
     }
 
     /// Stops the running transaction: queues StopTransaction with the event time.
-    pub(super) fn stop_transaction(&mut self, reason: &str, tag: Option<&str>) {
+    pub(super) fn stop_transaction(&mut self, reason: Reason, tag: Option<&str>) {
         let Some(tx) = self.tx.take() else { return };
         // The contactor opens before the stop is recorded.
         self.update_hardware();
         let meter_stop = self.meter.wh();
         tracing::info!(
             local_tx = tx.local_id,
-            reason,
+            ?reason,
             meter_stop,
             "transaction stopped"
         );
         // Never before the start, even if an adopted central-system clock went back meanwhile.
         let time = ts(self.now.utc).max(tx.start_time);
         let data = self.stop_data(&tx, time);
-        self.queue_stop(&tx, reason, tag, meter_stop, time, data);
+        self.queue_stop(&tx, reason.clone(), tag, meter_stop, time, data);
         self.delete_state(keys::TX);
         self.persist_meter();
         self.next_sample_ms = None;
@@ -113,8 +97,8 @@ impl Charger {
         self.finishing = self.pilot.plugged();
         // DeAuthorized, or unplugged at the EV with UnlockConnectorOnEVSideDisconnect false: the
         // cable stays locked until the same tag (or one with the same parent) is presented.
-        if reason == "DeAuthorized"
-            || (reason == "EVDisconnected"
+        if reason == Reason::DeAuthorized
+            || (reason == Reason::EVDisconnected
                 && !self.config.flag("UnlockConnectorOnEVSideDisconnect"))
         {
             let hold = Hold {
@@ -138,7 +122,7 @@ impl Charger {
     fn queue_stop(
         &mut self,
         tx: &Transaction,
-        reason: &str,
+        reason: Reason,
         tag: Option<&str>,
         meter_stop: u64,
         time: DateTime<Utc>,
@@ -149,7 +133,7 @@ impl Charger {
             meter_stop: meter_stop.min(i32::MAX as u64) as i32,
             timestamp: time,
             transaction_id: -1,
-            reason: Some(reason_of(reason)),
+            reason: Some(reason),
             transaction_data,
         };
         let (_, op) = self.queue.push(
@@ -171,7 +155,7 @@ impl Charger {
             "stopping transaction interrupted by power loss"
         );
         let data = self.stop_data(&tx, ts(time));
-        self.queue_stop(&tx, "PowerLoss", None, wh, ts(time), data);
+        self.queue_stop(&tx, Reason::PowerLoss, None, wh, ts(time), data);
         self.delete_state(keys::TX);
     }
 
@@ -418,7 +402,7 @@ impl Charger {
         if info.status != AuthorizationStatus::Accepted {
             tracing::warn!(local_tx = local_id, status = ?info.status, "transaction rejected late");
             if self.config.flag("StopTransactionOnInvalidId") {
-                self.stop_transaction("DeAuthorized", None);
+                self.stop_transaction(Reason::DeAuthorized, None);
                 return;
             }
             if let Some(tx) = self.tx.as_mut() {
