@@ -15,6 +15,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::config::Key;
+
 use crate::auth::{Cache, LocalList};
 use crate::config::{Config, ConfigError};
 use crate::io::{BoardInput, HardwareCmd, Input, Output, PilotState};
@@ -266,7 +268,7 @@ impl Charger {
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
         // §3.7.1: a retry wait started before the reboot continues after it.
-        let retry_ms = config.uint("TransactionMessageRetryInterval") * 1000;
+        let retry_ms = config.uint(Key::TransactionMessageRetryInterval) * 1000;
         queue.rearm(now, |attempts| retry_ms * u64::from(attempts));
         let mut charger = Charger {
             settings,
@@ -386,7 +388,7 @@ impl Charger {
             }
         }
         if self.online() && self.outstanding.is_none() {
-            let hb = self.config.uint("HeartbeatInterval");
+            let hb = self.config.uint(Key::HeartbeatInterval);
             if hb > 0 {
                 t.push(self.last_sent_ms + hb * 1000);
             }
@@ -405,7 +407,7 @@ impl Charger {
             t.push(self.now.mono_ms + ahead);
         }
         if self.online() && self.reported[1] != Some(self.status_since.0) {
-            t.push(self.status_since.1 + self.config.uint("MinimumStatusDuration") * 1000);
+            t.push(self.status_since.1 + self.config.uint(Key::MinimumStatusDuration) * 1000);
         }
         if self.tx.is_some() {
             t.push(self.meter.persisted_at_ms + METER_PERSIST_PERIOD_MS);
@@ -433,9 +435,16 @@ impl Charger {
         }
     }
 
-    /// The current value of an OCPP configuration key (e.g. WebSocketPingInterval for the shell).
+    /// The current value of an OCPP configuration key given by name (any case), as
+    /// GetConfiguration reports it; `None` for an unknown key.
     pub fn config_value(&self, key: &str) -> Option<String> {
         self.config.get(key).map(str::to_string)
+    }
+
+    /// An integer key's current value (e.g. WebSocketPingInterval for the shell): typed, so a
+    /// misspelled key does not compile.
+    pub fn config_uint(&self, key: Key) -> u64 {
+        self.config.uint(key)
     }
 
     // ----- plumbing shared by the submodules -----
@@ -510,7 +519,7 @@ impl Charger {
     }
 
     fn message_timeout_ms(&self) -> u64 {
-        self.config.uint("MessageTimeout").max(1) * 1000
+        self.config.uint(Key::MessageTimeout).max(1) * 1000
     }
 
     /// Runs every timer due at `self.now` and sends what can be sent.

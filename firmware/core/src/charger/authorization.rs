@@ -5,16 +5,18 @@ use rust_ocpp::v1_6::types::Reason;
 use rust_ocpp::v1_6::types::{AuthorizationStatus, IdTagInfo};
 use serde_json::Value;
 
+use crate::config::Key;
+
 use super::{keys, AuthPurpose, Authorized, CallKind, Charger, WaitingCall};
 use crate::auth::{self, OfflinePolicy};
 
 impl Charger {
     fn policy(&self) -> OfflinePolicy {
         OfflinePolicy {
-            local_list_enabled: self.config.flag("LocalAuthListEnabled"),
-            cache_enabled: self.config.flag("AuthorizationCacheEnabled"),
-            local_authorize_offline: self.config.flag("LocalAuthorizeOffline"),
-            allow_offline_tx_for_unknown_id: self.config.flag("AllowOfflineTxForUnknownId"),
+            local_list_enabled: self.config.flag(Key::LocalAuthListEnabled),
+            cache_enabled: self.config.flag(Key::AuthorizationCacheEnabled),
+            local_authorize_offline: self.config.flag(Key::LocalAuthorizeOffline),
+            allow_offline_tx_for_unknown_id: self.config.flag(Key::AllowOfflineTxForUnknownId),
         }
     }
 
@@ -103,7 +105,7 @@ impl Charger {
             return;
         }
         if self.online() {
-            if self.config.flag("LocalPreAuthorize") {
+            if self.config.flag(Key::LocalPreAuthorize) {
                 if let Some(parent) = self.locally_valid(tag) {
                     tracing::info!(%tag, "authorized locally (LocalPreAuthorize)");
                     self.grant(tag, parent);
@@ -154,7 +156,7 @@ impl Charger {
 
     /// Authorizes `tag` to start; the transaction starts when the EV is (or gets) plugged in.
     pub(super) fn grant(&mut self, tag: &str, parent: Option<String>) {
-        let timeout_ms = self.config.uint("ConnectionTimeOut") * 1000;
+        let timeout_ms = self.config.uint(Key::ConnectionTimeOut) * 1000;
         self.authorized = Some(Authorized {
             tag: tag.to_string(),
             parent,
@@ -215,7 +217,7 @@ impl Charger {
     /// contradicts the list is reported as LocalListConflict on connector 0, §3.5.2, and the
     /// list stays as it is).
     pub(super) fn learn(&mut self, tag: &str, info: &IdTagInfo) {
-        if self.config.flag("LocalAuthListEnabled") {
+        if self.config.flag(Key::LocalAuthListEnabled) {
             if let Some(rec) = self.list.get(tag) {
                 let list_ok = rec.is_valid(self.now.utc);
                 let conf_ok = info.status == AuthorizationStatus::Accepted;
@@ -226,7 +228,7 @@ impl Charger {
                 return;
             }
         }
-        if !self.config.flag("AuthorizationCacheEnabled") {
+        if !self.config.flag(Key::AuthorizationCacheEnabled) {
             return;
         }
         let ops = self.cache.update(tag, info, self.now.utc);

@@ -4,6 +4,8 @@
 use rust_ocpp::v1_6::types::Reason;
 use serde_json::Value;
 
+use crate::config::Key;
+
 use super::{keys, Charger, METER_PERSIST_PERIOD_MS};
 use crate::io::{HardwareCmd, Output, PilotState};
 use crate::status::ConnectorStatus;
@@ -36,7 +38,7 @@ impl Charger {
         self.update_hardware();
         if p == PilotState::A {
             self.finishing = false;
-            if self.tx.is_some() && self.config.flag("StopTransactionOnEVSideDisconnect") {
+            if self.tx.is_some() && self.config.flag(Key::StopTransactionOnEVSideDisconnect) {
                 self.stop_transaction(Reason::EVDisconnected, None);
             }
         }
@@ -192,7 +194,7 @@ impl Charger {
     /// Late rejection with StopTransactionOnInvalidId=false: stop delivering energy once
     /// MaxEnergyOnInvalidId Wh have gone into the transaction.
     pub(super) fn check_invalid_energy(&mut self) {
-        let limit = self.config.uint("MaxEnergyOnInvalidId");
+        let limit = self.config.uint(Key::MaxEnergyOnInvalidId);
         let wh = self.meter.wh();
         let Some(tx) = self.tx.as_mut() else { return };
         if tx.invalid && !tx.suspended && wh.saturating_sub(tx.meter_start) >= limit {

@@ -6,6 +6,8 @@ use rust_ocpp::v1_6::messages::status_notification::StatusNotificationRequest;
 use rust_ocpp::v1_6::types::{ChargePointErrorCode, ChargePointStatus, RegistrationStatus};
 use serde_json::Value;
 
+use crate::config::Key;
+
 use super::{ts, CallKind, Charger, Registration, WaitingCall};
 use crate::confs::BootConf;
 use crate::status::ConnectorStatus;
@@ -131,7 +133,9 @@ impl Charger {
                 self.boot_at_ms = None;
                 if conf.interval > 0 {
                     let v = conf.interval.to_string();
-                    if let Ok((def, v)) = self.config.check_change("HeartbeatInterval", &v) {
+                    if let Ok((def, v)) =
+                        self.config.check_change(Key::HeartbeatInterval.name(), &v)
+                    {
                         self.config.set(def, v.clone());
                         self.persist(vec![StoreOp::Put {
                             table: Table::Config,
@@ -146,7 +150,7 @@ impl Charger {
                     self.status_since.1 = self
                         .now
                         .mono_ms
-                        .saturating_sub(self.config.uint("MinimumStatusDuration") * 1000);
+                        .saturating_sub(self.config.uint(Key::MinimumStatusDuration) * 1000);
                 }
             }
             RegistrationStatus::Pending => {
@@ -185,7 +189,7 @@ impl Charger {
     }
 
     pub(super) fn heartbeat_if_due(&mut self) {
-        let hb = self.config.uint("HeartbeatInterval");
+        let hb = self.config.uint(Key::HeartbeatInterval);
         if hb == 0 || !self.online() || self.outstanding.is_some() || !self.waiting.is_empty() {
             return;
         }
@@ -281,7 +285,7 @@ impl Charger {
         if self.reported[0] != Some(self.charge_point_status()) {
             self.queue_status(0, false);
         }
-        let stable_ms = self.config.uint("MinimumStatusDuration") * 1000;
+        let stable_ms = self.config.uint(Key::MinimumStatusDuration) * 1000;
         if self.reported[1] != Some(cur) && self.now.mono_ms >= self.status_since.1 + stable_ms {
             self.queue_status(1, false);
         }

@@ -36,6 +36,8 @@ use rust_ocpp::v1_6::types::{
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::config::Key;
+
 use super::{keys, ts, CallKind, Charger, PendingReset, Registration, WaitingCall};
 use crate::auth::TagRecord;
 use crate::config::{self, ConfigError};
@@ -171,7 +173,7 @@ impl Charger {
                 ))
             }
             "ClearCache" => {
-                let status = if self.config.flag("AuthorizationCacheEnabled") {
+                let status = if self.config.flag(Key::AuthorizationCacheEnabled) {
                     let ops = self.cache.clear();
                     self.persist(ops);
                     ClearCacheStatus::Accepted
@@ -181,7 +183,7 @@ impl Charger {
                 Ok((to_json(ClearCacheResponse { status }), nothing))
             }
             "GetLocalListVersion" => {
-                let list_version = if self.config.flag("LocalAuthListEnabled") {
+                let list_version = if self.config.flag(Key::LocalAuthListEnabled) {
                     self.list.reported_version()
                 } else {
                     -1
@@ -335,8 +337,8 @@ impl Charger {
                     key: def.name.into(),
                     value: Value::from(v),
                 }]);
-                if def.name == "MeterValueSampleInterval" && self.tx.is_some() {
-                    let i = self.config.uint("MeterValueSampleInterval");
+                if def.key == Key::MeterValueSampleInterval && self.tx.is_some() {
+                    let i = self.config.uint(Key::MeterValueSampleInterval);
                     self.next_sample_ms = (i > 0).then(|| self.now.mono_ms + i * 1000);
                 }
                 if def.reboot_required {
@@ -394,7 +396,7 @@ impl Charger {
                 max_len("parentIdTag", parent, 20)?;
             }
         }
-        if !self.config.flag("LocalAuthListEnabled") {
+        if !self.config.flag(Key::LocalAuthListEnabled) {
             return Ok(UpdateStatus::NotSupported);
         }
         if entries.len() > config::SEND_LOCAL_LIST_MAX_LENGTH {
@@ -467,7 +469,7 @@ impl Charger {
 
     /// RemoteStartTransaction accepted: authorize (or ask first, per AuthorizeRemoteTxRequests).
     fn remote_start(&mut self, tag: &str) {
-        if self.config.flag("AuthorizeRemoteTxRequests") {
+        if self.config.flag(Key::AuthorizeRemoteTxRequests) {
             self.present_tag(tag);
         } else {
             self.grant(tag, None);
@@ -562,7 +564,7 @@ impl Charger {
         let mv = self.meter_value(
             ts(self.now.utc),
             ReadingContext::Trigger,
-            "MeterValuesSampledData",
+            Key::MeterValuesSampledData,
         );
         let transaction_id = self
             .tx

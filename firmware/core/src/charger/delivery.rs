@@ -2,6 +2,8 @@
 
 use serde_json::Value;
 
+use crate::config::Key;
+
 use super::{keys, CallKind, Charger, Outstanding, Registration};
 use crate::confs;
 use crate::io::Output;
@@ -242,8 +244,8 @@ impl Charger {
     }
 
     fn fail_tx(&mut self, seq: u64) {
-        let retry_ms = self.config.uint("TransactionMessageRetryInterval") * 1000;
-        let attempts = self.config.uint("TransactionMessageAttempts") as u32;
+        let retry_ms = self.config.uint(Key::TransactionMessageRetryInterval) * 1000;
+        let attempts = self.config.uint(Key::TransactionMessageAttempts) as u32;
         let Some((failure, op)) = self.queue.fail(seq, self.now, retry_ms, attempts) else {
             return;
         };

@@ -10,6 +10,8 @@ use rust_ocpp::v1_6::types::{
 };
 use serde_json::Value;
 
+use crate::config::Key;
+
 use super::{keys, ts, Charger, Hold, Transaction};
 use crate::meter::VOLTS;
 use crate::queue::TxAction;
@@ -69,7 +71,7 @@ impl Charger {
         self.tx = Some(tx);
         self.collect_stop_data(start_time, ReadingContext::TransactionBegin, None);
         self.finishing = false;
-        let interval = self.config.uint("MeterValueSampleInterval");
+        let interval = self.config.uint(Key::MeterValueSampleInterval);
         self.next_sample_ms = (interval > 0).then(|| self.now.mono_ms + interval * 1000);
         self.update_hardware();
     }
@@ -99,7 +101,7 @@ impl Charger {
         // cable stays locked until the same tag (or one with the same parent) is presented.
         if reason == Reason::DeAuthorized
             || (reason == Reason::EVDisconnected
-                && !self.config.flag("UnlockConnectorOnEVSideDisconnect"))
+                && !self.config.flag(Key::UnlockConnectorOnEVSideDisconnect))
         {
             let hold = Hold {
                 tag: tx.tag.clone(),
@@ -167,14 +169,14 @@ impl Charger {
         if self.now.mono_ms < due || self.tx.is_none() {
             return;
         }
-        let interval_ms = self.config.uint("MeterValueSampleInterval") * 1000;
+        let interval_ms = self.config.uint(Key::MeterValueSampleInterval) * 1000;
         let late = self.now.mono_ms - due;
         let at = self.now.utc - chrono::Duration::milliseconds(late as i64);
         let local_id = self.tx.as_ref().map(|t| t.local_id).unwrap_or_default();
         let mv = self.meter_value(
             ts(at),
             ReadingContext::SamplePeriodic,
-            "MeterValuesSampledData",
+            Key::MeterValuesSampledData,
         );
         let req = MeterValuesRequest {
             connector_id: 1,
@@ -190,7 +192,7 @@ impl Charger {
         self.collect_stop_data(
             ts(at),
             ReadingContext::SamplePeriodic,
-            Some("StopTxnSampledData"),
+            Some(Key::StopTxnSampledData),
         );
         self.next_sample_ms = if interval_ms == 0 {
             None
@@ -206,7 +208,7 @@ impl Charger {
     /// interval counted from midnight UTC. During a transaction it goes through the queue (it is
     /// transaction data); otherwise it is sent if online and skipped if not.
     pub(super) fn sample_clock_aligned(&mut self) {
-        let interval = self.config.uint("ClockAlignedDataInterval") as i64;
+        let interval = self.config.uint(Key::ClockAlignedDataInterval) as i64;
         if interval == 0 {
             self.next_aligned = None;
             return;
@@ -229,8 +231,16 @@ impl Charger {
             return;
         }
         self.next_aligned = Some(next_boundary(now));
-        let mv = self.meter_value(due, ReadingContext::SampleClock, "MeterValuesAlignedData");
-        self.collect_stop_data(due, ReadingContext::SampleClock, Some("StopTxnAlignedData"));
+        let mv = self.meter_value(
+            due,
+            ReadingContext::SampleClock,
+            Key::MeterValuesAlignedData,
+        );
+        self.collect_stop_data(
+            due,
+            ReadingContext::SampleClock,
+            Some(Key::StopTxnAlignedData),
+        );
         if let Some(local_id) = self.tx.as_ref().map(|t| t.local_id) {
             let req = MeterValuesRequest {
                 connector_id: 1,
@@ -261,8 +271,8 @@ impl Charger {
     /// The measurands of the Transaction.Begin / Transaction.End values in transactionData:
     /// every measurand configured in StopTxnSampledData or StopTxnAlignedData (errata v4 3.14).
     fn stop_measurands(&self) -> Vec<String> {
-        let mut list = self.config.list("StopTxnSampledData");
-        for m in self.config.list("StopTxnAlignedData") {
+        let mut list = self.config.list(Key::StopTxnSampledData);
+        for m in self.config.list(Key::StopTxnAlignedData) {
             if !list.contains(&m) {
                 list.push(m);
             }
@@ -272,7 +282,7 @@ impl Charger {
 
     /// Adds a value to the running transaction's transactionData: a sample of the measurands in
     /// `key`, or (`None`) a Begin value of all stop measurands. Nothing when none is configured.
-    fn collect_stop_data(&mut self, at: DateTime<Utc>, context: ReadingContext, key: Option<&str>) {
+    fn collect_stop_data(&mut self, at: DateTime<Utc>, context: ReadingContext, key: Option<Key>) {
         let list = match key {
             Some(k) => self.config.list(k),
             None => self.stop_measurands(),
@@ -282,7 +292,7 @@ impl Charger {
         }
         let mv = self.meter_value_of(at, context, &list);
         // Room is always left for the Transaction.End value.
-        let max = (self.config.uint("StopTransactionMaxMeterValues") as usize).max(3);
+        let max = (self.config.uint(Key::StopTransactionMaxMeterValues) as usize).max(3);
         let Some(tx) = self.tx.as_mut() else { return };
         tx.data.push(mv);
         if tx.data.len() >= max {
@@ -309,7 +319,7 @@ impl Charger {
         &self,
         at: DateTime<Utc>,
         context: ReadingContext,
-        key: &str,
+        key: Key,
     ) -> MeterValue {
         let mut list = self.config.list(key);
         if list.is_empty() {
@@ -401,7 +411,7 @@ impl Charger {
         }
         if info.status != AuthorizationStatus::Accepted {
             tracing::warn!(local_tx = local_id, status = ?info.status, "transaction rejected late");
-            if self.config.flag("StopTransactionOnInvalidId") {
+            if self.config.flag(Key::StopTransactionOnInvalidId) {
                 self.stop_transaction(Reason::DeAuthorized, None);
                 return;
             }
