@@ -6,6 +6,7 @@ mod authorization;
 mod board;
 mod boot;
 mod csms_calls;
+mod csms_request;
 mod delivery;
 mod transaction;
 
