@@ -7,7 +7,10 @@ use serde_json::Value;
 
 use crate::config::Key;
 
-use super::{keys, AuthPurpose, Authorized, CallKind, Charger, WaitingCall};
+use super::link::{CallKind, WaitingCall};
+use super::session::{AuthPurpose, Authorized};
+use super::start_gate::StartStep;
+use super::{keys, Charger};
 use crate::auth::{self, OfflinePolicy};
 
 impl Charger {
@@ -64,47 +67,34 @@ impl Charger {
             return;
         }
         // A DeAuthorized stop left the cable locked: the same tag or parent releases it.
-        if let Some(hold) = self.hold.clone() {
+        if let Some(hold) = self.connector.hold.clone() {
             if hold.tag.eq_ignore_ascii_case(tag) || self.same_parent(tag, hold.parent.as_deref()) {
                 self.release_hold();
                 return;
             }
-            if hold.parent.is_some() && self.online() && self.known_parent(tag).is_none() {
+            if hold.parent.is_some() && self.link.online() && self.known_parent(tag).is_none() {
                 self.send_authorize(tag, AuthPurpose::ReleaseHold);
             }
             return;
         }
-        if let Some(tx) = self.tx.clone() {
+        if let Some(tx) = self.session.tx.clone() {
             if tx.tag.eq_ignore_ascii_case(tag) {
                 // §4.1: the same tag stops without asking the central system.
                 self.stop_transaction(Reason::Local, Some(tag));
             } else if self.same_parent(tag, tx.parent.as_deref()) {
                 self.stop_transaction(Reason::Local, Some(tag));
-            } else if tx.parent.is_some() && self.online() && !self.auth_pending {
+            } else if tx.parent.is_some() && self.link.online() && !self.session.auth_pending {
                 self.send_authorize(tag, AuthPurpose::Stop);
             } else {
                 tracing::info!(%tag, "tag does not belong to the running transaction");
             }
             return;
         }
-        if !self.available {
-            tracing::info!(%tag, "connector is Unavailable; tag ignored");
+        if let Err(why) = self.may_start(StartStep::AcceptTag) {
+            tracing::info!(%tag, ?why, "a session cannot start now; tag ignored");
             return;
         }
-        if self.finishing && self.pilot.plugged() {
-            // §4.9 Finishing: not available for a new user until the EV is unplugged.
-            tracing::info!(%tag, "connector is Finishing; tag ignored");
-            return;
-        }
-        if self.auth_pending {
-            tracing::info!(%tag, "authorization already in progress; tag ignored");
-            return;
-        }
-        if let Some(a) = &self.authorized {
-            tracing::info!(%tag, authorized = %a.tag, "already authorized; tag ignored");
-            return;
-        }
-        if self.online() {
+        if self.link.online() {
             if self.config.flag(Key::LocalPreAuthorize) {
                 if let Some(parent) = self.locally_valid(tag) {
                     tracing::info!(%tag, "authorized locally (LocalPreAuthorize)");
@@ -132,9 +122,9 @@ impl Charger {
         })
         .unwrap_or(Value::Null);
         if purpose == AuthPurpose::Start {
-            self.auth_pending = true;
+            self.session.auth_pending = true;
         }
-        self.waiting.push_back(WaitingCall {
+        self.link.waiting.push_back(WaitingCall {
             action: "Authorize",
             payload,
             kind: CallKind::Authorize {
@@ -157,7 +147,7 @@ impl Charger {
     /// Authorizes `tag` to start; the transaction starts when the EV is (or gets) plugged in.
     pub(super) fn grant(&mut self, tag: &str, parent: Option<String>) {
         let timeout_ms = self.config.uint(Key::ConnectionTimeOut) * 1000;
-        self.authorized = Some(Authorized {
+        self.session.authorized = Some(Authorized {
             tag: tag.to_string(),
             parent,
             expires_ms: self.now.mono_ms + timeout_ms,
@@ -174,7 +164,7 @@ impl Charger {
         info: Option<IdTagInfo>,
     ) {
         if purpose == AuthPurpose::Start {
-            self.auth_pending = false;
+            self.session.auth_pending = false;
         }
         let Some(info) = info else {
             if purpose == AuthPurpose::Start {
@@ -195,15 +185,15 @@ impl Charger {
                 }
             }
             AuthPurpose::Stop => {
-                let parent = self.tx.as_ref().and_then(|t| t.parent.clone());
+                let parent = self.session.tx.as_ref().and_then(|t| t.parent.clone());
                 if let (Some(p), Some(q)) = (parent, info.parent_id_tag.as_deref()) {
-                    if p.eq_ignore_ascii_case(q) && self.tx.is_some() {
+                    if p.eq_ignore_ascii_case(q) && self.session.tx.is_some() {
                         self.stop_transaction(Reason::Local, Some(tag));
                     }
                 }
             }
             AuthPurpose::ReleaseHold => {
-                let parent = self.hold.as_ref().and_then(|h| h.parent.clone());
+                let parent = self.connector.hold.as_ref().and_then(|h| h.parent.clone());
                 if let (Some(p), Some(q)) = (parent, info.parent_id_tag.as_deref()) {
                     if p.eq_ignore_ascii_case(q) {
                         self.release_hold();
@@ -236,7 +226,7 @@ impl Charger {
     }
 
     pub(super) fn release_hold(&mut self) {
-        if let Some(h) = self.hold.take() {
+        if let Some(h) = self.connector.hold.take() {
             tracing::info!(tag = %h.tag, "cable lock released");
             self.delete_state(keys::HOLD);
             self.update_hardware();

@@ -26,7 +26,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::csms_request::CsmsRequest;
-use super::{keys, ts, CallKind, Charger, PendingReset, Registration, WaitingCall};
+use super::link::{CallKind, Registration, WaitingCall};
+use super::start_gate::StartStep;
+use super::{keys, ts, Charger};
 use crate::auth::TagRecord;
 use crate::config::{self, ConfigError, Key};
 use crate::io::Output;
@@ -118,15 +120,8 @@ impl Charger {
                 (to_json(SendLocalListResponse { status }), nothing)
             }
             CsmsRequest::RemoteStartTransaction(req) => {
-                let ok = self.registration == Registration::Accepted
-                    && req.connector_id.is_none_or(|c| c == 1)
-                    && self.tx.is_none()
-                    && self.hold.is_none()
-                    && !(self.finishing && self.pilot.plugged())
-                    && self.reset_pending.is_none()
-                    && !self.auth_pending
-                    && self.available
-                    && !self.pilot.is_fault();
+                let ok = req.connector_id.is_none_or(|c| c == 1)
+                    && self.may_start(StartStep::RemoteStart).is_ok();
                 if ok {
                     (
                         to_json(RemoteStartTransactionResponse {
@@ -144,11 +139,10 @@ impl Charger {
                 }
             }
             CsmsRequest::RemoteStopTransaction(req) => {
-                let ok = self.registration == Registration::Accepted
-                    && self
-                        .tx
-                        .as_ref()
-                        .is_some_and(|t| self.tx_ids.get(&t.local_id) == Some(&req.transaction_id));
+                let ok = self.link.registration == Registration::Accepted
+                    && self.session.tx.as_ref().is_some_and(|t| {
+                        self.outbox.tx_ids.get(&t.local_id) == Some(&req.transaction_id)
+                    });
                 let (status, follow_up) = if ok {
                     (
                         RemoteStartStopStatus::Accepted,
@@ -240,9 +234,9 @@ impl Charger {
                     key: def.name.into(),
                     value: Value::from(v),
                 }]);
-                if def.key == Key::MeterValueSampleInterval && self.tx.is_some() {
+                if def.key == Key::MeterValueSampleInterval && self.session.tx.is_some() {
                     let i = self.config.uint(Key::MeterValueSampleInterval);
-                    self.next_sample_ms = (i > 0).then(|| self.now.mono_ms + i * 1000);
+                    self.session.next_sample_ms = (i > 0).then(|| self.now.mono_ms + i * 1000);
                 }
                 if def.reboot_required {
                     ConfigurationStatus::RebootRequired
@@ -360,50 +354,6 @@ impl Charger {
         }
     }
 
-    /// Reset.req accepted: stop the transaction (reason SoftReset/HardReset) and send its
-    /// StopTransaction.req before rebooting (errata v4 3.36, §5.14: "SHALL send a
-    /// StopTransaction.req for any ongoing transaction before performing the reset"; without a
-    /// confirmation it stays queued). The queue is delivered in order, so what precedes the stop
-    /// goes first. A CALL in flight is always settled first, so an answer on its way (a
-    /// StartTransaction.conf carrying the transactionId) is not lost and nothing is sent twice.
-    /// Hard resets do the same: §5.14 does not require it for them, but nothing forbids it and
-    /// the central system learns the stop sooner.
-    fn reset(&mut self, hard: bool) {
-        tracing::warn!(hard, "reset requested");
-        if let Some(r) = self.reset_pending.as_mut() {
-            // A second Reset while the first is being carried out: same reset, hard wins.
-            r.hard |= hard;
-            return;
-        }
-        let had_tx = self.tx.is_some();
-        self.stop_transaction(
-            if hard {
-                Reason::HardReset
-            } else {
-                Reason::SoftReset
-            },
-            None,
-        );
-        self.persist_meter();
-        self.update_hardware();
-        self.authorized = None;
-        let deliver_to = if had_tx {
-            self.queue.iter().last().map(|(seq, _)| seq)
-        } else {
-            None
-        };
-        // Every CALL is bounded by MessageTimeout; new ones start only within one
-        // MessageTimeout of the reset, so it happens within two at the latest.
-        self.reset_pending = Some(PendingReset {
-            hard,
-            deliver_to,
-            gave_up: false,
-            deadline_ms: self.now.mono_ms + self.message_timeout_ms(),
-        });
-        self.pump();
-        self.reboot_if_settled();
-    }
-
     /// A triggered MeterValues. Connector 0 is the charge point's main meter (§6.31): our one
     /// meter measures the whole charge point, so it reports the same reading there, outside
     /// any transaction; otherwise connector 1, with the running transaction's id.
@@ -415,16 +365,17 @@ impl Charger {
             Key::MeterValuesSampledData,
         );
         let transaction_id = self
+            .session
             .tx
             .as_ref()
             .filter(|_| !main_meter)
-            .and_then(|t| self.tx_ids.get(&t.local_id).copied());
+            .and_then(|t| self.outbox.tx_ids.get(&t.local_id).copied());
         let req = MeterValuesRequest {
             connector_id: if main_meter { 0 } else { 1 },
             transaction_id,
             meter_value: vec![mv],
         };
-        self.waiting.push_back(WaitingCall {
+        self.link.waiting.push_back(WaitingCall {
             action: "MeterValues",
             payload: to_json(req),
             kind: CallKind::TriggeredMeter,
@@ -438,16 +389,16 @@ impl Charger {
         }
         let operative = matches!(req.kind, AvailabilityType::Operative);
         if operative {
-            self.unavailable_scheduled = false;
-            self.available = true;
+            self.connector.unavailable_scheduled = false;
+            self.connector.available = true;
             self.put_state(keys::AVAILABLE, Value::from(true));
             AvailabilityStatus::Accepted
-        } else if self.tx.is_some() {
-            self.unavailable_scheduled = true;
+        } else if self.session.tx.is_some() {
+            self.connector.unavailable_scheduled = true;
             AvailabilityStatus::Scheduled
         } else {
-            self.available = false;
-            self.authorized = None;
+            self.connector.available = false;
+            self.session.authorized = None;
             self.put_state(keys::AVAILABLE, Value::from(false));
             AvailabilityStatus::Accepted
         }

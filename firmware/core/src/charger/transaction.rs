@@ -12,33 +12,29 @@ use serde_json::Value;
 
 use crate::config::Key;
 
-use super::{keys, ts, Charger, Hold, Transaction};
+use super::connector::Hold;
+use super::link::{CallKind, WaitingCall};
+use super::session::Transaction;
+use super::start_gate::StartStep;
+use super::{keys, ts, Charger};
 use crate::meter::VOLTS;
 use crate::queue::TxAction;
 
 impl Charger {
     /// Starts a transaction when a tag is authorized and the EV is plugged in (either order).
     pub(super) fn try_start_transaction(&mut self) {
-        if self.tx.is_some()
-            || !self.pilot.plugged()
-            || !self.available
-            || self.hold.is_some()
-            || self.reset_pending.is_some()
-        {
+        if self.may_start(StartStep::Begin).is_err() {
             return;
         }
-        if self.pilot.is_fault() {
-            return;
-        }
-        let Some(a) = self.authorized.take() else {
+        let Some(a) = self.session.authorized.take() else {
             return;
         };
         self.start_transaction(&a.tag, a.parent);
     }
 
     fn start_transaction(&mut self, tag: &str, parent: Option<String>) {
-        let local_id = self.next_local_tx;
-        self.next_local_tx += 1;
+        let local_id = self.session.next_local_tx;
+        self.session.next_local_tx += 1;
         let meter_start = self.meter.wh();
         let start_time = ts(self.now.utc);
         let tx = Transaction {
@@ -59,26 +55,28 @@ impl Charger {
             reservation_id: None,
             timestamp: start_time,
         };
-        let (_, op) = self.queue.push(
+        let (_, op) = self.outbox.queue.push(
             TxAction::StartTransaction,
             local_id,
             serde_json::to_value(req).unwrap_or(Value::Null),
         );
         self.persist(vec![op]);
-        self.put_state(keys::NEXT_TX, Value::from(self.next_local_tx));
+        self.put_state(keys::NEXT_TX, Value::from(self.session.next_local_tx));
         self.put_state(keys::TX, serde_json::to_value(&tx).unwrap_or(Value::Null));
         self.persist_meter();
-        self.tx = Some(tx);
+        self.session.tx = Some(tx);
         self.collect_stop_data(start_time, ReadingContext::TransactionBegin, None);
-        self.finishing = false;
+        self.connector.finishing = false;
         let interval = self.config.uint(Key::MeterValueSampleInterval);
-        self.next_sample_ms = (interval > 0).then(|| self.now.mono_ms + interval * 1000);
+        self.session.next_sample_ms = (interval > 0).then(|| self.now.mono_ms + interval * 1000);
         self.update_hardware();
     }
 
     /// Stops the running transaction: queues StopTransaction with the event time.
     pub(super) fn stop_transaction(&mut self, reason: Reason, tag: Option<&str>) {
-        let Some(tx) = self.tx.take() else { return };
+        let Some(tx) = self.session.tx.take() else {
+            return;
+        };
         // The contactor opens before the stop is recorded.
         self.update_hardware();
         let meter_stop = self.meter.wh();
@@ -94,9 +92,9 @@ impl Charger {
         self.queue_stop(&tx, reason.clone(), tag, meter_stop, time, data);
         self.delete_state(keys::TX);
         self.persist_meter();
-        self.next_sample_ms = None;
-        self.authorized = None;
-        self.finishing = self.pilot.plugged();
+        self.session.next_sample_ms = None;
+        self.session.authorized = None;
+        self.connector.finishing = self.connector.pilot.plugged();
         // DeAuthorized, or unplugged at the EV with UnlockConnectorOnEVSideDisconnect false: the
         // cable stays locked until the same tag (or one with the same parent) is presented.
         if reason == Reason::DeAuthorized
@@ -111,11 +109,11 @@ impl Charger {
                 keys::HOLD,
                 serde_json::to_value(&hold).unwrap_or(Value::Null),
             );
-            self.hold = Some(hold);
+            self.connector.hold = Some(hold);
         }
-        if self.unavailable_scheduled {
-            self.unavailable_scheduled = false;
-            self.available = false;
+        if self.connector.unavailable_scheduled {
+            self.connector.unavailable_scheduled = false;
+            self.connector.available = false;
             self.put_state(keys::AVAILABLE, Value::from(false));
         }
         self.update_hardware();
@@ -138,7 +136,7 @@ impl Charger {
             reason: Some(reason),
             transaction_data,
         };
-        let (_, op) = self.queue.push(
+        let (_, op) = self.outbox.queue.push(
             TxAction::StopTransaction,
             tx.local_id,
             serde_json::to_value(req).unwrap_or(Value::Null),
@@ -163,16 +161,21 @@ impl Charger {
 
     /// Queues a periodic MeterValues sample, stamped with the time it was due.
     pub(super) fn sample_meter_values(&mut self) {
-        let Some(due) = self.next_sample_ms else {
+        let Some(due) = self.session.next_sample_ms else {
             return;
         };
-        if self.now.mono_ms < due || self.tx.is_none() {
+        if self.now.mono_ms < due || self.session.tx.is_none() {
             return;
         }
         let interval_ms = self.config.uint(Key::MeterValueSampleInterval) * 1000;
         let late = self.now.mono_ms - due;
         let at = self.now.utc - chrono::Duration::milliseconds(late as i64);
-        let local_id = self.tx.as_ref().map(|t| t.local_id).unwrap_or_default();
+        let local_id = self
+            .session
+            .tx
+            .as_ref()
+            .map(|t| t.local_id)
+            .unwrap_or_default();
         let mv = self.meter_value(
             ts(at),
             ReadingContext::SamplePeriodic,
@@ -183,7 +186,7 @@ impl Charger {
             transaction_id: Some(-1),
             meter_value: vec![mv],
         };
-        let (_, op) = self.queue.push(
+        let (_, op) = self.outbox.queue.push(
             TxAction::MeterValues,
             local_id,
             serde_json::to_value(req).unwrap_or(Value::Null),
@@ -194,7 +197,7 @@ impl Charger {
             ReadingContext::SamplePeriodic,
             Some(Key::StopTxnSampledData),
         );
-        self.next_sample_ms = if interval_ms == 0 {
+        self.session.next_sample_ms = if interval_ms == 0 {
             None
         } else if late >= interval_ms {
             // Far behind (the shell stalled): resume the rhythm from now rather than bursting.
@@ -210,7 +213,7 @@ impl Charger {
     pub(super) fn sample_clock_aligned(&mut self) {
         let interval = self.config.uint(Key::ClockAlignedDataInterval) as i64;
         if interval == 0 {
-            self.next_aligned = None;
+            self.session.next_aligned = None;
             return;
         }
         let now = self.now.utc;
@@ -223,14 +226,14 @@ impl Charger {
             let since = (t - midnight).num_seconds();
             midnight + chrono::Duration::seconds((since / interval + 1) * interval)
         };
-        let Some(due) = self.next_aligned else {
-            self.next_aligned = Some(next_boundary(now));
+        let Some(due) = self.session.next_aligned else {
+            self.session.next_aligned = Some(next_boundary(now));
             return;
         };
         if now < due {
             return;
         }
-        self.next_aligned = Some(next_boundary(now));
+        self.session.next_aligned = Some(next_boundary(now));
         let mv = self.meter_value(
             due,
             ReadingContext::SampleClock,
@@ -241,28 +244,28 @@ impl Charger {
             ReadingContext::SampleClock,
             Some(Key::StopTxnAlignedData),
         );
-        if let Some(local_id) = self.tx.as_ref().map(|t| t.local_id) {
+        if let Some(local_id) = self.session.tx.as_ref().map(|t| t.local_id) {
             let req = MeterValuesRequest {
                 connector_id: 1,
                 transaction_id: Some(-1),
                 meter_value: vec![mv],
             };
-            let (_, op) = self.queue.push(
+            let (_, op) = self.outbox.queue.push(
                 TxAction::MeterValues,
                 local_id,
                 serde_json::to_value(req).unwrap_or(Value::Null),
             );
             self.persist(vec![op]);
-        } else if self.online() {
+        } else if self.link.online() {
             let req = MeterValuesRequest {
                 connector_id: 1,
                 transaction_id: None,
                 meter_value: vec![mv],
             };
-            self.waiting.push_back(super::WaitingCall {
+            self.link.waiting.push_back(WaitingCall {
                 action: "MeterValues",
                 payload: serde_json::to_value(req).unwrap_or(Value::Null),
-                kind: super::CallKind::TriggeredMeter,
+                kind: CallKind::TriggeredMeter,
                 triggered: false,
             });
         }
@@ -287,13 +290,15 @@ impl Charger {
             Some(k) => self.config.list(k),
             None => self.stop_measurands(),
         };
-        if list.is_empty() || self.tx.is_none() {
+        if list.is_empty() || self.session.tx.is_none() {
             return;
         }
         let mv = self.meter_value_of(at, context, &list);
         // Room is always left for the Transaction.End value.
         let max = (self.config.uint(Key::StopTransactionMaxMeterValues) as usize).max(3);
-        let Some(tx) = self.tx.as_mut() else { return };
+        let Some(tx) = self.session.tx.as_mut() else {
+            return;
+        };
         tx.data.push(mv);
         if tx.data.len() >= max {
             thin_out(&mut tx.data);
@@ -355,7 +360,7 @@ impl Charger {
                         UnitOfMeasure::A,
                         format!(
                             "{:.1}",
-                            if self.pwm > 0 && self.pwm < 1000 {
+                            if self.connector.pwm > 0 && self.connector.pwm < 1000 {
                                 self.settings.max_current_a
                             } else {
                                 0.0
@@ -394,17 +399,21 @@ impl Charger {
         tx_id: i32,
         info: &IdTagInfo,
     ) {
-        self.tx_ids.insert(local_id, tx_id);
+        self.outbox.tx_ids.insert(local_id, tx_id);
         self.put_state(
             &format!("{}{local_id:020}", keys::TXID_PREFIX),
             Value::from(tx_id),
         );
         self.learn(tag, info);
-        let running = self.tx.as_ref().is_some_and(|t| t.local_id == local_id);
+        let running = self
+            .session
+            .tx
+            .as_ref()
+            .is_some_and(|t| t.local_id == local_id);
         if !running {
             return;
         }
-        if let Some(tx) = self.tx.as_mut() {
+        if let Some(tx) = self.session.tx.as_mut() {
             if tx.parent.is_none() {
                 tx.parent = info.parent_id_tag.clone();
             }
@@ -415,12 +424,12 @@ impl Charger {
                 self.stop_transaction(Reason::DeAuthorized, None);
                 return;
             }
-            if let Some(tx) = self.tx.as_mut() {
+            if let Some(tx) = self.session.tx.as_mut() {
                 tx.invalid = true;
             }
             self.check_invalid_energy();
         }
-        if let Some(tx) = &self.tx {
+        if let Some(tx) = &self.session.tx {
             let v = serde_json::to_value(tx).unwrap_or(Value::Null);
             self.put_state(keys::TX, v);
         }
