@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::config::Key;
 
-use super::connector::duty_permille;
+use super::connector::Wanted;
 use super::{keys, ts, Charger, METER_PERSIST_PERIOD_MS};
 use crate::io::{HardwareCmd, Output, PilotState};
 use crate::status::ConnectorStatus;
@@ -74,23 +74,13 @@ impl Charger {
     /// Brings PWM, contactor and lock in line with the state. Opening happens before anything
     /// else; closing only after the transaction is persisted.
     pub(super) fn update_hardware(&mut self) {
-        let fault = self.connector.pilot.is_fault();
-        let offering = !fault
-            && self.connector.available
-            && self.connector.pilot.plugged()
-            && self.session.tx.as_ref().is_some_and(|t| !t.suspended);
-        let pwm = if fault {
-            0
-        } else if offering {
-            duty_permille(self.settings.max_current_a)
-        } else {
-            1000
-        };
-        let contactor = offering && self.connector.pilot.wants_energy();
-        // During a transaction the cable stays locked, also when unplugged at the EV with
-        // StopTransactionOnEVSideDisconnect false (that has priority, §3.x "EV side disconnect");
-        // afterwards only a held lock keeps it.
-        let lock = self.connector.hold.is_some() || self.session.tx.is_some();
+        let Wanted {
+            pwm,
+            contactor,
+            lock,
+        } = self
+            .connector
+            .wanted(self.session.tx.as_ref(), self.settings.max_current_a);
         if self.connector.contactor && !contactor {
             self.connector.contactor = false;
             self.out

@@ -17,6 +17,14 @@ pub(super) struct Hold {
     pub parent: Option<String>,
 }
 
+/// The outputs the connector should have now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Wanted {
+    pub pwm: u16,
+    pub contactor: bool,
+    pub lock: bool,
+}
+
 /// The connector's state. It has no timer: it changes only on board input and session events.
 #[derive(Debug)]
 pub(super) struct Connector {
@@ -80,6 +88,29 @@ impl Connector {
             self.load_da.min(offered)
         } else {
             0
+        }
+    }
+
+    /// PWM, contactor and lock as the state asks for: energy is offered only to a plugged EV
+    /// in a running, not suspended transaction on an available, fault-free connector.
+    pub fn wanted(&self, tx: Option<&Transaction>, max_current_a: f32) -> Wanted {
+        let fault = self.pilot.is_fault();
+        let offering =
+            !fault && self.available && self.pilot.plugged() && tx.is_some_and(|t| !t.suspended);
+        let pwm = if fault {
+            0
+        } else if offering {
+            duty_permille(max_current_a)
+        } else {
+            1000
+        };
+        Wanted {
+            pwm,
+            contactor: offering && self.pilot.wants_energy(),
+            // During a transaction the cable stays locked, also when unplugged at the EV with
+            // StopTransactionOnEVSideDisconnect false (that has priority, §3.x "EV side
+            // disconnect"); afterwards only a held lock keeps it.
+            lock: self.hold.is_some() || tx.is_some(),
         }
     }
 

@@ -236,7 +236,7 @@ impl Charger {
                 }]);
                 if def.key == Key::MeterValueSampleInterval && self.session.tx.is_some() {
                     let i = self.config.uint(Key::MeterValueSampleInterval);
-                    self.session.next_sample_ms = (i > 0).then(|| self.now.mono_ms + i * 1000);
+                    self.session.restart_sampling(i, self.now.mono_ms);
                 }
                 if def.reboot_required {
                     ConfigurationStatus::RebootRequired

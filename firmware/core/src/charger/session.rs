@@ -74,6 +74,12 @@ impl Session {
         }
     }
 
+    /// Periodic samples every `interval_s` (MeterValueSampleInterval; 0 = none), counted from
+    /// `now_ms`: at a transaction's start, and when the interval is changed during one.
+    pub fn restart_sampling(&mut self, interval_s: u64, now_ms: u64) {
+        self.next_sample_ms = (interval_s > 0).then(|| now_ms + interval_s * 1000);
+    }
+
     /// The soonest of: the authorization expires, a periodic sample is due, a clock-aligned
     /// boundary comes (wall clock, converted to mono ms from `now`).
     pub fn timeout(&self, now: Now) -> Option<u64> {

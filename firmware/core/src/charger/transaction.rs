@@ -68,7 +68,7 @@ impl Charger {
         self.collect_stop_data(start_time, ReadingContext::TransactionBegin, None);
         self.connector.finishing = false;
         let interval = self.config.uint(Key::MeterValueSampleInterval);
-        self.session.next_sample_ms = (interval > 0).then(|| self.now.mono_ms + interval * 1000);
+        self.session.restart_sampling(interval, self.now.mono_ms);
         self.update_hardware();
     }
 
