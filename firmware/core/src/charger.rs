@@ -16,6 +16,7 @@ mod delivery;
 mod link;
 mod outbox;
 mod reset;
+mod sampling;
 mod session;
 mod start_gate;
 mod status_report;

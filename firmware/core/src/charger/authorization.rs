@@ -1,17 +1,15 @@
 //! Presented id tags: start, stop, release a held lock; online Authorize or the offline decision.
 
 use rust_ocpp::v1_6::messages::authorize::AuthorizeRequest;
-use rust_ocpp::v1_6::types::Reason;
-use rust_ocpp::v1_6::types::{AuthorizationStatus, IdTagInfo};
+use rust_ocpp::v1_6::types::{AuthorizationStatus, IdTagInfo, Reason};
 use serde_json::Value;
-
-use crate::config::Key;
 
 use super::link::{CallKind, WaitingCall};
 use super::session::{AuthPurpose, Authorized};
 use super::start_gate::StartStep;
 use super::{keys, Charger};
 use crate::auth::{self, OfflinePolicy};
+use crate::config::Key;
 
 impl Charger {
     fn policy(&self) -> OfflinePolicy {

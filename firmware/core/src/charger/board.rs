@@ -4,10 +4,9 @@
 use rust_ocpp::v1_6::types::Reason;
 use serde_json::Value;
 
-use crate::config::Key;
-
 use super::connector::Wanted;
 use super::{keys, ts, Charger, METER_PERSIST_PERIOD_MS};
+use crate::config::Key;
 use crate::io::{HardwareCmd, Output, PilotState};
 use crate::status::ConnectorStatus;
 

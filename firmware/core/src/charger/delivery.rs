@@ -2,10 +2,9 @@
 
 use serde_json::Value;
 
-use crate::config::Key;
-
 use super::link::{CallKind, Outstanding, Registration};
 use super::{keys, Charger};
+use crate::config::Key;
 use crate::confs;
 use crate::io::Output;
 use crate::ocppj::{self, ErrorCode, Frame};
