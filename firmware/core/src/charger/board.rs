@@ -32,6 +32,9 @@ impl Charger {
                 self.stop_transaction(Reason::EVDisconnected, None);
             }
         }
+        // Free charge: plugging in presents the serial number as a tag, unless a tag is already
+        // in play. This is not the start gate: `present_tag` applies it (and a cable held for
+        // the serial number is released by it).
         if !old.plugged()
             && p.plugged()
             && self.settings.free_charge

@@ -1,6 +1,6 @@
 //! The CALL pipeline: the WebSocket link, registration (BootNotification), the one CALL in
 //! flight and the requests waiting for their turn. OCPP-J allows one CALL at a time, so
-//! everything we send queues here (transaction messages wait in the [`super::delivery`] queue).
+//! everything we send queues here (transaction messages wait in the [`super::outbox`]).
 
 use std::collections::VecDeque;
 
