@@ -123,7 +123,6 @@ impl Charger {
             self.session.auth_pending = true;
         }
         self.link.waiting.push_back(WaitingCall {
-            action: "Authorize",
             payload,
             kind: CallKind::Authorize {
                 tag: tag.to_string(),

@@ -88,14 +88,13 @@ impl Charger {
         }
         self.link.boot_at_ms = None;
         let payload = self.boot_request();
-        self.send_call("BootNotification", payload, CallKind::Boot);
+        self.send_call(payload, CallKind::Boot);
     }
 
     /// Queues a BootNotification asked for by TriggerMessage.
     pub(super) fn trigger_boot(&mut self) {
         let payload = self.boot_request();
         self.link.waiting.push_back(WaitingCall {
-            action: "BootNotification",
             payload,
             kind: CallKind::Boot,
             triggered: true,
@@ -185,7 +184,6 @@ impl Charger {
 
     pub(super) fn queue_heartbeat(&mut self, triggered: bool) {
         self.link.waiting.push_back(WaitingCall {
-            action: "Heartbeat",
             payload: serde_json::to_value(HeartbeatRequest {}).unwrap_or(Value::Null),
             kind: CallKind::Heartbeat,
             triggered,

@@ -376,7 +376,6 @@ impl Charger {
             meter_value: vec![mv],
         };
         self.link.waiting.push_back(WaitingCall {
-            action: "MeterValues",
             payload: to_json(req),
             kind: CallKind::TriggeredMeter,
             triggered: true,

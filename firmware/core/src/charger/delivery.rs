@@ -12,7 +12,8 @@ use crate::queue::{Failure, TxAction};
 
 impl Charger {
     /// Sends one CALL and remembers it as outstanding.
-    pub(super) fn send_call(&mut self, action: &str, payload: Value, kind: CallKind) {
+    pub(super) fn send_call(&mut self, payload: Value, kind: CallKind) {
+        let action = kind.action();
         let id = self.link.next_message_id();
         let frame = ocppj::call(&id, action, &payload);
         tracing::debug!(%id, action, "sending CALL");
@@ -42,12 +43,12 @@ impl Charger {
             // Pending / not yet answered: only what TriggerMessage asked for.
             if let Some(pos) = self.link.waiting.iter().position(|c| c.triggered) {
                 let call = self.link.waiting.remove(pos).expect("position is valid");
-                self.send_call(call.action, call.payload, call.kind);
+                self.send_call(call.payload, call.kind);
             }
             return;
         }
         if let Some(call) = self.link.waiting.pop_front() {
-            self.send_call(call.action, call.payload, call.kind);
+            self.send_call(call.payload, call.kind);
             return;
         }
         if self.outbox.head_due(self.now.mono_ms) {
@@ -68,7 +69,7 @@ impl Charger {
                 obj.insert("transactionId".into(), Value::from(id));
             }
         }
-        self.send_call(action.as_str(), payload, CallKind::Tx { seq });
+        self.send_call(payload, CallKind::Tx { seq, action });
     }
 
     /// One inbound text frame.
@@ -147,7 +148,7 @@ impl Charger {
                 let info = confs::authorize_conf(payload);
                 self.on_authorize_result(&tag, purpose, info);
             }
-            CallKind::Tx { seq } => self.on_tx_result(seq, payload),
+            CallKind::Tx { seq, .. } => self.on_tx_result(seq, payload),
         }
     }
 
@@ -224,7 +225,7 @@ impl Charger {
                 }
             }
             CallKind::Heartbeat | CallKind::TriggeredMeter => {}
-            CallKind::Tx { seq } => {
+            CallKind::Tx { seq, .. } => {
                 if live {
                     self.fail_tx(seq);
                 }

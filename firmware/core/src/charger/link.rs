@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use serde_json::Value;
 
 use super::session::AuthPurpose;
+use crate::queue::TxAction;
 
 /// Registration state after BootNotification (§4.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,15 +34,29 @@ pub(super) enum CallKind {
     /// A transaction message at queue sequence `seq`.
     Tx {
         seq: u64,
+        action: TxAction,
     },
     /// A triggered MeterValues (not part of the transaction queue).
     TriggeredMeter,
 }
 
+impl CallKind {
+    /// The OCPP action of this CALL: derived from what it is, never written separately.
+    pub fn action(&self) -> &'static str {
+        match self {
+            CallKind::Boot => "BootNotification",
+            CallKind::Heartbeat => "Heartbeat",
+            CallKind::Status { .. } => "StatusNotification",
+            CallKind::Authorize { .. } => "Authorize",
+            CallKind::Tx { action, .. } => action.as_str(),
+            CallKind::TriggeredMeter => "MeterValues",
+        }
+    }
+}
+
 /// A non-transactional request waiting for its turn.
 #[derive(Clone, Debug)]
 pub(super) struct WaitingCall {
-    pub action: &'static str,
     pub payload: Value,
     pub kind: CallKind,
     /// Asked for by TriggerMessage: may be sent while registration is Pending.

@@ -118,7 +118,6 @@ impl Charger {
                 meter_value: vec![mv],
             };
             self.link.waiting.push_back(WaitingCall {
-                action: "MeterValues",
                 payload: serde_json::to_value(req).unwrap_or(Value::Null),
                 kind: CallKind::TriggeredMeter,
                 triggered: false,

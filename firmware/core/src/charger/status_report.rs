@@ -104,7 +104,6 @@ impl Charger {
             }
         }
         self.link.waiting.push_back(WaitingCall {
-            action: "StatusNotification",
             payload,
             kind: CallKind::Status { connector },
             triggered,
@@ -115,7 +114,6 @@ impl Charger {
     pub(super) fn queue_local_list_conflict(&mut self) {
         let payload = self.status_payload(0, ChargePointErrorCode::LocalListConflict);
         self.link.waiting.push_back(WaitingCall {
-            action: "StatusNotification",
             payload,
             kind: CallKind::Status { connector: 0 },
             triggered: false,
