@@ -162,7 +162,7 @@ impl LocalList {
         let mut list = LocalList::default();
         for (k, v) in rows {
             if k == VERSION_KEY {
-                list.version = v.as_i64().unwrap_or(0) as i32;
+                list.version = v.as_i64().and_then(|v| i32::try_from(v).ok()).unwrap_or(0);
             } else {
                 match serde_json::from_value::<TagRecord>(v) {
                     Ok(rec) => {

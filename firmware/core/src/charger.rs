@@ -102,11 +102,13 @@ impl Charger {
             .collect();
         let get = |k: &str| state.get(k).cloned();
         // The central system's time adopted before the reboot (§4.2) applies from the start.
-        let clock = Clock {
-            offset_ms: get(keys::CLOCK_OFFSET)
+        let clock = Clock::restore(
+            get(keys::CLOCK_OFFSET)
                 .and_then(|v| v.as_i64())
                 .unwrap_or(0),
-        };
+            settings.build_date,
+            now.utc,
+        );
         let now = Now {
             utc: clock.utc(now.utc),
             ..now
@@ -119,7 +121,7 @@ impl Charger {
             .iter()
             .filter_map(|(k, v)| {
                 let local = k.strip_prefix(keys::TXID_PREFIX)?.parse().ok()?;
-                Some((local, v.as_i64()? as i32))
+                Some((local, i32::try_from(v.as_i64()?).ok()?))
             })
             .collect();
         let cache = Cache::restore(
@@ -140,7 +142,7 @@ impl Charger {
         );
         // §3.7.1: a retry wait started before the reboot continues after it.
         let retry_ms = config.uint(Key::TransactionMessageRetryInterval) * 1000;
-        queue.rearm(now, |attempts| retry_ms * u64::from(attempts));
+        queue.rearm(now, |attempts| retry_ms.saturating_mul(u64::from(attempts)));
         let connector = Connector::new(
             get(keys::AVAILABLE)
                 .and_then(|v| v.as_bool())
@@ -320,9 +322,9 @@ impl Charger {
         let Some(d) = self.clock.adopt(central, self.now.utc) else {
             return;
         };
-        self.now.utc += d;
-        self.reports.since += d;
-        self.meter.persisted_time += d;
+        self.now.utc = clock::shift(self.now.utc, d);
+        self.reports.since = clock::shift(self.reports.since, d);
+        self.meter.persisted_time = clock::shift(self.meter.persisted_time, d);
         self.session.next_aligned = None;
         self.put_state(keys::CLOCK_OFFSET, Value::from(self.clock.offset_ms));
     }

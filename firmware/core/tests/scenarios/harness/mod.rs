@@ -36,6 +36,8 @@ pub struct Csms {
     pub silent: bool,
     /// How far the central system's clock is ahead of the charger's host clock (ms).
     pub clock_ahead_ms: i64,
+    /// A raw `currentTime` sent instead of the clock above (hostile values, issue 9.1).
+    pub current_time: Option<String>,
     pub received: Vec<Received>,
 }
 
@@ -50,6 +52,7 @@ impl Default for Csms {
             call_errors: BTreeMap::new(),
             silent: false,
             clock_ahead_ms: 0,
+            current_time: None,
             received: Vec::new(),
         }
     }
@@ -272,8 +275,10 @@ impl Sim {
                 return Some(Err(()));
             }
         }
-        let now = (self.now.utc + chrono::Duration::milliseconds(self.csms.clock_ahead_ms))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let now = self.csms.current_time.clone().unwrap_or_else(|| {
+            (self.now.utc + chrono::Duration::milliseconds(self.csms.clock_ahead_ms))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        });
         let tag_info = |tags: &BTreeMap<String, Value>, p: &Value| {
             let tag = p["idTag"].as_str().unwrap_or_default().to_ascii_uppercase();
             tags.get(&tag).cloned().unwrap_or_else(|| info("Invalid"))
