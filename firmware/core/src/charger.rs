@@ -102,15 +102,24 @@ impl Charger {
             .collect();
         let get = |k: &str| state.get(k).cloned();
         // The central system's time adopted before the reboot (§4.2) applies from the start.
-        let clock = Clock::restore(
+        let mut clock = Clock::restore(
             get(keys::CLOCK_OFFSET)
                 .and_then(|v| v.as_i64())
                 .unwrap_or(0),
             settings.build_date,
             now.utc,
         );
+        let mut queue = TxQueue::restore(
+            restored
+                .table(Table::Queue)
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        // Stamps never go back behind what is already queued (issue 9.5), also after a reboot.
+        if let Some(latest) = queue.latest_stamp() {
+            clock.raise_floor(latest);
+        }
         let now = Now {
-            utc: clock.utc(now.utc),
+            utc: clock.stamp(now.utc),
             ..now
         };
         let meter_rec: Option<MeterRecord> =
@@ -133,11 +142,6 @@ impl Charger {
         let list = LocalList::restore(
             restored
                 .table(Table::LocalList)
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
-        let mut queue = TxQueue::restore(
-            restored
-                .table(Table::Queue)
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
         // §3.7.1: a retry wait started before the reboot continues after it.
@@ -200,7 +204,7 @@ impl Charger {
         if self.halted {
             return;
         }
-        let utc = self.clock.utc(now.utc);
+        let utc = self.clock.stamp(now.utc);
         if now.mono_ms >= self.now.mono_ms {
             self.now = Now { utc, ..now };
         } else {
@@ -316,13 +320,14 @@ impl Charger {
 
     /// Adopts the central system's clock when ours is too far off ([`Clock::adopt`]), and
     /// re-expresses the times of moments already passed on the adopted clock. Times already
-    /// queued keep their stamps.
-    fn sync_clock(&mut self, central: Option<chrono::DateTime<chrono::Utc>>) {
+    /// queued keep their stamps, and new stamps never go behind them (a step back holds the
+    /// clock until it is passed). `rtt_ms`: the answer's round trip (issue 9.5).
+    fn sync_clock(&mut self, central: Option<chrono::DateTime<chrono::Utc>>, rtt_ms: u64) {
         let Some(central) = central else { return };
-        let Some(d) = self.clock.adopt(central, self.now.utc) else {
+        let Some(d) = self.clock.adopt(central, self.now.utc, rtt_ms) else {
             return;
         };
-        self.now.utc = clock::shift(self.now.utc, d);
+        self.now.utc = self.clock.floored(clock::shift(self.now.utc, d));
         self.reports.since = clock::shift(self.reports.since, d);
         self.meter.persisted_time = clock::shift(self.meter.persisted_time, d);
         self.session.next_aligned = None;
@@ -349,8 +354,9 @@ impl Charger {
 
     /// Runs every timer due at `self.now` and sends what can be sent. The order matters; each
     /// step sees the effects of the ones before it within the same call:
-    /// 1. a CALL that timed out frees the pipeline first; an Authorize timeout may grant a tag
-    ///    by the offline decision, which the start below then uses;
+    /// 1. a CALL that timed out frees the pipeline first, then an Authorize past
+    ///    AuthorizeTimeout is withdrawn; either may grant a tag by the offline decision, which
+    ///    the start below then uses;
     /// 2. an authorization past ConnectionTimeOut expires before the start could use it;
     /// 3. periodic and clock-aligned samples due now are taken for the transaction as it was
     ///    (before a suspend or start in this call);
@@ -376,6 +382,7 @@ impl Charger {
             tracing::warn!(id = %o.id, kind = ?o.kind, "request timed out");
             self.on_call_failed(o.kind, true);
         }
+        self.authorize_timed_out();
         if let Some(a) = &self.session.authorized {
             if now >= a.expires_ms && self.session.tx.is_none() {
                 tracing::info!(tag = %a.tag, "authorization expired (ConnectionTimeOut)");

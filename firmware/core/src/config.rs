@@ -128,6 +128,9 @@ key_table! {
     LocalAuthListMaxLength: UInt, ro, "1000";
     SendLocalListMaxLength: UInt, ro, "250";
     MessageTimeout: UInt, rw, "30";
+    // Seconds from presenting a tag to the offline decision when the Authorize got no answer
+    // by then, also while it waits behind an unanswered CALL (issue 9.6); 0 = MessageTimeout.
+    AuthorizeTimeout: UInt, rw, "4";
 }
 
 impl Key {

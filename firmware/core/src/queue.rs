@@ -110,6 +110,29 @@ impl TxQueue {
         (seq, op)
     }
 
+    /// The latest timestamp in any queued message (StartTransaction/StopTransaction
+    /// `timestamp`, MeterValues `meterValue[].timestamp`).
+    pub fn latest_stamp(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let parse = |v: &serde_json::Value| {
+            v.as_str()
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&chrono::Utc))
+        };
+        self.items
+            .values()
+            .flat_map(|m| {
+                let p = &m.payload;
+                let own = parse(&p["timestamp"]);
+                let values = p["meterValue"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|mv| parse(&mv["timestamp"]));
+                own.into_iter().chain(values)
+            })
+            .max()
+    }
+
     pub fn head(&self) -> Option<(u64, &QueuedMessage)> {
         self.items.iter().next().map(|(s, m)| (*s, m))
     }

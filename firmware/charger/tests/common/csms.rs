@@ -57,6 +57,8 @@ pub struct Csms {
     next_tx_id: Arc<AtomicI64>,
     /// Answer the next StartTransaction with a Reset (Hard) sent just before its confirmation.
     reset_before_start_conf: Arc<AtomicBool>,
+    /// Hung: requests are read and recorded but never answered.
+    hung: Arc<AtomicBool>,
 }
 
 impl Csms {
@@ -69,6 +71,7 @@ impl Csms {
             agree_subprotocol: Arc::new(AtomicBool::new(true)),
             next_tx_id: Arc::new(AtomicI64::new(100)),
             reset_before_start_conf: Arc::new(AtomicBool::new(false)),
+            hung: Arc::new(AtomicBool::new(false)),
         };
         let c = csms.clone();
         tokio::spawn(async move {
@@ -90,6 +93,12 @@ impl Csms {
     /// The next StartTransaction.conf is preceded, in the same TCP write, by a Hard Reset.
     pub fn reset_before_next_start_conf(&self) {
         self.reset_before_start_conf.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops answering (`true`) or answers again; the connection stays up.
+    #[allow(dead_code)]
+    pub fn hang(&self, hung: bool) {
+        self.hung.store(hung, Ordering::SeqCst);
     }
 
     pub fn url(&self) -> String {
@@ -174,6 +183,9 @@ impl Csms {
 
     fn answer(&self, rec: &Received) -> Option<Value> {
         let action = rec.action()?;
+        if self.hung.load(Ordering::SeqCst) {
+            return None;
+        }
         let id = rec.frame[1].clone();
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let accepted = json!({"status": "Accepted"});

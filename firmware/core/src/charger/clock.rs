@@ -17,6 +17,9 @@ pub(super) struct Clock {
     pub offset_ms: i64,
     /// The firmware's build date: no true time can be earlier.
     earliest: DateTime<Utc>,
+    /// The latest time handed out for stamping: a clock step back does not make stamps go
+    /// back behind messages already queued (issue 9.5).
+    floor: Option<DateTime<Utc>>,
 }
 
 impl Clock {
@@ -27,6 +30,7 @@ impl Clock {
         let mut clock = Clock {
             offset_ms: 0,
             earliest: build_date,
+            floor: None,
         };
         if offset_ms != 0 {
             match clock.shifted(shell_utc, offset_ms) {
@@ -46,6 +50,26 @@ impl Clock {
         self.shifted(shell_utc, self.offset_ms).unwrap_or(shell_utc)
     }
 
+    /// The time to use now: the shell's UTC on our clock, never before an earlier stamp.
+    pub fn stamp(&mut self, shell_utc: DateTime<Utc>) -> DateTime<Utc> {
+        let t = self.floored(self.utc(shell_utc));
+        self.floor = Some(t);
+        t
+    }
+
+    /// `t`, or the latest stamp handed out when that is later.
+    pub fn floored(&self, t: DateTime<Utc>) -> DateTime<Utc> {
+        self.floor.map_or(t, |f| t.max(f))
+    }
+
+    /// No stamp from now on goes before `t` (a queued message's time, restored at boot), if
+    /// `t` is plausible.
+    pub fn raise_floor(&mut self, t: DateTime<Utc>) {
+        if self.plausible(t) {
+            self.floor = Some(self.floored(t));
+        }
+    }
+
     fn shifted(&self, t: DateTime<Utc>, ms: i64) -> Option<DateTime<Utc>> {
         t.checked_add_signed(Duration::try_milliseconds(ms)?)
     }
@@ -63,7 +87,17 @@ impl Clock {
     /// step taken, so times of moments already passed can be re-expressed on the new clock.
     /// Smaller differences are latency and ignored: a synchronized host is never disturbed.
     /// An implausible central time (before the build date, decades ahead) is ignored.
-    pub fn adopt(&mut self, central: DateTime<Utc>, ours: DateTime<Utc>) -> Option<Duration> {
+    ///
+    /// `rtt_ms` is the round trip of the answer carrying `central`: the central system stamped
+    /// it somewhere in between, so it is read as half a round trip old (issue 9.5: 3 s one-way
+    /// latency stepped the clock by −3 s). When half the round trip exceeds the tolerance the
+    /// answer cannot tell us our clock is off by more than that: it is ignored.
+    pub fn adopt(
+        &mut self,
+        central: DateTime<Utc>,
+        ours: DateTime<Utc>,
+        rtt_ms: u64,
+    ) -> Option<Duration> {
         if !self.plausible(central) {
             tracing::warn!(
                 central = %central,
@@ -72,7 +106,19 @@ impl Clock {
             );
             return None;
         }
-        let diff = central.signed_duration_since(ours).num_milliseconds();
+        let half_rtt = i64::try_from(rtt_ms / 2).unwrap_or(i64::MAX);
+        if half_rtt > CLOCK_TOLERANCE_MS {
+            tracing::info!(
+                rtt_ms,
+                central = %central,
+                "answer too slow to set the clock by: currentTime ignored"
+            );
+            return None;
+        }
+        let diff = central
+            .signed_duration_since(ours)
+            .num_milliseconds()
+            .checked_add(half_rtt)?;
         if diff.abs() <= CLOCK_TOLERANCE_MS {
             return None;
         }
@@ -117,10 +163,10 @@ mod tests {
             DateTime::<Utc>::MIN_UTC,
             build() - Duration::seconds(1),
         ] {
-            assert_eq!(c.adopt(t, ours), None, "{t}");
+            assert_eq!(c.adopt(t, ours, 0), None, "{t}");
             assert_eq!(c.offset_ms, 0);
         }
-        assert!(c.adopt(ours + Duration::hours(1), ours).is_some());
+        assert!(c.adopt(ours + Duration::hours(1), ours, 0).is_some());
         assert_eq!(c.offset_ms, 3_600_000);
     }
 
