@@ -1,4 +1,5 @@
 //! Rig library.
+pub mod charger_bin;
 pub mod cli;
 pub mod csms;
 pub mod gate;

@@ -9,13 +9,6 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    // `rig charger ARGS...` is the firmware itself, so simulated boards need no separately
-    // built binary. Handled before clap so every argument, --help included, is the charger's.
-    if args.get(1).is_some_and(|a| a == "charger") {
-        let mut v = vec![OsString::from("charger")];
-        v.extend(args.into_iter().skip(2));
-        return charger::cli::main_from_args(v);
-    }
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -111,15 +104,6 @@ fn dispatch(cli: Cli) -> i32 {
             },
             Err(code) => code,
         },
-        Command::Charger { args } => {
-            // Only reached through a parse path that bypassed the early dispatch.
-            let mut v = vec![OsString::from("charger")];
-            v.extend(args.iter().cloned());
-            match charger::cli::main_from_args(v) {
-                c if c == ExitCode::SUCCESS => 0,
-                _ => 1,
-            }
-        }
         Command::Sim(_) | Command::Run(_) => {
             let Cli { command, .. } = cli;
             match command {

@@ -534,12 +534,11 @@ fn check_charger_config(
 ) -> Result<(), (usize, String)> {
     let generated =
         toml::to_string(table).map_err(|e| (line_of(profile_text, span.start), e.to_string()))?;
-    let overrides = charger::config::Overrides {
+    let overrides = charger_config::Overrides {
         serial_number: None,
         csms_url: Some("ws://127.0.0.1:9/ocpp".into()),
     };
-    let result = charger::config::parse(&generated, None, &overrides)
-        .and_then(|cfg| charger::config::validate_installer(&cfg));
+    let result = charger_config::parse_checked(&generated, None, &overrides);
     let Err(e) = result else { return Ok(()) };
     // Find the offending key in the profile: the key of the generated line the charger named.
     let key = e

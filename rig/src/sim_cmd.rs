@@ -43,7 +43,7 @@ pub async fn run(args: SimArgs) -> Result<i32> {
 
     let mut opts = SimBoardOptions::in_dir(&args.dir, url.clone());
     if let Some(program) = &profile.charger_program {
-        opts.program = program.iter().map(Into::into).collect();
+        opts.program = Some(program.iter().map(Into::into).collect());
     }
     opts.serial_number = args.serial_number.clone();
     opts.config = match &args.config {

@@ -17,12 +17,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// Environment variable naming the charger program (argv, space-separated) to use instead of
-/// this rig's hidden `charger` subcommand, e.g. `target/debug/charger`.
-pub const CHARGER_CMD_ENV: &str = "RIG_CHARGER_CMD";
+pub use crate::charger_bin::CHARGER_CMD_ENV;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimBoardError {
+    #[error(transparent)]
+    Program(#[from] crate::charger_bin::ChargerBinError),
     #[error("cannot start the simulated board `{program}`: {source}")]
     Spawn {
         program: String,
@@ -51,8 +51,8 @@ pub enum SimBoardError {
 /// How to start one simulated board.
 #[derive(Debug, Clone)]
 pub struct SimBoardOptions {
-    /// argv before the charger's own flags.
-    pub program: Vec<OsString>,
+    /// argv before the charger's own flags; `None`: [`crate::charger_bin::program`] at start.
+    pub program: Option<Vec<OsString>>,
     /// Where the board symlinks its pty slave (`--board sim:PATH`).
     pub pty_path: PathBuf,
     pub csms_url: String,
@@ -71,7 +71,7 @@ impl SimBoardOptions {
     /// A board living in `dir`: pty `dir/board`, data `dir/data`, log `dir/charger.log`.
     pub fn in_dir(dir: &Path, csms_url: impl Into<String>) -> Self {
         Self {
-            program: default_program(),
+            program: None,
             pty_path: dir.join("board"),
             csms_url: csms_url.into(),
             data_dir: dir.join("data"),
@@ -83,8 +83,11 @@ impl SimBoardOptions {
         }
     }
 
-    fn argv(&self) -> Vec<OsString> {
-        let mut v = self.program.clone();
+    fn argv(&self) -> Result<Vec<OsString>, SimBoardError> {
+        let mut v = match &self.program {
+            Some(p) => p.clone(),
+            None => crate::charger_bin::program()?,
+        };
         v.push("--board".into());
         let mut board = OsString::from("sim:");
         board.push(&self.pty_path);
@@ -101,34 +104,8 @@ impl SimBoardOptions {
             v.push("--config".into());
             v.push(c.clone().into());
         }
-        v
+        Ok(v)
     }
-}
-
-/// `$RIG_CHARGER_CMD` if set, else this executable's `charger` subcommand.
-pub fn default_program() -> Vec<OsString> {
-    if let Some(cmd) = std::env::var_os(CHARGER_CMD_ENV) {
-        let v: Vec<OsString> = cmd
-            .to_string_lossy()
-            .split_whitespace()
-            .map(OsString::from)
-            .collect();
-        if !v.is_empty() {
-            return v;
-        }
-    }
-    vec![self_exe().into(), "charger".into()]
-}
-
-/// This executable. On Linux `/proc/self/exe`: exec'd by the forked child it still names the
-/// running rig's own file even after a rebuild replaced (deleted) it on disk, where
-/// `current_exe()` would give `.../rig (deleted)` and every later board would fail to start.
-fn self_exe() -> PathBuf {
-    let proc_exe = Path::new("/proc/self/exe");
-    if proc_exe.exists() {
-        return proc_exe.to_path_buf();
-    }
-    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rig"))
 }
 
 /// A running (or power-cut) simulated board. Dropping it kills the process.
@@ -335,7 +312,7 @@ impl SimBoard {
             path: o.log_path.clone(),
             source,
         })?;
-        let argv = o.argv();
+        let argv = o.argv()?;
         let program_text = argv
             .iter()
             .map(|a| a.to_string_lossy())
@@ -458,11 +435,12 @@ mod tests {
     #[test]
     fn argv_is_the_documented_command_line() {
         let mut o = SimBoardOptions::in_dir(Path::new("/tmp/x"), "ws://127.0.0.1:1/ocpp");
-        o.program = vec!["charger".into()];
+        o.program = Some(vec!["charger".into()]);
         o.serial_number = Some("SN1".into());
         o.config = Some("/tmp/x/charger.toml".into());
         let argv: Vec<String> = o
             .argv()
+            .unwrap()
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
@@ -477,12 +455,12 @@ mod tests {
     async fn a_board_that_dies_at_start_is_reported_with_its_log() {
         let dir = std::env::temp_dir().join(format!("simboard-test-{}", std::process::id()));
         let mut o = SimBoardOptions::in_dir(&dir, "ws://127.0.0.1:1/ocpp");
-        o.program = vec![
+        o.program = Some(vec![
             "sh".into(),
             "-c".into(),
             "echo broken config >&2; exit 3".into(),
             "sh".into(),
-        ];
+        ]);
         let err = SimBoard::start(o).await.err().expect("must fail");
         let text = err.to_string();
         assert!(matches!(err, SimBoardError::Exited { .. }), "{text}");
@@ -496,12 +474,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("simboard-test2-{}", std::process::id()));
         let mut o = SimBoardOptions::in_dir(&dir, "ws://127.0.0.1:1/ocpp");
         // Stand-in board: makes its "pty" (a symlink to /dev/null) and sleeps. $2 is sim:PATH.
-        o.program = vec![
+        o.program = Some(vec![
             "sh".into(),
             "-c".into(),
             "ln -s /dev/null \"${2#sim:}\"; exec sleep 60".into(),
             "sh".into(),
-        ];
+        ]);
         let mut b = SimBoard::start(o).await.expect("start");
         let pid1 = b.pid().unwrap();
         assert!(b.is_powered());

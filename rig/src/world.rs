@@ -33,7 +33,7 @@ pub enum NetworkState {
 }
 
 /// Serial number (and charge point id) unless a scenario sets one.
-pub const DEFAULT_SERIAL: &str = charger::config::DEFAULT_SERIAL;
+pub const DEFAULT_SERIAL: &str = charger_config::DEFAULT_SERIAL;
 
 /// The scenario's world.
 pub struct RigWorld {

@@ -9,8 +9,6 @@ use rig::profile::Profile;
 use rig::simboard::{SimBoard, SimBoardOptions};
 use std::time::{Duration, Instant};
 
-const RIG: &str = env!("CARGO_BIN_EXE_rig");
-
 #[tokio::test(flavor = "multi_thread")]
 async fn cut_refuse_restore_as_the_charger_sees_them() {
     let dir = std::env::temp_dir().join(format!("rig-gate-{}", std::process::id()));
@@ -30,7 +28,6 @@ async fn cut_refuse_restore_as_the_charger_sees_them() {
         &dir,
         profile.charger_url_for(gate.local_addr(), csms.addr()),
     );
-    o.program = vec![RIG.into(), "charger".into()];
     o.config = Some(config_path);
     let board = SimBoard::start(o).await.expect("board starts");
     let client = BoardClient::connect(

@@ -28,8 +28,7 @@ fn text(o: &Output) -> String {
 }
 
 async fn board(dir: &Path) -> SimBoard {
-    let mut o = SimBoardOptions::in_dir(dir, "ws://127.0.0.1:9/ocpp");
-    o.program = vec![RIG.into(), "charger".into()];
+    let o = SimBoardOptions::in_dir(dir, "ws://127.0.0.1:9/ocpp");
     SimBoard::start(o).await.expect("simulated board starts")
 }
 

@@ -46,12 +46,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("simpower-test-{}", std::process::id()));
         let mut o = SimBoardOptions::in_dir(&dir, "ws://127.0.0.1:1/ocpp");
         // Stand-in board: makes its "pty" (a symlink to /dev/null) and sleeps. $2 is sim:PATH.
-        o.program = vec![
+        o.program = Some(vec![
             "sh".into(),
             "-c".into(),
             "ln -s /dev/null \"${2#sim:}\"; exec sleep 60".into(),
             "sh".into(),
-        ];
+        ]);
         let board = Arc::new(Mutex::new(SimBoard::start(o).await.expect("start")));
         let switch = super::super::switch_for(&PowerChoice::Sim, Some(&board)).expect("a switch");
         let pid1 = board.lock().await.pid().unwrap();

@@ -82,7 +82,7 @@ impl Bench {
                 opts.config = Some(config_path);
                 opts.serial_number = Some(serial.to_string());
                 if let Some(program) = &profile.charger_program {
-                    opts.program = program.iter().map(Into::into).collect();
+                    opts.program = Some(program.iter().map(Into::into).collect());
                 }
                 let board = SimBoard::start(opts)
                     .await

@@ -116,12 +116,12 @@ fn check_installer_value(key: &str, value: &str) -> StepResult {
     keys.insert(key.to_string(), value.into());
     table.insert("configuration".into(), keys.into());
     let text = toml::to_string(&table).map_err(|e| e.to_string())?;
-    let overrides = charger::config::Overrides {
+    let overrides = charger_config::Overrides {
         serial_number: None,
         csms_url: Some("ws://127.0.0.1:9/ocpp".into()),
     };
-    charger::config::parse(&text, None, &overrides)
-        .and_then(|cfg| charger::config::validate_installer(&cfg))
+    charger_config::parse_checked(&text, None, &overrides)
+        .map(drop)
         .map_err(|e| format!("the charger refuses {key} = {value:?}: {}", e.reason))
 }
 
