@@ -1,5 +1,6 @@
 //! Rig library.
 pub mod charger_bin;
+pub mod charger_process;
 pub mod cli;
 pub mod csms;
 pub mod gate;
@@ -10,6 +11,5 @@ pub mod power;
 pub mod profile;
 pub mod runner;
 pub mod sim_cmd;
-pub mod simboard;
 pub mod steps;
 pub mod world;

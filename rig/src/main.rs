@@ -110,14 +110,14 @@ fn dispatch(cli: Cli) -> i32 {
                 Command::Run(r) => {
                     let code = rig::runner::run(r.into_options());
                     // Safety net: nothing the run started outlives it.
-                    rig::simboard::kill_all();
+                    rig::charger_process::kill_all();
                     code
                 }
                 Command::Sim(s) => match runtime().block_on(rig::sim_cmd::run(s)) {
                     Ok(code) => code,
                     Err(e) => {
                         eprintln!("rig: error: {e:#}");
-                        rig::simboard::kill_all();
+                        rig::charger_process::kill_all();
                         1
                     }
                 },
@@ -167,8 +167,8 @@ fn bench(link: &Option<String>, b: &rig::cli::BenchArgs) -> i32 {
     }
     let rt = runtime();
     let dir = std::env::temp_dir().join(format!("rig-bench-{}", std::process::id()));
-    let started = rt.block_on(rig::simboard::SimBoard::start(
-        rig::simboard::SimBoardOptions::in_dir(&dir, "ws://127.0.0.1:9/ocpp"),
+    let started = rt.block_on(rig::charger_process::ChargerProcess::start(
+        rig::charger_process::ChargerProcessOptions::in_dir(&dir, "ws://127.0.0.1:9/ocpp"),
     ));
     let code = match started {
         Ok(board) => {

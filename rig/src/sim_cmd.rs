@@ -2,11 +2,11 @@
 //! hand. Prints the link and the URLs, then runs until Ctrl-C (or until the board dies).
 //! Lines typed on stdin drive faults: `cut`, `refuse`, `restore`, `off`, `on`, `status`.
 
+use crate::charger_process::{ChargerProcess, ChargerProcessOptions};
 use crate::cli::SimArgs;
 use crate::csms::{Csms, IdTagEntry};
 use crate::gate::{NetworkGate, ProxyGate};
 use crate::profile::Profile;
-use crate::simboard::{SimBoard, SimBoardOptions};
 use anyhow::{Context, Result};
 use rust_ocpp::v1_6::types::AuthorizationStatus;
 use std::io::BufRead;
@@ -41,7 +41,7 @@ pub async fn run(args: SimArgs) -> Result<i32> {
     let gate = ProxyGate::start("127.0.0.1:0".parse().expect("literal"), csms.addr()).await?;
     let url = profile.charger_url_for(gate.local_addr(), csms.addr());
 
-    let mut opts = SimBoardOptions::in_dir(&args.dir, url.clone());
+    let mut opts = ChargerProcessOptions::in_dir(&args.dir, url.clone());
     if let Some(program) = &profile.charger_program {
         opts.program = Some(program.iter().map(Into::into).collect());
     }
@@ -57,7 +57,7 @@ pub async fn run(args: SimArgs) -> Result<i32> {
             Some(path)
         }
     };
-    let mut board = SimBoard::start(opts).await?;
+    let mut board = ChargerProcess::start(opts).await?;
     let link = board.link_spec();
 
     println!("simulated board running (pid {})", board.pid().unwrap_or(0));
@@ -112,7 +112,7 @@ pub async fn run(args: SimArgs) -> Result<i32> {
             _ = tick.tick() => {
                 if !powered_off && !board.is_powered() {
                     eprintln!("rig: the simulated board exited; last lines of {}:\n{}",
-                        board.log_path().display(), crate::simboard::tail(board.log_path(), 20));
+                        board.log_path().display(), crate::charger_process::tail(board.log_path(), 20));
                     break 1;
                 }
             }

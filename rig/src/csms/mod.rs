@@ -25,6 +25,8 @@ pub use script::{
     Script,
 };
 pub use server::Answer;
+/// The WebSocket message type of [`Csms::send_raw`].
+pub use tokio_tungstenite::tungstenite::Message as WsMessage;
 pub use validate::CHARGE_POINT_ACTIONS;
 
 use server::Shared;
@@ -77,6 +79,21 @@ impl Csms {
     /// Serves only chargers whose URL path starts with `prefix` (see [`Csms::url`]).
     pub fn expect_path_prefix(&self, prefix: impl Into<String>) {
         self.shared.lock().path_prefix = Some(prefix.into());
+    }
+
+    /// Whether the handshake answer names `ocpp1.6`; `false` only to test that a charger refuses
+    /// such a server.
+    pub fn agree_subprotocol(&self, agree: bool) {
+        self.shared.lock().agree_subprotocol = agree;
+    }
+
+    /// Sends a raw WebSocket message on the newest connection, outside the script and the
+    /// history (protocol tests: malformed, oversized or binary frames). The charger's answers
+    /// are recorded as usual.
+    pub fn send_raw(&self, message: Message) -> Result<(), CallFailed> {
+        let state = self.shared.lock();
+        let (_, sender) = state.current.as_ref().ok_or(CallFailed::NotConnected)?;
+        sender.send(message).map_err(|_| CallFailed::NotConnected)
     }
 
     /// Changes the script.

@@ -48,6 +48,8 @@ pub(crate) struct State {
     /// When set, only chargers whose URL path starts with this are served: a charger of
     /// another scenario that reaches this server (a reused port) is turned away.
     pub(crate) path_prefix: Option<String>,
+    /// Whether the handshake answer names `ocpp1.6` (false only to test a charger's refusal).
+    pub(crate) agree_subprotocol: bool,
 }
 
 impl Shared {
@@ -62,6 +64,7 @@ impl Shared {
                 next_message_id: 1,
                 boot_status: None,
                 path_prefix: None,
+                agree_subprotocol: true,
             }),
             changed: Notify::new(),
         })
@@ -117,9 +120,13 @@ async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
     let mut charge_point_id = String::new();
     let mut handshake_error = None;
     let mut foreign = None;
-    let prefix = shared.lock().path_prefix.clone();
+    let (prefix, agree) = {
+        let state = shared.lock();
+        (state.path_prefix.clone(), state.agree_subprotocol)
+    };
     let callback = |request: &Request, mut response: Response| {
         let path = request.uri().path();
+        shared.lock().history.handshakes.push(path.to_string());
         charge_point_id = path.rsplit('/').next().unwrap_or_default().to_string();
         if let Some(prefix) = prefix.as_deref().filter(|p| !path.starts_with(p)) {
             let reason = format!("path {path:?} is not this scenario's ({prefix}/...)");
@@ -145,10 +152,12 @@ async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
             *refusal.status_mut() = StatusCode::BAD_REQUEST;
             return Err(refusal);
         }
-        response.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static("ocpp1.6"),
-        );
+        if agree {
+            response.headers_mut().insert(
+                "Sec-WebSocket-Protocol",
+                HeaderValue::from_static("ocpp1.6"),
+            );
+        }
         Ok(response)
     };
     let ws = tokio_tungstenite::accept_hdr_async(stream, callback).await;
@@ -198,7 +207,10 @@ async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
                         continue;
                     }
                     Some(Ok(Message::Close(_))) | None => break,
-                    Some(Ok(_)) => {
+                    Some(Ok(other)) => {
+                        if let Message::Ping(_) = other {
+                            shared.lock().history.pings += 1;
+                        }
                         // Pings prove the connection carries traffic: wake waiters.
                         shared.changed.notify_waiters();
                         continue;
@@ -208,10 +220,14 @@ async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
                         break;
                     }
                 };
-                let reply = handle_text(&shared, connection, &text);
+                let replies = handle_text(&shared, connection, &text);
                 shared.changed.notify_waiters();
-                if let Some(reply) = reply {
-                    if sink.send(Message::text(reply)).await.is_err() {
+                if !replies.is_empty() {
+                    let mut failed = false;
+                    for reply in replies {
+                        failed |= sink.feed(Message::text(reply)).await.is_err();
+                    }
+                    if failed || sink.flush().await.is_err() {
                         break;
                     }
                 }
@@ -241,7 +257,12 @@ async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
 }
 
 /// Records one text frame and returns the text to answer with, if any.
-fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
+/// The texts to answer with, in order, go out in one write.
+fn handle_text(shared: &Shared, connection: u32, text: &str) -> Vec<String> {
+    handle_one(shared, connection, text).unwrap_or_default()
+}
+
+fn handle_one(shared: &Shared, connection: u32, text: &str) -> Option<Vec<String>> {
     let mut state = shared.lock();
     let frame = match Frame::parse(text) {
         Ok(frame) => frame,
@@ -265,14 +286,14 @@ fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
                 return None;
             }
             let id = items.get(1)?.as_str()?.to_string();
-            return Some(call_error(
+            return Some(vec![call_error(
                 &mut state,
                 connection,
                 id,
                 None,
                 e.call_error_code(),
                 &e.to_string(),
-            ));
+            )]);
         }
     };
     match frame {
@@ -293,14 +314,14 @@ fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
             }
             if let Err((code, reason)) = validate::charge_point_request(&action, &payload) {
                 state.violation(connection, format!("{action}: {reason}"), text);
-                return Some(call_error(
+                return Some(vec![call_error(
                     &mut state,
                     connection,
                     id,
                     Some(action),
                     code,
                     &reason,
-                ));
+                )]);
             }
             // §4.2: nothing before the first BootNotification, nothing while Rejected.
             if action != "BootNotification" {
@@ -320,14 +341,18 @@ fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
                 }
             }
             if state.script.take_call_error(&action) {
-                return Some(call_error(
+                return Some(vec![call_error(
                     &mut state,
                     connection,
                     id,
                     Some(action),
                     "InternalError",
                     "injected by the rig",
-                ));
+                )]);
+            }
+            let mut texts = Vec::new();
+            if let Some((request, payload)) = state.script.take_request_before_answer(&action) {
+                texts.push(request_text(&mut state, connection, request, payload));
             }
             let answer = answer(&mut state, &action, &payload);
             state.record(Record {
@@ -336,13 +361,14 @@ fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
                 ignored: false,
                 ..Record::new(Direction::Out, connection, Kind::Result, answer.clone())
             });
-            Some(
+            texts.push(
                 Frame::Result {
                     id,
                     payload: answer,
                 }
                 .to_text(),
-            )
+            );
+            Some(texts)
         }
         Frame::Result { id, payload } => {
             let pending = state.pending.remove(&id);
@@ -400,6 +426,28 @@ fn handle_text(shared: &Shared, connection: u32, text: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// A central-system request nobody awaits: registered as pending so its answer is recorded.
+fn request_text(state: &mut State, connection: u32, action: String, payload: Value) -> String {
+    let id = format!("rig-{}", state.next_message_id);
+    state.next_message_id += 1;
+    let (reply, _) = oneshot::channel();
+    state
+        .pending
+        .insert(id.clone(), (action.clone(), connection, reply));
+    state.record(Record {
+        message_id: Some(id.clone()),
+        action: Some(action.clone()),
+        ignored: false,
+        ..Record::new(Direction::Out, connection, Kind::Call, payload.clone())
+    });
+    Frame::Call {
+        id,
+        action,
+        payload,
+    }
+    .to_text()
 }
 
 fn call_error(

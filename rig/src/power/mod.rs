@@ -6,8 +6,8 @@ pub mod sim;
 pub use command::CommandPower;
 pub use sim::SimPower;
 
+use crate::charger_process::ChargerProcess;
 use crate::profile::PowerChoice;
-use crate::simboard::SimBoard;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use tokio::sync::Mutex;
@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 #[derive(Debug, thiserror::Error)]
 pub enum PowerError {
     #[error(transparent)]
-    Sim(#[from] crate::simboard::SimBoardError),
+    Sim(#[from] crate::charger_process::ChargerProcessError),
     #[error("power command `{command}` failed ({status}): {stderr}")]
     Command {
         command: String,
@@ -41,7 +41,7 @@ pub trait PowerSwitch: Send + Sync {
 /// scenarios the profile skips) or names the simulator without a simulated board.
 pub fn switch_for(
     choice: &PowerChoice,
-    board: Option<&Arc<Mutex<SimBoard>>>,
+    board: Option<&Arc<Mutex<ChargerProcess>>>,
 ) -> Option<Box<dyn PowerSwitch>> {
     match (choice, board) {
         (PowerChoice::Sim, Some(board)) => Some(Box::new(SimPower::new(board.clone()))),

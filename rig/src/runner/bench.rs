@@ -9,19 +9,19 @@ use chargerig_link::{BoardStatus, EventKind, Frame, LinkSpec};
 use tokio::time::Instant;
 
 use super::context::RunContext;
+use crate::charger_process::{ChargerProcess, ChargerProcessOptions};
 use crate::csms::Csms;
 use crate::gate::{NetworkGate, NftablesGate, ProxyGate};
 use crate::link::{BoardClient, BoardClientOptions, BoardView, EventRecord};
 use crate::power::PowerSwitch;
 use crate::profile::{GateChoice, LinkChoice};
-use crate::simboard::{SimBoard, SimBoardOptions};
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
 /// The running bench of one scenario.
 pub struct Bench {
     /// The simulated board (shared with its power switch); `None` on a real board.
-    pub board: Option<Arc<Mutex<SimBoard>>>,
+    pub board: Option<Arc<Mutex<ChargerProcess>>>,
     pub gate: Box<dyn NetworkGate>,
     pub client: Option<BoardClient>,
     pub link: LinkSpec,
@@ -78,13 +78,13 @@ impl Bench {
                 let config_path = dir.join("charger.toml");
                 std::fs::write(&config_path, config)
                     .map_err(|e| format!("{}: {e}", config_path.display()))?;
-                let mut opts = SimBoardOptions::in_dir(dir, charger_url.clone());
+                let mut opts = ChargerProcessOptions::in_dir(dir, charger_url.clone());
                 opts.config = Some(config_path);
                 opts.serial_number = Some(serial.to_string());
                 if let Some(program) = &profile.charger_program {
                     opts.program = Some(program.iter().map(Into::into).collect());
                 }
-                let board = SimBoard::start(opts)
+                let board = ChargerProcess::start(opts)
                     .await
                     .map_err(|e| err("cannot start the simulated board")(&e))?;
                 let link = board.link_spec();

@@ -60,7 +60,7 @@ static ARTIFACT_ROOT: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(
 /// Kills every board this process started and exits: nothing stays behind, not even the pty
 /// symlinks of boards that died without cleaning up.
 fn tear_down_and_exit(code: i32) -> ! {
-    crate::simboard::kill_all();
+    crate::charger_process::kill_all();
     let root = ARTIFACT_ROOT.lock().ok().and_then(|r| r.clone());
     if let Some(root) = root {
         // A killed board's pty vanishes once the kernel has reaped it: poll, bounded.
