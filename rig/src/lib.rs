@@ -1,4 +1,5 @@
 //! Rig library.
+pub mod bench;
 pub mod charger_bin;
 pub mod charger_process;
 pub mod cli;

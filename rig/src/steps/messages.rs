@@ -7,9 +7,10 @@ use serde_json::Value;
 
 use super::registry::{Args, StepDef, StepResult};
 use crate::csms::{History, Kind, Record};
+use crate::gate::GateState;
 use crate::ledger::{self, BoardTransactions};
 use crate::step_def;
-use crate::world::{NetworkState, RigWorld};
+use crate::world::RigWorld;
 
 /// The step the runner appends to every scenario: invalid frames and the ledger.
 pub const END_OF_SCENARIO: &str = "the rig's end-of-scenario checks pass";
@@ -638,8 +639,10 @@ fn ended_online(world: &RigWorld) -> bool {
         .last()
         .is_some_and(|a| a.payload["status"] == "Accepted");
     world.is_started()
-        && world.bench.as_ref().is_some_and(|b| b.powered)
-        && world.network == NetworkState::Up
+        && world
+            .bench
+            .as_ref()
+            .is_some_and(|b| b.powered && b.network() == GateState::Open)
         && !world.csms.as_ref().is_some_and(|c| c.script(|s| s.silent))
         && accepted
         && world.status().is_some_and(|s| s.online)

@@ -93,7 +93,7 @@ async fn serial_number(world: &mut RigWorld, args: Args) -> StepResult {
 async fn configuration_key(world: &mut RigWorld, args: Args) -> StepResult {
     let (key, value) = (args.text(0), args.text(1));
     if !world.is_started() {
-        if world.ctx.profile.is_sim() {
+        if world.profile.is_sim() {
             check_installer_value(&key, &value)?;
         }
         world.ocpp_keys.insert(key, value);
@@ -194,12 +194,11 @@ pub async fn bring_online(world: &mut RigWorld) -> StepResult {
     world
         .wait_status(wait, "the board reporting online", |s| s.online)
         .await?;
-    if !world.ctx.profile.is_sim() {
+    if !world.profile.is_sim() {
         // A real board has no configuration file the rig writes: the profile's OCPP keys,
         // then the ones the scenario set before boot, go through ChangeConfiguration once it
         // is online (a key both set gets only the scenario's value).
         let mut keys: Vec<(String, String)> = world
-            .ctx
             .profile
             .board_ocpp_keys()
             .into_iter()
