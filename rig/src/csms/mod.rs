@@ -5,6 +5,7 @@ mod frame;
 mod history;
 mod script;
 mod server;
+mod session;
 mod validate;
 
 use std::net::SocketAddr;
@@ -146,12 +147,15 @@ impl Csms {
             state
                 .pending
                 .insert(id.clone(), (action.to_string(), connection, reply));
-            state.record(Record {
-                message_id: Some(id.clone()),
-                action: Some(action.to_string()),
-                ignored: false,
-                ..Record::new(Direction::Out, connection, Kind::Call, payload.clone())
-            });
+            state.record(
+                chrono::Utc::now(),
+                Record {
+                    message_id: Some(id.clone()),
+                    action: Some(action.to_string()),
+                    ignored: false,
+                    ..Record::new(Direction::Out, connection, Kind::Call, payload.clone())
+                },
+            );
             let frame = Frame::Call {
                 id: id.clone(),
                 action: action.to_string(),
