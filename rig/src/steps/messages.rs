@@ -669,7 +669,11 @@ async fn check_ledger(world: &mut RigWorld) -> StepResult {
     } else {
         Err(world.failure(&format!(
             "the ledger does not balance:\n    {}",
-            problems.join("\n    ")
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n    ")
         )))
     }
 }
