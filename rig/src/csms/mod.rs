@@ -3,6 +3,7 @@
 
 mod frame;
 mod history;
+mod queries;
 mod script;
 mod server;
 mod session;
@@ -21,6 +22,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub use frame::{Frame, FrameError};
 pub use history::{ConnectionEvent, Direction, History, Kind, Record, Violation};
+pub use queries::{Expected, TransactionAction, TransactionMessage, TransactionRequest};
 pub use script::{
     parse_authorization_status, parse_expiry, parse_registration_status, IdTagEntry, Injection,
     Script,
