@@ -7,10 +7,25 @@ pub use command::CommandPower;
 pub use sim::SimPower;
 
 use crate::charger_process::ChargerProcess;
-use crate::profile::PowerChoice;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Mutex;
+
+/// How the board's power is switched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PowerChoice {
+    /// SIGKILL and restart of the simulated board.
+    Sim,
+    /// Shell commands (a relay CLI), then `settle` before the board is expected to boot.
+    Command {
+        on: String,
+        off: String,
+        settle: Duration,
+    },
+    /// No power switch: `@power` scenarios must be skipped on this bench.
+    None,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PowerError {

@@ -37,7 +37,7 @@ impl PowerSwitch for SimPower {
 mod tests {
     use super::*;
     use crate::charger_process::ChargerProcessOptions;
-    use crate::profile::PowerChoice;
+    use crate::power::PowerChoice;
 
     /// Through the trait object the bench holds: off kills the process, on starts a new one
     /// on the same paths.
