@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::bench::{Bench, BenchSpec, ChargerConfigFile};
 use crate::csms::{Answer, Csms, History};
-use crate::link::{BoardView, EventRecord};
+use crate::link::{status_line, BoardView, EventRecord};
 use crate::profile::Profile;
 
 /// A fault the scenario injected, for `faults.jsonl` and failure reports.
@@ -278,7 +278,7 @@ impl RigWorld {
             None => Ok(()),
             Some(status) => Err(self.failure(&format!(
                 "expected {what} for {period:?}, but the board reported {}",
-                describe_status(&status)
+                status_line(&status)
             ))),
         }
     }
@@ -339,7 +339,7 @@ impl RigWorld {
         }
         out.push_str("\n  last board status: ");
         match self.status() {
-            Some(s) => out.push_str(&describe_status(&s)),
+            Some(s) => out.push_str(&status_line(&s)),
             None => out.push_str("none (board not started or silent)"),
         }
         if let Some(client) = self.bench.as_ref().and_then(|b| b.client.as_ref()) {
@@ -385,20 +385,4 @@ impl RigWorld {
         }
         out
     }
-}
-
-/// One line describing a board status, for failure messages.
-pub fn describe_status(s: &BoardStatus) -> String {
-    format!(
-        "pilot {} pwm {}‰ contactor {} connector {} locked {} online {} transaction {} fault {} queue {}",
-        s.pilot.as_str(),
-        s.pwm_duty_permille,
-        if s.contactor_closed { "closed" } else { "open" },
-        s.connector_status.as_str(),
-        s.cable_locked,
-        s.online,
-        s.transaction_active,
-        s.fault,
-        s.queue_len
-    )
 }

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-pub use frame::{Frame, FrameError};
+pub use frame::{FrameError, OcppFrame};
 pub use history::{ConnectionEvent, Direction, History, Kind, Record, Violation};
 pub use queries::{Expected, TransactionAction, TransactionMessage, TransactionRequest};
 pub use script::{
@@ -158,7 +158,7 @@ impl Csms {
                     ..Record::new(Direction::Out, connection, Kind::Call, payload.clone())
                 },
             );
-            let frame = Frame::Call {
+            let frame = OcppFrame::Call {
                 id: id.clone(),
                 action: action.to_string(),
                 payload,

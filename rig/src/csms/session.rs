@@ -8,7 +8,7 @@ use rust_ocpp::v1_6::types::RegistrationStatus;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
-use super::frame::Frame;
+use super::frame::OcppFrame;
 use super::history::{Direction, Kind, Record, Violation};
 use super::server::{Answer, State};
 use super::validate;
@@ -57,7 +57,7 @@ fn on_text(
     text: &str,
     now: DateTime<Utc>,
 ) -> Option<Vec<String>> {
-    let frame = match Frame::parse(text) {
+    let frame = match OcppFrame::parse(text) {
         Ok(frame) => frame,
         Err(e) => {
             state.record(
@@ -94,7 +94,7 @@ fn on_text(
         }
     };
     match frame {
-        Frame::Call {
+        OcppFrame::Call {
             id,
             action,
             payload,
@@ -168,7 +168,7 @@ fn on_text(
                 },
             );
             texts.push(
-                Frame::Result {
+                OcppFrame::Result {
                     id,
                     payload: answer,
                 }
@@ -176,7 +176,7 @@ fn on_text(
             );
             Some(texts)
         }
-        Frame::Result { id, payload } => {
+        OcppFrame::Result { id, payload } => {
             let pending = state.pending.remove(&id);
             let action = pending.as_ref().map(|p| p.0.clone());
             state.record(
@@ -209,7 +209,7 @@ fn on_text(
             }
             None
         }
-        Frame::Error {
+        OcppFrame::Error {
             id,
             code,
             description,
@@ -270,7 +270,7 @@ fn request_text(
             ..Record::new(Direction::Out, connection, Kind::Call, payload.clone())
         },
     );
-    Frame::Call {
+    OcppFrame::Call {
         id,
         action,
         payload,
@@ -287,7 +287,7 @@ fn call_error(
     code: &str,
     description: &str,
 ) -> String {
-    let frame = Frame::Error {
+    let frame = OcppFrame::Error {
         id: id.clone(),
         code: code.into(),
         description: description.into(),
