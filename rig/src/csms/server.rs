@@ -5,10 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
-use rust_ocpp::v1_6::types::RegistrationStatus;
-use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
@@ -16,37 +14,14 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::history::{ConnectionEvent, History};
 use super::script::Script;
-
-/// The answer the charger gave to a central-system request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Answer {
-    Result(Value),
-    Error { code: String, description: String },
-}
+pub use super::session::Answer;
+pub(crate) use super::session::State;
 
 /// State shared between the server tasks and the steps.
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
     /// Woken on every change of the history, so waiters re-check their condition.
     pub(crate) changed: Notify,
-}
-
-pub(crate) struct State {
-    pub(crate) script: Script,
-    pub(crate) history: History,
-    pub(crate) next_transaction_id: i32,
-    /// The newest connection: where central-system requests go.
-    pub(crate) current: Option<(u32, mpsc::UnboundedSender<Message>)>,
-    /// Central-system requests awaiting the charger's answer: action, connection, reply.
-    pub(crate) pending: HashMap<String, (String, u32, oneshot::Sender<Answer>)>,
-    pub(crate) next_message_id: u64,
-    /// The status of the last BootNotification answered (None before the first).
-    pub(crate) boot_status: Option<RegistrationStatus>,
-    /// When set, only chargers whose URL path starts with this are served: a charger of
-    /// another scenario that reaches this server (a reused port) is turned away.
-    pub(crate) path_prefix: Option<String>,
-    /// Whether the handshake answer names `ocpp1.6` (false only to test a charger's refusal).
-    pub(crate) agree_subprotocol: bool,
 }
 
 impl Shared {

@@ -2,16 +2,45 @@
 //! arrived), the history updated and the answers out. The server tasks (`server.rs`) only move
 //! bytes and take the lock; this is unit-tested without sockets.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rust_ocpp::v1_6::messages as m;
 use rust_ocpp::v1_6::types::RegistrationStatus;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
 
 use super::frame::OcppFrame;
-use super::history::{Direction, Kind, Record, Violation};
-use super::server::{Answer, State};
+use super::history::{Direction, History, Kind, Record, Violation};
+use super::script::Script;
 use super::validate;
+
+/// The answer the charger gave to a central-system request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Result(Value),
+    Error { code: String, description: String },
+}
+
+/// The central system's state: script, history, pending requests, registration.
+pub(crate) struct State {
+    pub(crate) script: Script,
+    pub(crate) history: History,
+    pub(crate) next_transaction_id: i32,
+    /// The newest connection: where central-system requests go.
+    pub(crate) current: Option<(u32, mpsc::UnboundedSender<Message>)>,
+    /// Central-system requests awaiting the charger's answer: action, connection, reply.
+    pub(crate) pending: HashMap<String, (String, u32, oneshot::Sender<Answer>)>,
+    pub(crate) next_message_id: u64,
+    /// The status of the last BootNotification answered (None before the first).
+    pub(crate) boot_status: Option<RegistrationStatus>,
+    /// When set, only chargers whose URL path starts with this are served: a charger of
+    /// another scenario that reaches this server (a reused port) is turned away.
+    pub(crate) path_prefix: Option<String>,
+    /// Whether the handshake answer names `ocpp1.6` (false only to test a charger's refusal).
+    pub(crate) agree_subprotocol: bool,
+}
 
 impl State {
     /// Appends a frame to the history, numbering and time-stamping it.
