@@ -112,6 +112,14 @@ impl Bench {
                 if let Some(program) = &profile.charger_program {
                     opts.program = Some(program.iter().map(Into::into).collect());
                 }
+                if opts.program.is_none() {
+                    // Found (or built) once per process, off the async workers.
+                    let program = tokio::task::spawn_blocking(crate::charger_bin::program)
+                        .await
+                        .map_err(|e| err("cannot find the charger program")(&e))?
+                        .map_err(|e| err("cannot find the charger program")(&e))?;
+                    opts.program = Some(program);
+                }
                 let board = ChargerProcess::start(opts)
                     .await
                     .map_err(|e| err("cannot start the simulated board")(&e))?;

@@ -77,6 +77,16 @@ pub fn profile_dir(exe: &Path) -> Option<PathBuf> {
     Some(dir.to_path_buf())
 }
 
+/// The cargo profile a binary directory belongs to: its name, when it is `debug`, `release`,
+/// or sits in a cargo target directory (marked by `CACHEDIR.TAG`).
+fn cargo_profile(dir: &Path) -> Option<String> {
+    let name = dir.file_name()?.to_string_lossy().into_owned();
+    let in_target = dir
+        .parent()
+        .is_some_and(|t| t.join("CACHEDIR.TAG").is_file());
+    (name == "debug" || name == "release" || in_target).then_some(name)
+}
+
 fn locate_or_build() -> Result<PathBuf, ChargerBinError> {
     let exe = std::env::current_exe().map_err(|e| ChargerBinError::NoExe(e.to_string()))?;
     let dir = profile_dir(&exe).ok_or_else(|| ChargerBinError::NoExe(exe.display().to_string()))?;
@@ -84,10 +94,13 @@ fn locate_or_build() -> Result<PathBuf, ChargerBinError> {
     if path.is_file() {
         return Ok(path);
     }
-    let profile = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "debug".into());
+    let Some(profile) = cargo_profile(&dir) else {
+        // Not cargo's layout (a copied binary): nothing to build here.
+        return Err(ChargerBinError::Missing {
+            path,
+            profile: "debug".into(),
+        });
+    };
     let Some(cargo) = std::env::var_os("CARGO") else {
         return Err(ChargerBinError::Missing { path, profile });
     };

@@ -138,6 +138,15 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         );
         return EXIT_USAGE;
     }
+    // Find (or build) the charger of simulated boards now, before any scenario and its
+    // watchdog start: a first build takes minutes.
+    if profile.is_sim() && profile.charger_program.is_none() {
+        let found = tokio::task::spawn_blocking(crate::charger_bin::program).await;
+        if let Ok(Err(e)) = found {
+            eprintln!("rig run: {e}");
+            return EXIT_FAILED;
+        }
+    }
     let root = opts.artifacts.clone().unwrap_or_else(|| {
         PathBuf::from("target/rig-artifacts")
             .join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string())
