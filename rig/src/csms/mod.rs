@@ -22,7 +22,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub use frame::{FrameError, OcppFrame};
 pub use history::{ConnectionEvent, Direction, History, Kind, Record, Violation};
-pub use queries::{Expected, TransactionAction, TransactionMessage, TransactionRequest};
+pub use queries::{
+    Expected, StatusReport, TransactionAction, TransactionMessage, TransactionRequest,
+};
 pub use script::{
     parse_authorization_status, parse_expiry, parse_registration_status, IdTagEntry, Injection,
     Script,

@@ -393,7 +393,10 @@ impl Charger {
             self.put_state(keys::AVAILABLE, Value::from(true));
             AvailabilityStatus::Accepted
         } else if self.session.tx.is_some() {
+            // §5.2: Scheduled, applied when the transaction ends. Persisted now: a power cut
+            // ends the transaction (PowerLoss) and the charger boots Unavailable (TC_034).
             self.connector.unavailable_scheduled = true;
+            self.put_state(keys::AVAILABLE, Value::from(false));
             AvailabilityStatus::Scheduled
         } else {
             self.connector.available = false;

@@ -218,6 +218,32 @@ fn unavailability_survives_a_power_cycle() {
     assert_eq!(sim.count("Authorize"), 0);
 }
 
+/// §5.2 / OCTT TC_034: Inoperative during a transaction is Scheduled; a power cut before the
+/// transaction ends stops it (PowerLoss) and the charger boots Unavailable.
+#[test]
+fn a_scheduled_unavailability_survives_a_power_cut_during_the_transaction() {
+    let mut sim = Sim::online(&[]);
+    sim.know("01020304", crate::harness::info("Accepted"));
+    sim.pilot(PilotState::B);
+    sim.card("01020304");
+    sim.pilot(PilotState::C);
+    sim.advance(1_000);
+    assert!(sim.core.status().tx_active);
+    let a = sim.cs_call(
+        "ChangeAvailability",
+        json!({"connectorId": 0, "type": "Inoperative"}),
+    );
+    assert_eq!(a[2]["status"], "Scheduled");
+    assert_eq!(sim.core.status().connector_status.as_str(), "Charging");
+    sim.power_cycle();
+    sim.connect();
+    sim.advance(1_000);
+    assert_eq!(sim.core.status().connector_status.as_str(), "Unavailable");
+    assert_eq!(sim.statuses(1).last().unwrap(), "Unavailable");
+    let stop = sim.last("StopTransaction").expect("stopped");
+    assert_eq!(stop["reason"], "PowerLoss");
+}
+
 /// §4.2 / §4.6: it is RECOMMENDED to synchronize the internal clock with the central system's
 /// currentTime. A difference of more than 2 s is adopted (smaller ones are network latency);
 /// every later timestamp follows it, and it survives a reboot.
