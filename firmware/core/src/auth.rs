@@ -105,6 +105,11 @@ impl Cache {
         self.entries.is_empty()
     }
 
+    /// How many entries the cache keeps from the next update on (at least 1).
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(1);
+    }
+
     /// Records an IdTagInfo; returns the store ops (the put plus any evictions).
     pub fn update(&mut self, tag: &str, info: &IdTagInfo, now: DateTime<Utc>) -> Vec<StoreOp> {
         let key = tag_key(tag);

@@ -137,7 +137,7 @@ impl Charger {
             restored
                 .table(Table::Cache)
                 .map(|(k, v)| (k.clone(), v.clone())),
-            settings.auth_cache_capacity,
+            cache_capacity(&config, &settings),
         );
         let list = LocalList::restore(
             restored
@@ -401,6 +401,13 @@ impl Charger {
         self.pump();
         self.reboot_if_settled();
     }
+}
+
+/// The cache size: AuthorizationCacheMaxLength, at least 1, at most the installer's limit.
+fn cache_capacity(config: &Config, settings: &Settings) -> usize {
+    usize::try_from(config.uint(Key::AuthorizationCacheMaxLength))
+        .unwrap_or(usize::MAX)
+        .clamp(1, settings.auth_cache_capacity.max(1))
 }
 
 /// While a transaction runs, the meter is persisted at least this often (and on every Wh change),

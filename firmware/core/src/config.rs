@@ -131,6 +131,9 @@ key_table! {
     // Seconds from presenting a tag to the offline decision when the Authorize got no answer
     // by then, also while it waits behind an unanswered CALL (issue 9.6); 0 = MessageTimeout.
     AuthorizeTimeout: UInt, rw, "4";
+    // How many id tags the authorization cache keeps (our key, capped by the installer's
+    // auth_cache_capacity); when full, not-valid entries go first, then the oldest valid ones.
+    AuthorizationCacheMaxLength: UInt, rw, "1000";
 }
 
 impl Key {

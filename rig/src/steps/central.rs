@@ -183,15 +183,12 @@ async fn clear_cache(world: &mut RigWorld, _: Args) -> StepResult {
     world.call("ClearCache", json!({})).await.map(|_| ())
 }
 
-fn authorization_data(row: &Row, differential: bool) -> Result<Value, String> {
+fn authorization_data(row: &Row) -> Result<Value, String> {
     let tag = row.required("id tag")?;
     let Some(status) = row.get("status") else {
-        if differential {
-            return Ok(json!({"idTag": tag}));
-        }
-        return Err(format!(
-            "{tag}: a full local list needs a status for every id tag"
-        ));
+        // Differential: deletes the tag. Full: an entry without idTagInfo, which a charger
+        // must refuse (Failed, §7.1 / issue 14.4) — sent as written so that can be checked.
+        return Ok(json!({"idTag": tag}));
     };
     let mut info = json!({"status": status});
     authorization_status(status)?;
@@ -214,7 +211,7 @@ async fn send_local_list(world: &mut RigWorld, args: Args, differential: bool) -
     };
     let list = rows
         .iter()
-        .map(|row| authorization_data(row, differential))
+        .map(authorization_data)
         .collect::<Result<Vec<_>, _>>()?;
     let mut payload = json!({
         "listVersion": version,

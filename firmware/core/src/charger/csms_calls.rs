@@ -234,6 +234,10 @@ impl Charger {
                     key: def.name.into(),
                     value: Value::from(v),
                 }]);
+                if def.key == Key::AuthorizationCacheMaxLength {
+                    let n = super::cache_capacity(&self.config, &self.settings);
+                    self.cache.set_capacity(n);
+                }
                 if def.key == Key::MeterValueSampleInterval && self.session.tx.is_some() {
                     let i = self.config.uint(Key::MeterValueSampleInterval);
                     self.session.restart_sampling(i, self.now.mono_ms);
