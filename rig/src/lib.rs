@@ -7,6 +7,7 @@ pub mod link;
 pub mod oneshot;
 pub mod power;
 pub mod profile;
+pub mod report;
 pub mod runner;
 pub mod sim_cmd;
 pub mod simboard;
