@@ -64,7 +64,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
 /// Loads and draws one attempt folder (relative to `root`); writes its `timeline.svg`.
 fn attempt(root: &Path, dir: &Path, label: &str) -> Result<html::Attempt, ReportError> {
     let abs = root.join(dir);
-    let data = ScenarioData::load(&abs);
+    let mut data = ScenarioData::load(&abs);
     let timeline = Timeline::build(&data, svg::PLOT_WIDTH);
     let svg = match &timeline {
         Some(tl) => {
@@ -73,6 +73,10 @@ fn attempt(root: &Path, dir: &Path, label: &str) -> Result<html::Attempt, Report
                     &abs.join(TIMELINE_FILE),
                     svg::render(tl, label, true).as_bytes(),
                 )?;
+                if !data.files.iter().any(|f| f == TIMELINE_FILE) {
+                    data.files.push(TIMELINE_FILE.to_string());
+                    data.files.sort();
+                }
             }
             Some(svg::render(tl, label, false))
         }

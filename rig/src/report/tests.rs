@@ -31,6 +31,7 @@ fn report_lists_failures_first_with_the_failed_step() {
     assert!(html.contains("skipped: @power: no power switch on this bench"));
     assert!(html.contains("attempt 2 (flaky)"));
     assert!(html.contains("<a href=\"sample-0/10-sample-0/ocpp.jsonl\">ocpp.jsonl</a>"));
+    assert!(html.contains("<a href=\"sample-0/10-sample-0/timeline.svg\">timeline.svg</a>"));
 }
 
 #[test]
