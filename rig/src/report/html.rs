@@ -272,10 +272,16 @@ fn scenario(out: &mut String, s: &ScenarioSummary, attempts: &[Attempt]) {
         (Status::Skipped, Some(m)) => {
             let _ = write!(out, "<p>skipped: {}</p>", esc(m));
         }
-        (Status::Flaky, Some(m)) => {
-            out.push_str("<p>passed on a retry; the earlier failure:</p><pre>");
-            push_esc(out, &clip(m, 20_000));
-            out.push_str("</pre>");
+        (Status::Flaky, _) => {
+            for (i, m) in s.earlier_failures.iter().enumerate() {
+                let _ = write!(
+                    out,
+                    "<p>passed on a retry; attempt {} failed:</p><pre>",
+                    i + 1
+                );
+                push_esc(out, &clip(m, 20_000));
+                out.push_str("</pre>");
+            }
         }
         // A failure with artifacts shows failure.txt (the same text, with what the rig saw).
         (Status::Failed, Some(m)) if attempts.last().is_none_or(|a| a.data.failure.is_none()) => {

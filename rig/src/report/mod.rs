@@ -11,6 +11,7 @@
 
 mod escape;
 pub mod html;
+pub mod junit;
 pub mod load;
 pub mod sample;
 pub mod steps;
@@ -112,7 +113,29 @@ pub fn write(root: &Path, run: &RunSummary) -> Result<Written, ReportError> {
         }
         attempts.push(these);
     }
-    let page = html::page(run, &attempts);
+    // The firmware under test says its version in every BootNotification: show it when the
+    // runner did not (a real board's version is not the rig's).
+    let mut shown = run.clone();
+    if !run.versions.iter().any(|(k, _)| k.starts_with("firmware")) {
+        let reported = attempts.iter().flatten().find_map(|a| {
+            a.data.ocpp.iter().find_map(|f| {
+                (f.kind == "call" && f.action.as_deref() == Some("BootNotification"))
+                    .then(|| {
+                        f.payload
+                            .get("firmwareVersion")?
+                            .as_str()
+                            .map(str::to_string)
+                    })
+                    .flatten()
+            })
+        });
+        if let Some(v) = reported {
+            shown
+                .versions
+                .push(("firmware (BootNotification)".into(), v));
+        }
+    }
+    let page = html::page(&shown, &attempts);
     let path = root.join(REPORT_FILE);
     write_file(&path, page.as_bytes())?;
     let json = serde_json::to_vec_pretty(run).map_err(|e| ReportError::Write {

@@ -46,9 +46,12 @@ pub struct ScenarioSummary {
     /// The step that failed, `Keyword text` (failed scenarios).
     #[serde(default)]
     pub failed_step: Option<String>,
-    /// The failure, the skip reason, or the earlier attempts' failures of a flaky scenario.
+    /// The failure (failed scenarios) or the skip reason (skipped ones).
     #[serde(default)]
     pub message: Option<String>,
+    /// The failures of the attempts before the last (flaky or retried scenarios).
+    #[serde(default)]
+    pub earlier_failures: Vec<String>,
     /// Artifact folders of the attempts, relative to the artifact root, in order: the last one
     /// is the attempt that decided the outcome.
     #[serde(default)]

@@ -30,6 +30,7 @@ fn report_lists_failures_first_with_the_failed_step() {
     assert!(html.contains("class=\"s b-failed step failed\""));
     assert!(html.contains("skipped: @power: no power switch on this bench"));
     assert!(html.contains("attempt 2 (flaky)"));
+    assert!(html.contains("<dt>firmware (BootNotification)</dt><dd>0.1.0-sample</dd>"));
     assert!(html.contains("<a href=\"sample-0/10-sample-0/ocpp.jsonl\">ocpp.jsonl</a>"));
     assert!(html.contains("<a href=\"sample-0/10-sample-0/timeline.svg\">timeline.svg</a>"));
 }
@@ -127,6 +128,7 @@ fn a_folder_that_recorded_nothing_still_gets_a_row() {
             attempts: 1,
             failed_step: None,
             message: Some("hook failed".into()),
+            earlier_failures: vec![],
             dirs: vec!["f/1-x".into(), "f/missing".into()],
         }],
         parse_errors: vec!["features/g.feature:3:1: bad".into()],
