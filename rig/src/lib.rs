@@ -12,4 +12,5 @@ pub mod runner;
 pub mod sim_cmd;
 pub mod simboard;
 pub mod steps;
+pub mod term;
 pub mod world;
