@@ -25,6 +25,8 @@ const LABEL_ROW_H: f64 = 11.0;
 const LABEL_SHIFT_MAX: f64 = 160.0;
 /// Distance between the charger and central-system rails.
 const RAIL_GAP: f64 = 30.0;
+/// Height of the scenario's name above a standalone picture.
+const HEADING: f64 = 18.0;
 /// Longest frame text in a hover title.
 const TITLE_FRAME_MAX: usize = 600;
 
@@ -260,8 +262,13 @@ pub fn render(tl: &Timeline, label: &str, standalone: bool) -> String {
     if standalone {
         let _ = write!(
             pen.out,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"tl\" viewBox=\"0 0 {WIDTH} {h:.0}\" width=\"{WIDTH}\" height=\"{h:.0}\"><style>{CSS}svg.tl{{background:#fff}}</style>"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"tl\" viewBox=\"0 0 {WIDTH} {:.0}\" width=\"{WIDTH}\" height=\"{:.0}\"><style>{CSS}svg.tl{{background:#fff}}.tl .hd{{font-size:12px;font-weight:600}}</style><rect width=\"100%\" height=\"100%\" fill=\"#fff\"/><text class=\"hd\" x=\"4\" y=\"13\">",
+            h + HEADING,
+            h + HEADING
         );
+        // A file on its own says which scenario it shows.
+        push_esc(&mut pen.out, &clip(label, 150));
+        let _ = write!(pen.out, "</text><g transform=\"translate(0 {HEADING})\">");
     } else {
         let _ = write!(
             pen.out,
@@ -394,6 +401,9 @@ pub fn render(tl: &Timeline, label: &str, standalone: bool) -> String {
             x - 3.0,
             h - 6.0
         );
+    }
+    if standalone {
+        pen.out.push_str("</g>");
     }
     pen.out.push_str("</svg>");
     pen.out
