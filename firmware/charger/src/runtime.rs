@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use charger_core::{Charger, Input, Output, Settings};
+use charger_core::{Charger, Input, Key, Output, Settings};
 use chargerig_link::PilotState;
 use serde_json::json;
 use tokio::signal::unix::{signal, SignalKind};
@@ -307,12 +307,9 @@ fn build_core(cfg: &ChargerConfig, store: &Store, clock: &Clock) -> anyhow::Resu
     })
 }
 
-/// OCPP WebSocketPingInterval in seconds (0 = no pings); unparsable values mean no pings.
+/// OCPP WebSocketPingInterval in seconds (0 = no pings).
 fn ping_interval(core: &Charger) -> Duration {
-    core.config_value("WebSocketPingInterval")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(Duration::ZERO)
+    Duration::from_secs(core.config_uint(Key::WebSocketPingInterval))
 }
 
 fn load_ev(store: &Store) -> EvSide {
