@@ -62,9 +62,9 @@ pub enum Command {
         #[arg(long)]
         changes: bool,
     },
-    /// Send the rig-to-board frames of a candump -L log (a scenario's board.candump) again
+    /// Send the rig-to-board frames of a candump -L log (a scenario's board.log) again
     Replay {
-        /// The log, e.g. target/rig-artifacts/.../board.candump
+        /// The log, e.g. target/rig-artifacts/.../board.log
         #[arg(value_name = "LOG")]
         log: PathBuf,
         /// Time scale: 2 replays twice as fast
@@ -95,9 +95,12 @@ pub struct RunArgs {
     /// Only scenarios whose name matches this regular expression
     #[arg(long, value_name = "REGEX")]
     pub name: Option<String>,
-    /// Write a JUnit XML report
+    /// Write a JUnit XML report (each test case names its artifact folder in system-out)
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write a Cucumber JSON report (for Xray, Allure, cucumber HTML formatters)
+    #[arg(long, value_name = "FILE")]
+    pub cucumber_json: Option<PathBuf>,
     /// Per-scenario artifacts root (default: target/rig-artifacts/<timestamp>)
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
@@ -123,6 +126,7 @@ impl RunArgs {
             tags: self.tags,
             name: self.name,
             junit: self.junit,
+            cucumber_json: self.cucumber_json,
             artifacts: self.artifacts,
             concurrency: self.concurrency.map(|n| n as usize),
             retry: self.retry,
@@ -263,6 +267,8 @@ mod tests {
             "y",
             "--junit",
             "j.xml",
+            "--cucumber-json",
+            "c.json",
             "--artifacts",
             "a",
             "--concurrency",
@@ -281,6 +287,7 @@ mod tests {
                 assert_eq!(o.retry, 1);
                 assert!(o.fail_fast && o.keep_on_failure);
                 assert_eq!(o.junit, Some(PathBuf::from("j.xml")));
+                assert_eq!(o.cucumber_json, Some(PathBuf::from("c.json")));
             }
             other => panic!("{other:?}"),
         }

@@ -27,6 +27,7 @@ fn init_logging(default: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(rig::term::stderr_colour())
         .try_init();
 }
 

@@ -1,5 +1,5 @@
 //! The per-scenario bundle: OCPP frames, board status timeline and events, faults.
-//! (`board.candump` and `charger.log` are written live by the link client and the board.)
+//! (`board.log` and `charger.log` are written live by the link client and the board.)
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
