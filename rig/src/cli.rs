@@ -1,6 +1,6 @@
 //! The `rig` command line (clap). Command lines as in `board-link.md`:
 //! `rig --link LINK status [--json]`, `pilot A..F`, `card UID`, `card --remove`, `load AMPS`,
-//! `button`; plus `rig run ...`, `rig sim`, `rig bench`.
+//! `button`; plus `rig run ...`, `rig sim`, `rig bench`, `rig report`.
 
 use chargerig_link::{CardUid, PilotState};
 use clap::{Args, Parser, Subcommand};
@@ -77,6 +77,12 @@ pub enum Command {
     Sim(SimArgs),
     /// Measure the link round trip (pilot command to the status showing it)
     Bench(BenchArgs),
+    /// Write report.html of a finished run again from its artifacts and run.json
+    Report {
+        /// The run's artifact root (holds run.json), e.g. target/rig-artifacts/<timestamp>
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// `rig run` flags; mapped 1:1 onto `rig::runner::RunOptions`.
