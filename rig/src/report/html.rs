@@ -166,10 +166,14 @@ fn attempt_body(out: &mut String, a: &Attempt) {
             let ms = (s.ended - s.started).num_milliseconds().max(0) as u64;
             let _ = write!(
                 out,
-                "<li class=\"step {status}\"><span class=\"k\">{}</span> {} <span class=\"dur\">line {}, {status}, {}</span>",
+                "<li class=\"step {status}\"><span class=\"k\">{}</span> {} <span class=\"dur\">{}{status}, {}</span>",
                 esc(&s.keyword),
                 esc(&s.text),
-                s.line,
+                if s.line > 0 {
+                    format!("line {}, ", s.line)
+                } else {
+                    String::new()
+                },
                 duration(ms)
             );
             out.push_str("</li>");

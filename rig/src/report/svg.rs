@@ -291,8 +291,12 @@ pub fn render(tl: &Timeline, label: &str, standalone: bool) -> String {
             StepStatus::Skipped => "skipped",
         };
         let mut title = format!(
-            "line {}: {} — {status}, {} to {}",
-            b.line,
+            "{}{} — {status}, {} to {}",
+            if b.line > 0 {
+                format!("line {}: ", b.line)
+            } else {
+                String::new()
+            },
             b.title,
             pen.secs(b.from),
             pen.secs(b.to)
