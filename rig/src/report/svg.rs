@@ -84,7 +84,8 @@ impl Pen<'_> {
     /// A bar with its label inside when it fits, its text on hover.
     fn bar(&mut self, from: i64, to: i64, y: f64, class: &str, label: &str, title: &str) {
         let x0 = self.x(from);
-        let w = (self.x(to) - x0).max(1.0);
+        // A state shorter than a pixel still shows (and can be hovered).
+        let w = (self.x(to) - x0).max(2.0);
         self.out.push_str("<g>");
         self.title(title);
         let _ = write!(

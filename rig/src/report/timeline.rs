@@ -125,17 +125,33 @@ pub struct Timeline {
     pub failed_at: Option<i64>,
 }
 
-/// Builds segments, folding changes closer than `min` µs into one segment (the latest state
+/// More segments than this on one lane (a flapping state) are folded to the resolution.
+const MAX_SEGS: usize = 400;
+
+/// Builds segments. States change rarely and a short one matters (a power cut of 30 ms, a
+/// refusal noticed at once), so every change is kept; only a lane that flaps beyond
+/// [`MAX_SEGS`] is folded, changes closer than `fold` µs becoming one segment (the latest state
 /// wins, the count of folded changes is kept for the hover text).
 struct SegBuilder {
     min: i64,
+    fold: i64,
     segs: Vec<Seg>,
 }
 
 impl SegBuilder {
-    fn new(min: i64) -> SegBuilder {
+    fn new(fold: i64) -> SegBuilder {
         SegBuilder {
-            min,
+            min: 0,
+            fold,
+            segs: Vec::new(),
+        }
+    }
+
+    #[cfg(test)]
+    fn folding(fold: i64) -> SegBuilder {
+        SegBuilder {
+            min: fold,
+            fold,
             segs: Vec::new(),
         }
     }
@@ -175,7 +191,23 @@ impl SegBuilder {
         if let Some(last) = self.segs.last_mut() {
             last.to = end.max(last.from);
         }
-        self.segs
+        if self.segs.len() <= MAX_SEGS {
+            return self.segs;
+        }
+        // Flapping: fold what is closer than the resolution (latest state wins).
+        let mut thin = SegBuilder {
+            min: self.fold,
+            fold: 0,
+            segs: Vec::new(),
+        };
+        for seg in self.segs {
+            let folded = seg.folded;
+            thin.push(seg.from, seg.label, seg.class);
+            if let Some(last) = thin.segs.last_mut() {
+                last.folded += folded;
+            }
+        }
+        thin.finish(end)
     }
 }
 
@@ -519,7 +551,7 @@ mod tests {
 
     #[test]
     fn changes_closer_than_the_resolution_fold_into_the_latest() {
-        let mut b = SegBuilder::new(10);
+        let mut b = SegBuilder::folding(10);
         b.push(0, "A".into(), "pa");
         b.push(100, "B".into(), "pb");
         b.push(103, "C".into(), "pc");
@@ -538,8 +570,27 @@ mod tests {
     }
 
     #[test]
-    fn a_flicker_back_to_the_previous_state_merges() {
+    fn a_short_state_is_kept_unless_the_lane_flaps() {
         let mut b = SegBuilder::new(10);
+        b.push(0, "on".into(), "on");
+        b.push(100, "off".into(), "bad");
+        b.push(101, "on".into(), "on");
+        assert_eq!(b.finish(200).len(), 3, "a 1 µs power cut still shows");
+        let mut b = SegBuilder::new(10);
+        for i in 0..1000 {
+            b.push(i, if i % 2 == 0 { "on" } else { "off" }.into(), "on");
+        }
+        let segs = b.finish(2000);
+        assert!(segs.len() <= 1000 / 10 + 1, "{}", segs.len());
+        assert_eq!(
+            segs.iter().map(|s| s.folded as usize + 1).sum::<usize>(),
+            1000
+        );
+    }
+
+    #[test]
+    fn a_flicker_back_to_the_previous_state_merges() {
+        let mut b = SegBuilder::folding(10);
         b.push(0, "A".into(), "pa");
         b.push(100, "B".into(), "pb");
         b.push(102, "A".into(), "pa");
