@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::auth::{Cache, LocalList};
-use crate::config::{Config, ConfigError};
+use crate::config::{self, Config, ConfigError};
 use crate::io::{BoardInput, HardwareCmd, Input, Output, PilotState};
 use crate::meter::{Meter, MeterRecord};
 use crate::queue::TxQueue;
@@ -221,7 +221,11 @@ impl Charger {
         for (k, v) in restored.table(Table::Config) {
             if let Some(s) = v.as_str() {
                 if !config.restore(k, s) {
-                    tracing::warn!(key = %k, value = %s, "ignoring stored configuration value");
+                    let shown = match config::lookup(k) {
+                        Some(def) if def.write_only => config::REDACTED,
+                        _ => s,
+                    };
+                    tracing::warn!(key = %k, value = %shown, "ignoring stored configuration value");
                 }
             }
         }
@@ -436,6 +440,18 @@ impl Charger {
     /// The current value of an OCPP configuration key (e.g. WebSocketPingInterval for the shell).
     pub fn config_value(&self, key: &str) -> Option<String> {
         self.config.get(key).map(str::to_string)
+    }
+
+    /// The security profile in effect (0..=3): the shell reads it at every (re)connection, so a
+    /// raise takes effect at the next connection.
+    pub fn security_profile(&self) -> u8 {
+        self.config.uint(config::SECURITY_PROFILE).min(3) as u8
+    }
+
+    /// The HTTP Basic-auth password (the AuthorizationKey's bytes), if one is set; read at every
+    /// (re)connection, so a changed key is used from the next connection on.
+    pub fn authorization_key(&self) -> Option<Vec<u8>> {
+        self.config.authorization_key()
     }
 
     // ----- plumbing shared by the submodules -----

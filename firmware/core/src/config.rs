@@ -34,6 +34,10 @@ pub enum Kind {
     Csl,
     /// `connector.rotation` items (§9.1.7), e.g. `0.RST,1.NotApplicable`.
     PhaseRotation,
+    /// OCPP security profile 0..=3 (field.md "Connection security").
+    SecurityProfile,
+    /// A secret written as 32 to 40 hexadecimal digits (16 to 20 bytes): AuthorizationKey.
+    HexSecret,
 }
 
 /// One configuration key.
@@ -44,8 +48,14 @@ pub struct KeyDef {
     pub readonly: bool,
     /// A change only takes effect after a reboot (ChangeConfiguration answers RebootRequired).
     pub reboot_required: bool,
+    /// Write-only (a secret): GetConfiguration lists the key without its value, and errors and
+    /// logs never carry the value.
+    pub write_only: bool,
     pub default: &'static str,
 }
+
+/// What stands for a write-only value wherever one would otherwise be shown.
+pub const REDACTED: &str = "<redacted>";
 
 const fn key(name: &'static str, kind: Kind, readonly: bool, default: &'static str) -> KeyDef {
     KeyDef {
@@ -53,8 +63,34 @@ const fn key(name: &'static str, kind: Kind, readonly: bool, default: &'static s
         kind,
         readonly,
         reboot_required: false,
+        write_only: false,
         default,
     }
+}
+
+/// A write-only key; its default is "not set".
+const fn secret(name: &'static str, kind: Kind) -> KeyDef {
+    KeyDef {
+        write_only: true,
+        ..key(name, kind, false, "")
+    }
+}
+
+/// The security profile key; what a change may do is decided by the charger, which knows the
+/// transport (`crate::Settings::tls`).
+pub const SECURITY_PROFILE: &str = "SecurityProfile";
+/// The Basic-auth password, hex (OCPP-J 1.6 §7 and its errata 3.10).
+pub const AUTHORIZATION_KEY: &str = "AuthorizationKey";
+
+/// Decodes an AuthorizationKey value (already normalized) into the password bytes.
+pub fn hex_bytes(value: &str) -> Option<Vec<u8>> {
+    if value.len() % 2 != 0 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..value.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&value[i..i + 2], 16).ok())
+        .collect()
 }
 
 /// Measurands our meter can sample (checked for the *Data keys).
@@ -145,6 +181,8 @@ pub const KEYS: &[KeyDef] = &[
     key("LocalAuthListMaxLength", Kind::UInt, true, "1000"),
     key("SendLocalListMaxLength", Kind::UInt, true, "250"),
     key("MessageTimeout", Kind::UInt, false, "30"),
+    key(SECURITY_PROFILE, Kind::SecurityProfile, false, "0"),
+    secret(AUTHORIZATION_KEY, Kind::HexSecret),
 ];
 
 /// Looks a key up by name. Keys are CiString50Type in OCPP, so any letter case matches; the
@@ -219,6 +257,21 @@ pub fn normalize(def: &KeyDef, value: &str) -> Result<String, String> {
             }
             Ok(out.join(","))
         }
+        Kind::SecurityProfile => match v {
+            "0" | "1" | "2" | "3" => Ok(v.to_string()),
+            _ => Err("expected a security profile 0, 1, 2 or 3".into()),
+        },
+        Kind::HexSecret => {
+            if !(32..=40).contains(&v.len()) || v.len() % 2 != 0 {
+                return Err(
+                    "expected 32 to 40 hexadecimal digits (a key of 16 to 20 bytes)".into(),
+                );
+            }
+            if !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err("expected hexadecimal digits only".into());
+            }
+            Ok(v.to_ascii_lowercase())
+        }
         Kind::Csl => {
             let items: Vec<&str> = v.split(',').map(str::trim).collect();
             if items.iter().any(|i| i.is_empty()) && !v.is_empty() {
@@ -239,12 +292,21 @@ pub fn validate_entry(key_name: &str, value: &str) -> Result<(), ConfigError> {
             key: def.name.to_string(),
         });
     }
-    normalize(def, value).map_err(|reason| ConfigError::InvalidValue {
-        key: def.name.to_string(),
-        value: value.to_string(),
-        reason,
-    })?;
+    normalize(def, value).map_err(|reason| invalid(def, value, reason))?;
     Ok(())
+}
+
+/// The error for a refused value; a write-only key's value is not repeated.
+fn invalid(def: &KeyDef, value: &str, reason: String) -> ConfigError {
+    ConfigError::InvalidValue {
+        key: def.name.to_string(),
+        value: if def.write_only {
+            REDACTED.to_string()
+        } else {
+            value.to_string()
+        },
+        reason,
+    }
 }
 
 /// The effective configuration: defaults, overlaid by installer values, overlaid by values the
@@ -299,11 +361,7 @@ impl Config {
                 key: def.name.to_string(),
             });
         }
-        let v = normalize(def, value).map_err(|reason| ConfigError::InvalidValue {
-            key: def.name.to_string(),
-            value: value.to_string(),
-            reason,
-        })?;
+        let v = normalize(def, value).map_err(|reason| invalid(def, value, reason))?;
         Ok((def, v))
     }
 
@@ -327,6 +385,13 @@ impl Config {
         self.get(key_name)
             .and_then(|v| v.parse().ok())
             .unwrap_or_default()
+    }
+
+    /// The AuthorizationKey's bytes, if one is set.
+    pub fn authorization_key(&self) -> Option<Vec<u8>> {
+        self.get(AUTHORIZATION_KEY)
+            .filter(|v| !v.is_empty())
+            .and_then(hex_bytes)
     }
 
     /// A CSL key's items.
