@@ -84,7 +84,7 @@ pub const AUTHORIZATION_KEY: &str = "AuthorizationKey";
 
 /// Decodes an AuthorizationKey value (already normalized) into the password bytes.
 pub fn hex_bytes(value: &str) -> Option<Vec<u8>> {
-    if value.len() % 2 != 0 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !value.len().is_multiple_of(2) || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..value.len())
@@ -262,7 +262,7 @@ pub fn normalize(def: &KeyDef, value: &str) -> Result<String, String> {
             _ => Err("expected a security profile 0, 1, 2 or 3".into()),
         },
         Kind::HexSecret => {
-            if !(32..=40).contains(&v.len()) || v.len() % 2 != 0 {
+            if !(32..=40).contains(&v.len()) || !v.len().is_multiple_of(2) {
                 return Err(
                     "expected 32 to 40 hexadecimal digits (a key of 16 to 20 bytes)".into(),
                 );
