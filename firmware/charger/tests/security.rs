@@ -71,10 +71,19 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// A server configuration with a certificate for `names` from `ca`; client certificates from
 /// `client_ca` required when given.
 fn server_tls(ca: &TestCa, names: &[&str], client_ca: Option<&TestCa>) -> Arc<ServerConfig> {
+    server_tls_versions(ca, names, client_ca, rustls::DEFAULT_VERSIONS)
+}
+
+fn server_tls_versions(
+    ca: &TestCa,
+    names: &[&str],
+    client_ca: Option<&TestCa>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<ServerConfig> {
     let (cert, key) = ca.leaf(names);
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let builder = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap();
     let builder = match client_ca {
         None => builder.with_no_client_auth(),
@@ -471,6 +480,28 @@ async fn profile_2_trusts_only_its_ca_and_checks_the_host_name() {
         "{log}"
     );
     assert_never_logged(&charger, &[KEY_HEX]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_1_2_and_1_3_are_both_spoken() {
+    let ca = TestCa::new("Chargerig test CA");
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = write(dir.path(), "ca.pem", &ca.pem());
+    let keys = [("SecurityProfile", "2"), ("AuthorizationKey", KEY_HEX)];
+    let cfg = config(&format!("ca_file = \"{ca_file}\"\n"), &keys);
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let tls = server_tls_versions(&ca, &["localhost"], None, &[version]);
+        let csms = SecureCsms::start(Some(tls), Some(KEY_BYTES)).await;
+        let run = tempfile::tempdir().unwrap();
+        let charger = start(run.path(), &csms.url("wss", "localhost"), &cfg);
+        wait_for(
+            &format!("a BootNotification over {:?}", version.version),
+            Duration::from_secs(20),
+            &charger,
+            || csms.boots() >= 1,
+        )
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
