@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::tls::{Tls, TlsField, TlsFiles};
-
 /// Serial number when neither the file nor `--serial-number` gives one.
 pub const DEFAULT_SERIAL: &str = "CHARGERIG-0001";
 
@@ -101,6 +99,36 @@ impl fmt::Display for ScalarValue {
     }
 }
 
+/// The PEM files a `wss://` connection uses, resolved against the config file's directory, with
+/// the lines that named them (the files are read by the firmware at start, not here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// CA certificates to trust for the central system's certificate.
+    pub ca_file: PathBuf,
+    /// The charger's certificate chain and key (profile 3), both or neither.
+    pub client: Option<(PathBuf, PathBuf)>,
+    /// Lines of `ca_file`, `client_cert` and `client_key` in the file.
+    pub lines: [Option<usize>; 3],
+}
+
+/// Which of the [`TlsFiles`] a problem is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsField {
+    CaFile = 0,
+    ClientCert = 1,
+    ClientKey = 2,
+}
+
+impl TlsField {
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsField::CaFile => "csms.ca_file",
+            TlsField::ClientCert => "csms.client_cert",
+            TlsField::ClientKey => "csms.client_key",
+        }
+    }
+}
+
 /// How the charger authorizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Authorization {
@@ -176,9 +204,26 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<ChargerConfig,
                 line: None,
                 reason: format!("cannot read the configuration file: {e}"),
             })?;
-            parse(&text, Some(path), overrides)
+            let cfg = parse(&text, Some(path), overrides)?;
+            check_tls_files(&cfg)?;
+            Ok(cfg)
         }
     }
+}
+
+/// Reads the PEM files the configuration names, so a missing, unreadable or malformed one is
+/// reported at its line before anything starts.
+pub fn check_tls_files(cfg: &ChargerConfig) -> Result<(), ConfigError> {
+    let Some(files) = &cfg.tls else {
+        return Ok(());
+    };
+    crate::tls::Tls::load(files)
+        .map(|_| ())
+        .map_err(|e| ConfigError {
+            file: cfg.file.clone(),
+            line: files.lines[e.field as usize],
+            reason: e.to_string(),
+        })
 }
 
 /// [`load`], then checks every `[configuration]` value with the core's own rules (the same ones
@@ -353,18 +398,16 @@ fn resolve(
                 ))
             }
         };
+        let line = |v: &Option<Spanned<String>>| v.as_ref().map(|s| line_of(text, s.span().start));
         let files = TlsFiles {
             ca_file: path(ca),
             client,
+            lines: [
+                Some(line_of(text, ca.span().start)),
+                line(&f.csms.client_cert),
+                line(&f.csms.client_key),
+            ],
         };
-        if let Err(e) = Tls::load(&files) {
-            let span = match e.field {
-                TlsField::CaFile => Some(ca.span()),
-                TlsField::ClientCert => f.csms.client_cert.as_ref().map(|s| s.span()),
-                TlsField::ClientKey => f.csms.client_key.as_ref().map(|s| s.span()),
-            };
-            return Err(err(span, e.to_string()));
-        }
         Some(files)
     } else {
         None

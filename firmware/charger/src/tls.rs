@@ -7,38 +7,14 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
 use std::sync::Arc;
 
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-/// The PEM files a `wss://` connection uses (paths as resolved from the config file).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// CA certificates to trust for the central system's certificate.
-    pub ca_file: PathBuf,
-    /// The charger's certificate chain and key (profile 3), both or neither.
-    pub client: Option<(PathBuf, PathBuf)>,
-}
-
-/// Which file a problem is in, so the config loader can point at its line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsField {
-    CaFile,
-    ClientCert,
-    ClientKey,
-}
-
-impl TlsField {
-    pub fn name(self) -> &'static str {
-        match self {
-            TlsField::CaFile => "csms.ca_file",
-            TlsField::ClientCert => "csms.client_cert",
-            TlsField::ClientKey => "csms.client_key",
-        }
-    }
-}
+pub use crate::config::{TlsField, TlsFiles};
 
 /// A PEM file that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
