@@ -242,7 +242,8 @@ pub fn load_checked(
 /// security"): profiles 0 and 1 speak `ws://`, 2 and 3 `wss://`, and 3 needs a client
 /// certificate. What the database holds is checked again when the charger starts.
 pub fn validate_security(cfg: &ChargerConfig) -> Result<(), ConfigError> {
-    let Some((key, value)) = cfg.installer_value(charger_core::config::SECURITY_PROFILE) else {
+    let Some((key, value)) = cfg.installer_value(charger_core::config::Key::SecurityProfile.name())
+    else {
         return Ok(());
     };
     let profile: u8 = value.trim().parse().unwrap_or(0);

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use charger_core::{Charger, Input, Output, Settings};
+use charger_core::{Charger, Input, Key, Output, Settings};
 use chargerig_link::PilotState;
 use serde_json::json;
 use tokio::signal::unix::{signal, SignalKind};
@@ -349,7 +349,7 @@ fn check_security(cfg: &ChargerConfig, core: &Charger) -> anyhow::Result<()> {
     match reason {
         None => Ok(()),
         Some(r) => {
-            match cfg.installer_value(charger_core::config::SECURITY_PROFILE) {
+            match cfg.installer_value(charger_core::config::Key::SecurityProfile.name()) {
                 Some((key, v)) if v.trim() == profile.to_string() => Err(anyhow::anyhow!(
                     "{}",
                     cfg.installer_error(key, format!("[configuration] SecurityProfile: {r}"))
@@ -362,12 +362,9 @@ fn check_security(cfg: &ChargerConfig, core: &Charger) -> anyhow::Result<()> {
     }
 }
 
-/// OCPP WebSocketPingInterval in seconds (0 = no pings); unparsable values mean no pings.
+/// OCPP WebSocketPingInterval in seconds (0 = no pings).
 fn ping_interval(core: &Charger) -> Duration {
-    core.config_value("WebSocketPingInterval")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(Duration::ZERO)
+    Duration::from_secs(core.config_uint(Key::WebSocketPingInterval))
 }
 
 fn load_ev(store: &Store) -> EvSide {

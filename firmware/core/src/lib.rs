@@ -19,7 +19,7 @@ mod store;
 mod time;
 
 pub use charger::Charger;
-pub use config::{validate_entry, ConfigError};
+pub use config::{validate_entry, ConfigError, Key};
 pub use io::{BoardInput, HardwareCmd, Input, Output, PilotState};
 pub use settings::{validate_installer_config, Settings};
 pub use status::{BoardView, ConnectorStatus};
