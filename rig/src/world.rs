@@ -13,7 +13,9 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::bench::{Bench, BenchSpec, ChargerConfigFile};
-use crate::csms::{key_bytes, Answer, ChargerFiles, Csms, History, Requirement, TestCa};
+use crate::csms::{
+    key_bytes, server_config_from_files, Answer, ChargerFiles, Csms, History, Requirement, TestCa,
+};
 use crate::link::{status_line, BoardView, EventRecord};
 use crate::profile::Profile;
 
@@ -232,7 +234,16 @@ impl RigWorld {
         if let Some(hex) = &charger_key {
             self.known_keys.push(hex.to_ascii_lowercase());
         }
-        let key = match (&self.expected_key, &charger_key) {
+        // A real board was provisioned with its key; the profile names it.
+        let bench = self.profile.csms_security.clone();
+        let provisioned = bench.as_ref().and_then(|b| b.authorization_key.clone());
+        if let Some(hex) = &provisioned {
+            self.known_keys.push(hex.to_ascii_lowercase());
+        }
+        let key = match (
+            &self.expected_key,
+            provisioned.as_ref().or(charger_key.as_ref()),
+        ) {
             (Some(k), _) => Some(k.clone()),
             (None, Some(hex)) => Some(key_bytes(hex)?),
             (None, None) => None,
@@ -245,17 +256,31 @@ impl RigWorld {
         }
         let tls = if profile >= 2 {
             if !self.profile.is_sim() {
-                return Err(format!(
-                    "profile {} names no TLS files for the central system; security profiles 2 \
-                     and 3 run on the simulator",
-                    self.profile.name
-                ));
+                let Some(b) = &bench else {
+                    return Err(format!(
+                        "profile {} has no [csms.security]: name the server certificate and key \
+                         (from the CA the board trusts) and the board's client CA",
+                        self.profile.name
+                    ));
+                };
+                let client_ca = (profile == 3).then_some(b.client_ca.as_deref()).flatten();
+                if profile == 3 && client_ca.is_none() {
+                    return Err(
+                        "security profile 3 on a bench needs [csms.security] client_ca".into(),
+                    );
+                }
+                Some(server_config_from_files(
+                    &b.server_cert,
+                    &b.server_key,
+                    client_ca,
+                )?)
+            } else {
+                let ca = TestCa::for_run()?;
+                let client_for = (profile == 3).then_some(self.serial_number.as_str());
+                self.security_files =
+                    Some(ca.write_charger_files(&self.artifacts.join("pki"), client_for)?);
+                Some(ca.server_config((profile == 3).then_some(ca))?)
             }
-            let ca = TestCa::for_run()?;
-            let client_for = (profile == 3).then_some(self.serial_number.as_str());
-            self.security_files =
-                Some(ca.write_charger_files(&self.artifacts.join("pki"), client_for)?);
-            Some(ca.server_config((profile == 3).then_some(ca))?)
         } else {
             None
         };
