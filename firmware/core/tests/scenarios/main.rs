@@ -8,4 +8,5 @@ mod configuration;
 mod ocppj;
 mod pilot;
 mod robustness;
+mod security;
 mod transactions;
