@@ -2,8 +2,10 @@
 
 mod harness;
 
+mod auth_records;
 mod authorization;
 mod boot;
+mod config_rules;
 mod configuration;
 mod ocppj;
 mod pilot;
