@@ -7,6 +7,7 @@ mod authorization;
 mod boot;
 mod config_rules;
 mod configuration;
+mod deadlines;
 mod ocppj;
 mod pilot;
 mod robustness;
