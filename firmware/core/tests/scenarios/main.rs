@@ -11,4 +11,5 @@ mod deadlines;
 mod ocppj;
 mod pilot;
 mod robustness;
+mod tag_rules;
 mod transactions;

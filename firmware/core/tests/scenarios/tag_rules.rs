@@ -1,0 +1,182 @@
+//! Presented id tags at the edges of the rules (charger/authorization.rs, transaction.rs): tag
+//! length, an expiry date at the present instant, parents that do not match, a late answer for
+//! an earlier transaction. Added for the cargo-mutants check (docs/mutation-check.md).
+
+use charger_core::{BoardInput, Input, PilotState};
+use serde_json::json;
+
+use crate::harness::{info, Sim};
+
+const TAG: &str = "04A1B2C3";
+const OTHER: &str = "0A0B0C0D";
+
+fn present_uid(sim: &mut Sim, bytes: usize) -> String {
+    let uid: Vec<u8> = (1..=bytes as u8).collect();
+    let tag: String = uid.iter().map(|b| format!("{b:02X}")).collect();
+    sim.input(Input::Board(BoardInput::Card(Some(uid))));
+    tag
+}
+
+#[test]
+fn a_tag_of_twenty_characters_is_presented_and_a_longer_one_ignored() {
+    let mut sim = Sim::online(&[]);
+    let long = present_uid(&mut sim, 11); // 22 characters: not an IdToken (CiString20)
+    assert_eq!(long.len(), 22);
+    assert_eq!(sim.count("Authorize"), 0, "a 22-character tag is ignored");
+    let max = present_uid(&mut sim, 10);
+    assert_eq!(max.len(), 20);
+    assert_eq!(sim.count("Authorize"), 1, "a 20-character tag is presented");
+    assert_eq!(sim.last("Authorize").unwrap()["idTag"], max);
+}
+
+#[test]
+fn an_authorize_answer_expiring_now_is_refused_and_a_later_expiry_accepted() {
+    let mut sim = Sim::online(&[]);
+    let now = sim.now.utc;
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    sim.know(TAG, json!({"status": "Accepted", "expiryDate": stamp(now)}));
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    assert!(!sim.core.status().tx_active, "expired at this very instant");
+    sim.know(
+        OTHER,
+        json!({"status": "Accepted", "expiryDate": stamp(now + chrono::Duration::hours(1))}),
+    );
+    sim.card(OTHER);
+    assert!(sim.core.status().tx_active, "valid for another hour");
+}
+
+#[test]
+fn a_tag_whose_authorize_names_another_parent_does_not_stop_the_transaction() {
+    let mut sim = Sim::online(&[]);
+    sim.know(TAG, json!({"status": "Accepted", "parentIdTag": "FLEET-A"}));
+    sim.know(
+        OTHER,
+        json!({"status": "Accepted", "parentIdTag": "FLEET-B"}),
+    );
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.advance(200);
+    assert!(sim.core.status().tx_active);
+    sim.card(OTHER);
+    assert_eq!(
+        sim.last("Authorize").unwrap()["idTag"],
+        OTHER,
+        "asked for its parent"
+    );
+    assert!(
+        sim.core.status().tx_active,
+        "another parent: still charging"
+    );
+}
+
+#[test]
+fn without_a_parent_on_the_transaction_another_tag_is_not_even_asked_about() {
+    let mut sim = Sim::online(&[]);
+    sim.know(TAG, info("Accepted"));
+    sim.know(OTHER, json!({"status": "Accepted", "parentIdTag": "FLEET"}));
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.advance(200);
+    let auths = sim.count("Authorize");
+    sim.card(OTHER);
+    assert_eq!(sim.count("Authorize"), auths, "no parent to compare with");
+    assert!(sim.core.status().tx_active);
+}
+
+#[test]
+fn offline_a_tag_of_unknown_parent_is_not_asked_about_and_does_not_stop() {
+    let mut sim = Sim::online(&[]);
+    sim.know(TAG, json!({"status": "Accepted", "parentIdTag": "FLEET"}));
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.advance(200);
+    sim.disconnect();
+    let sent = sim.sent.len();
+    sim.card(OTHER);
+    assert!(sim.core.status().tx_active);
+    sim.connect();
+    sim.advance(500);
+    assert!(
+        sim.received("Authorize")
+            .iter()
+            .all(|r| r.payload["idTag"] != OTHER),
+        "no Authorize for a tag presented offline: {:?}",
+        &sim.sent[sent..]
+    );
+}
+
+#[test]
+fn a_held_cable_is_not_released_by_a_tag_of_another_parent() {
+    let mut sim = Sim::online(&[("AllowOfflineTxForUnknownId", "true")]);
+    sim.know(
+        OTHER,
+        json!({"status": "Accepted", "parentIdTag": "FLEET-B"}),
+    );
+    sim.disconnect();
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.know(TAG, json!({"status": "Blocked", "parentIdTag": "FLEET-A"}));
+    sim.connect();
+    sim.advance(500);
+    assert!(sim.core.status().locked, "held after DeAuthorized");
+    sim.card(OTHER);
+    assert_eq!(sim.last("Authorize").unwrap()["idTag"], OTHER);
+    assert!(
+        sim.core.status().locked,
+        "another parent does not release it"
+    );
+}
+
+#[test]
+fn offline_a_held_cable_asks_nothing_and_a_known_sibling_releases_it() {
+    let mut sim = Sim::online(&[("AllowOfflineTxForUnknownId", "true")]);
+    // OTHER is cached with the parent FLEET while online.
+    sim.know(OTHER, json!({"status": "Accepted", "parentIdTag": "FLEET"}));
+    sim.card(OTHER);
+    sim.advance(61_000);
+    sim.disconnect();
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.know(TAG, json!({"status": "Blocked", "parentIdTag": "FLEET"}));
+    sim.connect();
+    sim.advance(500);
+    assert!(sim.core.status().locked);
+    let auths = sim.count("Authorize");
+    sim.disconnect();
+    sim.card("11223344"); // unknown, offline: nothing to ask, nothing released
+    assert!(sim.core.status().locked);
+    sim.card(OTHER); // the cache knows its parent: released without asking
+    assert!(!sim.core.status().locked);
+    sim.connect();
+    sim.advance(500);
+    assert_eq!(sim.count("Authorize"), auths);
+}
+
+#[test]
+fn a_late_rejection_of_an_earlier_transaction_leaves_the_running_one_alone() {
+    let mut sim = Sim::online(&[("AllowOfflineTxForUnknownId", "true")]);
+    sim.know(OTHER, info("Accepted"));
+    sim.disconnect();
+    // First session offline with TAG (the central system will refuse it), ended offline.
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.card(TAG);
+    sim.pilot(PilotState::A);
+    // Second session offline with OTHER, still running at the reconnect.
+    sim.pilot(PilotState::B);
+    sim.card(OTHER);
+    assert!(sim.core.status().tx_active);
+    sim.connect();
+    sim.advance(1_000);
+    let starts = sim.received("StartTransaction");
+    assert_eq!(starts.len(), 2, "both sessions reported");
+    assert!(
+        sim.core.status().tx_active,
+        "the refusal of the first transaction does not stop the second"
+    );
+    let stops = sim.received("StopTransaction");
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].payload["reason"], "Local");
+}
