@@ -10,6 +10,7 @@ mod configuration;
 mod deadlines;
 mod ocppj;
 mod pilot;
+mod queue_rules;
 mod robustness;
 mod tag_rules;
 mod transactions;
