@@ -180,3 +180,70 @@ fn a_late_rejection_of_an_earlier_transaction_leaves_the_running_one_alone() {
     assert_eq!(stops.len(), 1);
     assert_eq!(stops[0].payload["reason"], "Local");
 }
+
+#[test]
+fn local_pre_authorize_asks_about_unknown_and_invalid_tags_and_keeps_a_cached_parent() {
+    let mut sim = Sim::online(&[("LocalPreAuthorize", "true")]);
+    // Learn TAG (Accepted, parent FLEET), OTHER (Accepted, parent FLEET) and a blocked card.
+    sim.know(TAG, json!({"status": "Accepted", "parentIdTag": "FLEET"}));
+    sim.know(OTHER, json!({"status": "Accepted", "parentIdTag": "FLEET"}));
+    sim.know("0BADCAFE", info("Blocked"));
+    for tag in [TAG, OTHER] {
+        sim.card(tag);
+        sim.advance(61_000); // no EV: the authorization expires
+    }
+    sim.card("0BADCAFE");
+    let asked = sim.count("Authorize");
+    assert_eq!(asked, 3);
+    // A blocked card in the cache is asked about again, not granted locally.
+    sim.card("0BADCAFE");
+    assert_eq!(sim.count("Authorize"), asked + 1);
+    assert_eq!(sim.core.status().connector_status.as_str(), "Available");
+    // An unknown card is asked about.
+    sim.card("11223344");
+    assert_eq!(sim.count("Authorize"), asked + 2);
+    assert_eq!(sim.core.status().connector_status.as_str(), "Available");
+    // A cached valid card starts at once, with its cached parent: offline, the sibling stops it.
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    assert_eq!(sim.count("Authorize"), asked + 2);
+    assert!(sim.core.status().tx_active);
+    sim.disconnect();
+    sim.card(OTHER);
+    assert!(!sim.core.status().tx_active, "same parent FLEET stops it");
+}
+
+#[test]
+fn a_second_card_is_ignored_while_the_first_is_being_authorized() {
+    let mut sim = Sim::online(&[("MessageTimeout", "5")]);
+    sim.csms.silent = true;
+    sim.card(TAG);
+    sim.card(OTHER);
+    sim.advance(5_100); // the Authorize times out: offline decision (unknown: refused)
+    sim.advance(5_100);
+    let asked: Vec<String> = sim
+        .received("Authorize")
+        .iter()
+        .map(|r| r.payload["idTag"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(asked, vec![TAG.to_string()], "OTHER was never asked about");
+}
+
+#[test]
+fn after_a_sibling_stopped_the_transaction_a_new_card_starts_the_next_one() {
+    let mut sim = Sim::online(&[]);
+    sim.know(TAG, json!({"status": "Accepted", "parentIdTag": "FLEET"}));
+    sim.know(OTHER, json!({"status": "Accepted", "parentIdTag": "FLEET"}));
+    sim.know("11223344", info("Accepted"));
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.card(OTHER); // asked about, same parent: stops
+    assert!(!sim.core.status().tx_active);
+    sim.pilot(PilotState::A);
+    sim.pilot(PilotState::B);
+    sim.card("11223344");
+    assert!(
+        sim.core.status().tx_active,
+        "the Authorize that stopped the last one leaves nothing pending"
+    );
+}
