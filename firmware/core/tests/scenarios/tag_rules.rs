@@ -247,3 +247,29 @@ fn after_a_sibling_stopped_the_transaction_a_new_card_starts_the_next_one() {
         "the Authorize that stopped the last one leaves nothing pending"
     );
 }
+
+#[test]
+fn answers_that_agree_with_the_local_list_report_no_conflict() {
+    let mut sim = Sim::online(&[]);
+    sim.cs_call(
+        "SendLocalList",
+        json!({"listVersion": 1, "updateType": "Full",
+               "localAuthorizationList": [
+                   {"idTag": TAG, "idTagInfo": {"status": "Accepted"}},
+                   {"idTag": OTHER, "idTagInfo": {"status": "Blocked"}}]}),
+    );
+    sim.know(TAG, info("Accepted"));
+    sim.know(OTHER, info("Blocked"));
+    sim.card(OTHER); // Authorize: Blocked, as listed
+    sim.pilot(PilotState::B);
+    sim.card(TAG); // Authorize and StartTransaction: Accepted, as listed
+    sim.advance(500);
+    assert!(sim.core.status().tx_active);
+    assert_eq!(sim.count("StartTransaction"), 1);
+    let conflicts = sim
+        .received("StatusNotification")
+        .into_iter()
+        .filter(|r| r.payload["errorCode"] == "LocalListConflict")
+        .count();
+    assert_eq!(conflicts, 0, "nothing contradicted the list");
+}
