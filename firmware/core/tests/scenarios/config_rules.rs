@@ -183,3 +183,107 @@ fn get_configuration_lists_known_keys_apart_from_unknown_ones() {
         "no configurationKey when none is known: {a}"
     );
 }
+
+fn entries(from: usize, n: usize) -> Vec<serde_json::Value> {
+    (from..from + n)
+        .map(|i| json!({"idTag": format!("T{i:07}"), "idTagInfo": {"status": "Accepted"}}))
+        .collect()
+}
+
+fn send_list(sim: &mut Sim, version: i32, kind: &str, list: Vec<serde_json::Value>) -> String {
+    let a = sim.cs_call(
+        "SendLocalList",
+        json!({"listVersion": version, "updateType": kind, "localAuthorizationList": list}),
+    );
+    a[2]["status"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn send_local_list_takes_up_to_send_local_list_max_length_entries() {
+    let mut sim = Sim::online(&[]);
+    assert_eq!(send_list(&mut sim, 1, "Full", entries(0, 251)), "Failed");
+    assert_eq!(send_list(&mut sim, 2, "Full", entries(0, 250)), "Accepted");
+    assert_eq!(
+        send_list(&mut sim, 3, "Differential", entries(250, 251)),
+        "Failed"
+    );
+    assert_eq!(
+        send_list(&mut sim, 4, "Differential", entries(250, 250)),
+        "Accepted"
+    );
+}
+
+#[test]
+fn differential_updates_fill_the_list_up_to_local_auth_list_max_length() {
+    let mut sim = Sim::online(&[]);
+    assert_eq!(send_list(&mut sim, 1, "Full", entries(0, 250)), "Accepted");
+    for (v, from) in [(2, 250), (3, 500)] {
+        assert_eq!(
+            send_list(&mut sim, v, "Differential", entries(from, 250)),
+            "Accepted"
+        );
+    }
+    // 750 + 250 = 1000: exactly full.
+    assert_eq!(
+        send_list(&mut sim, 4, "Differential", entries(750, 250)),
+        "Accepted"
+    );
+    // One more would overflow: refused, list and version unchanged.
+    assert_eq!(
+        send_list(&mut sim, 5, "Differential", entries(1000, 1)),
+        "Failed"
+    );
+    let v = sim.cs_call("GetLocalListVersion", json!({}));
+    assert_eq!(v[2]["listVersion"], 4);
+    // Updating a listed tag does not grow the list.
+    assert_eq!(
+        send_list(&mut sim, 6, "Differential", entries(999, 1)),
+        "Accepted"
+    );
+}
+
+#[test]
+fn changing_the_sample_interval_during_a_transaction_restarts_the_samples_from_now() {
+    let mut sim = Sim::online(&[("MeterValueSampleInterval", "10")]);
+    sim.know("04A1B2C3", crate::harness::info("Accepted"));
+    sim.pilot(charger_core::PilotState::B);
+    sim.card("04A1B2C3");
+    let start = sim.now.mono_ms;
+    sim.advance(4_000);
+    // Another key changed: the schedule stays (next at +10 s).
+    sim.cs_call(
+        "ChangeConfiguration",
+        json!({"key": "HeartbeatInterval", "value": "600"}),
+    );
+    sim.advance(6_000);
+    let at: Vec<u64> = sim
+        .received("MeterValues")
+        .iter()
+        .map(|r| r.at_ms - start)
+        .collect();
+    assert_eq!(at, vec![10_000]);
+    // The interval changed at +12 s: the next sample is 3 s after the change.
+    sim.advance(2_000);
+    sim.cs_call(
+        "ChangeConfiguration",
+        json!({"key": "MeterValueSampleInterval", "value": "3"}),
+    );
+    sim.advance(3_000);
+    let at: Vec<u64> = sim
+        .received("MeterValues")
+        .iter()
+        .map(|r| r.at_ms - start)
+        .collect();
+    assert_eq!(at, vec![10_000, 15_000]);
+}
+
+#[test]
+fn changing_the_sample_interval_without_a_transaction_samples_nothing() {
+    let mut sim = Sim::online(&[]);
+    sim.cs_call(
+        "ChangeConfiguration",
+        json!({"key": "MeterValueSampleInterval", "value": "2"}),
+    );
+    sim.advance(10_000);
+    assert_eq!(sim.count("MeterValues"), 0);
+}
