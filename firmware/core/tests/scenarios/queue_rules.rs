@@ -109,3 +109,51 @@ fn a_restored_wait_that_has_passed_is_due_at_once_and_one_without_a_wait_is_unto
     r2.rearm(early, |n| 5_000 * u64::from(n));
     assert_eq!(r2.get(s1).map(|m| m.not_before_ms), Some(4_100));
 }
+
+/// The central-system transaction ids still remembered in the State table.
+fn remembered_ids(sim: &crate::harness::Sim) -> Vec<serde_json::Value> {
+    sim.db
+        .tables
+        .get(&charger_core::Table::State)
+        .map(|t| {
+            t.iter()
+                .filter(|(k, _)| k.starts_with("txid/"))
+                .map(|(_, v)| v.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_transaction_id_is_forgotten_once_its_last_message_is_delivered_not_before() {
+    use charger_core::PilotState;
+    let mut sim = crate::harness::Sim::online(&[("AllowOfflineTxForUnknownId", "true")]);
+    sim.disconnect();
+    // The first session is over before the reconnect; the second is still running.
+    sim.pilot(PilotState::B);
+    sim.card("04A1B2C3");
+    sim.card("04A1B2C3");
+    sim.pilot(PilotState::A);
+    sim.pilot(PilotState::B);
+    sim.card("0A0B0C0D");
+    sim.know("04A1B2C3", crate::harness::info("Accepted"));
+    sim.know("0A0B0C0D", crate::harness::info("Accepted"));
+    sim.connect();
+    sim.advance(1_000);
+    assert_eq!(sim.core.status().queue_len, 0);
+    assert_eq!(
+        remembered_ids(&sim),
+        vec![Value::from(sim.last_tx_id())],
+        "only the running transaction's id is kept"
+    );
+    sim.card("0A0B0C0D");
+    sim.advance(1_000);
+    assert_eq!(
+        sim.last("StopTransaction").unwrap()["transactionId"],
+        sim.last_tx_id()
+    );
+    assert!(
+        remembered_ids(&sim).is_empty(),
+        "all delivered: nothing kept"
+    );
+}
