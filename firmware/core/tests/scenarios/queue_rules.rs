@@ -157,3 +157,28 @@ fn a_transaction_id_is_forgotten_once_its_last_message_is_delivered_not_before()
         "all delivered: nothing kept"
     );
 }
+
+#[test]
+fn a_dropped_start_transaction_gives_its_stop_the_id_minus_one_also_after_a_power_cut() {
+    use charger_core::PilotState;
+    let mut sim = crate::harness::Sim::online(&[("TransactionMessageAttempts", "1")]);
+    sim.csms
+        .call_errors
+        .insert("StartTransaction".into(), u32::MAX);
+    sim.know("04A1B2C3", crate::harness::info("Accepted"));
+    sim.pilot(PilotState::B);
+    sim.card("04A1B2C3");
+    sim.advance(500);
+    assert_eq!(
+        sim.count("StartTransaction"),
+        1,
+        "one attempt, then dropped"
+    );
+    assert_eq!(sim.core.status().queue_len, 0);
+    sim.power_cycle();
+    sim.connect();
+    sim.advance(1_000);
+    let stop = sim.last("StopTransaction").expect("the PowerLoss stop");
+    assert_eq!(stop["reason"], "PowerLoss");
+    assert_eq!(stop["transactionId"], -1);
+}
