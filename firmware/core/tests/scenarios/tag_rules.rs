@@ -273,3 +273,30 @@ fn answers_that_agree_with_the_local_list_report_no_conflict() {
         .count();
     assert_eq!(conflicts, 0, "nothing contradicted the list");
 }
+
+/// A free-charge charger presents its serial number (CiString25) as the id tag (IdToken,
+/// CiString20): a serial longer than 20 characters cannot be presented.
+fn free_charge_with_serial(serial: &str) -> Sim {
+    let mut s = crate::harness::settings();
+    s.free_charge = true;
+    s.serial_number = serial.into();
+    let mut sim = Sim::with_settings(s);
+    sim.connect();
+    sim.advance(500);
+    sim.know(serial, info("Accepted"));
+    sim.pilot(PilotState::B);
+    sim
+}
+
+#[test]
+fn free_charge_presents_a_serial_of_twenty_characters_but_not_a_longer_one() {
+    let sim = free_charge_with_serial("SN-45678901234567890");
+    assert_eq!(
+        sim.last("Authorize").unwrap()["idTag"],
+        "SN-45678901234567890"
+    );
+    assert!(sim.core.status().tx_active);
+    let sim = free_charge_with_serial("SN-456789012345678901");
+    assert_eq!(sim.count("Authorize"), 0, "21 characters: not an id tag");
+    assert!(!sim.core.status().tx_active);
+}
