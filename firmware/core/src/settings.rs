@@ -31,6 +31,11 @@ pub struct Settings {
     /// implausible and not adopted, and a stored clock offset leading outside that window is
     /// discarded at boot (issue 9.1).
     pub build_date: DateTime<Utc>,
+    /// The central system is reached over TLS (`wss://`): SecurityProfile must be 2 or 3, and
+    /// 0 or 1 otherwise (a ChangeConfiguration that breaks this is Rejected).
+    pub tls: bool,
+    /// A client certificate is provisioned, so SecurityProfile 3 can be used.
+    pub client_certificate: bool,
 }
 
 impl Default for Settings {
@@ -46,6 +51,8 @@ impl Default for Settings {
             installer_config: Vec::new(),
             auth_cache_capacity: 1000,
             build_date: DateTime::from_timestamp(DEFAULT_BUILD_DATE_UNIX, 0).unwrap_or_default(),
+            tls: false,
+            client_certificate: false,
         }
     }
 }
