@@ -30,7 +30,7 @@ pub enum ChargerConfigFile {
 /// What one bench needs beyond its profile.
 #[derive(Debug, Clone)]
 pub struct BenchSpec {
-    /// Where the board's pty, data directory, log and `board.candump` live.
+    /// Where the board's pty, data directory, log and `board.log` live.
     pub dir: PathBuf,
     pub config: ChargerConfigFile,
     /// `--serial-number` of a simulated board.
@@ -140,7 +140,7 @@ impl Bench {
         };
         let client = if spec.attach_link {
             let opts = BoardClientOptions {
-                candump: Some(dir.join("board.candump")),
+                candump: Some(dir.join("board.log")),
                 ..BoardClientOptions::default()
             };
             let client = BoardClient::start(link.clone(), opts)
