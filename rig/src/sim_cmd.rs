@@ -58,6 +58,8 @@ pub async fn run(args: SimArgs) -> Result<i32> {
         }
     };
     let spec = BenchSpec {
+        tls: false,
+        env: Vec::new(),
         dir: args.dir.clone(),
         config,
         serial: args.serial_number.clone(),

@@ -109,7 +109,7 @@ fn a_real_board_profile_applies_its_ocpp_keys_once_online_then_the_scenario_keys
     assert!(stdout.contains("1 passed"), "{stdout}");
     // Profile keys first, each once; the scenario's own value for a key both set, not the
     // profile's.
-    // Feature folders only: report.html and run.json sit beside them.
+    // Feature folders hold the scenarios; files at the root (report.html) are not scenarios.
     let ocpp = std::fs::read_dir(d.join("artifacts"))
         .unwrap()
         .map(|f| f.unwrap().path())

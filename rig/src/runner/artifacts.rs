@@ -106,6 +106,13 @@ pub fn write_exchange(
             json!({"at": v.at, "source": "csms", "violation": v.reason, "frame": v.frame}),
         ));
     }
+    for r in &history.refused {
+        faults.push((
+            r.at,
+            json!({"at": r.at, "source": "csms", "connection": r.connection,
+                   "event": "upgrade refused", "status": r.status, "reason": r.reason}),
+        ));
+    }
     for c in &history.connections {
         let what = if c.opened {
             "websocket opened"
