@@ -130,8 +130,7 @@ impl Report {
         dirs.get(key).and_then(|d| d.last().cloned())
     }
 
-    /// Appends a finished step to the scenario's `steps.jsonl`.
-    #[allow(clippy::too_many_arguments)]
+    /// Notes a step's start, or appends the finished step to the scenario's `steps.jsonl`.
     fn record_step(
         &mut self,
         key: &ScenarioKey,
