@@ -77,19 +77,21 @@ pub enum Command {
     Sim(SimArgs),
     /// Measure the link round trip (pilot command to the status showing it)
     Bench(BenchArgs),
+    /// Print the step vocabulary of `rig run`: each phrasing and what it does
+    Steps,
 }
 
 /// `rig run` flags; mapped 1:1 onto `rig::runner::RunOptions`.
 #[derive(Debug, Args)]
 #[command(after_help = crate::runner::EXIT_CODES_HELP)]
 pub struct RunArgs {
-    /// Feature files or directories (default: features/)
+    /// Feature files or directories (default: features/); FILE:LINE is the scenario or outline row at that line
     #[arg(value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
     /// Rig profile (default: fixtures/rigs/sim.toml, the simulated board)
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
-    /// Tag expression, e.g. "@offline and not @power"
+    /// Tag expression, e.g. "@power and not @slow"
     #[arg(long, value_name = "EXPR")]
     pub tags: Option<String>,
     /// Only scenarios whose name matches this regular expression
@@ -113,6 +115,15 @@ pub struct RunArgs {
     /// Leave a failed scenario's board, gate and central system running; wait for Ctrl-C
     #[arg(long)]
     pub keep_on_failure: bool,
+    /// Run only the K-th of N disjoint shares of the selection (1-based), e.g. 2/4
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<crate::runner::select::Partition>,
+    /// Print the selected scenarios as `path:line name`; run nothing
+    #[arg(long, conflicts_with = "dry_run")]
+    pub list: bool,
+    /// Check that every step of the selection is defined; start nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 impl RunArgs {
@@ -128,6 +139,9 @@ impl RunArgs {
             retry: self.retry,
             fail_fast: self.fail_fast,
             keep_on_failure: self.keep_on_failure,
+            partition: self.partition,
+            list: self.list,
+            dry_run: self.dry_run,
         }
     }
 }

@@ -75,6 +75,10 @@ fn dispatch(cli: Cli) -> i32 {
         Command::Load { amps } => one(&|s| oneshot::load(s, *amps)),
         Command::Button => one(&oneshot::button),
         Command::Bench(b) => bench(&cli.link, b),
+        Command::Steps => {
+            print!("{}", rig::steps::meaning::vocabulary(&rig::steps::all()));
+            0
+        }
         Command::Monitor { seconds, changes } => match link_of(&cli.link) {
             Ok(spec) => {
                 let d = seconds.map(std::time::Duration::from_secs_f64);

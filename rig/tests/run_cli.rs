@@ -117,6 +117,97 @@ fn tags_and_name_select_scenarios() {
 }
 
 #[test]
+fn nothing_selected_exits_5_naming_the_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(dir.path(), "filters.feature", NO_BOARD);
+    let run = rig_run(dir.path(), &[&feature, "--tags", "@offline and not @power"]);
+    assert_eq!(run.code, 5, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("nothing selected")
+            && run.stderr.contains("--tags \"@offline and not @power\"")
+            && run.stderr.contains("@fast @power"),
+        "{}",
+        run.stderr
+    );
+    let run = rig_run(dir.path(), &[&feature, "--name", "^Nobody"]);
+    assert_eq!(run.code, 5, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("--name \"^Nobody\""), "{}", run.stderr);
+}
+
+#[test]
+fn list_dry_run_and_file_line_select_without_a_bench() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(dir.path(), "filters.feature", NO_BOARD);
+    let run = rig_run(dir.path(), &[&feature, "--list"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "{feature}:3 Alpha needs no board\n{feature}:7 Beta needs power control\n{feature}:10 Gamma uses a serial number\n"
+        )
+    );
+    assert!(
+        !dir.path().join("artifacts").exists(),
+        "--list starts nothing"
+    );
+
+    // A FAIL line's `path:line` runs that scenario alone.
+    let run = rig_run(dir.path(), &[&format!("{feature}:7")]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Beta needs power control"),
+        "{}",
+        run.stdout
+    );
+    assert!(run
+        .stdout
+        .contains("scenarios: 1 passed, 0 failed, 0 skipped"));
+    let run = rig_run(dir.path(), &[&format!("{feature}:4")]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!("{feature}:4: no scenario")),
+        "{}",
+        run.stderr
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let typo = write(
+        dir.path(),
+        "typo.feature",
+        "Feature: Typo\n  Scenario: Misspelled\n    Given the charger is online\n    When the EV is pluged in\n",
+    );
+    let run = rig_run(dir.path(), &[&typo, "--dry-run"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "{typo}:4: undefined step `When the EV is pluged in`; closest known step: `When the EV is plugged in`"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !dir.path().join("artifacts").exists(),
+        "--dry-run starts nothing"
+    );
+    let run = rig_run(dir.path(), &["features", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn rig_steps_prints_the_vocabulary() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rig"))
+        .arg("steps")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("When the EV is plugged in\n    control pilot to state B\n"),
+        "{text}"
+    );
+}
+
+#[test]
 fn profile_skip_tags_report_skipped_with_the_reason_in_junit_too() {
     let dir = tempfile::tempdir().unwrap();
     let feature = write(dir.path(), "filters.feature", NO_BOARD);

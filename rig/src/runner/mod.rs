@@ -8,6 +8,7 @@ pub mod keep;
 pub mod options;
 pub mod parser;
 pub mod report;
+pub mod select;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,12 +17,12 @@ use std::time::Duration;
 
 use cucumber::event::ScenarioFinished;
 use cucumber::gherkin::tagexpr::TagOperation;
-use cucumber::tag::Ext as _;
 use futures_util::FutureExt;
 use regex::Regex;
 
 pub use options::{
-    RunOptions, EXIT_CODES_HELP, EXIT_FAILED, EXIT_FLAKY, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
+    RunOptions, EXIT_CODES_HELP, EXIT_FAILED, EXIT_FLAKY, EXIT_INTERRUPTED, EXIT_NOTHING_SELECTED,
+    EXIT_OK, EXIT_USAGE,
 };
 
 use keep::Kept;
@@ -131,13 +132,67 @@ pub async fn run_async(opts: RunOptions) -> i32 {
     } else {
         opts.paths.clone()
     };
-    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+    let targets: Vec<select::Target> = paths.iter().map(|p| select::Target::parse(p)).collect();
+    if let Some(missing) = targets.iter().find(|t| !t.path.exists()) {
         eprintln!(
             "rig run: {}: no such feature file or directory",
-            missing.display()
+            missing.path.display()
         );
         return EXIT_USAGE;
     }
+    let filters = select::Filters {
+        tags: tags.clone(),
+        tags_text: opts.tags.clone(),
+        name: name.clone(),
+        partition: opts.partition,
+    };
+    let selection = select::select(&targets, &filters);
+    if !selection.unmatched_lines.is_empty() {
+        for place in &selection.unmatched_lines {
+            eprintln!("rig run: {place}: no scenario or outline row starts at this line (`rig run --list` prints them)");
+        }
+        return EXIT_USAGE;
+    }
+    if opts.list {
+        for s in &selection.scenarios {
+            println!("{s}");
+        }
+    }
+    if selection.scenarios.is_empty() && !has_parse_errors(&targets) {
+        eprintln!(
+            "rig run: nothing selected: no scenario matches {} ({} scenarios looked at); tags in use: {}",
+            filters.describe(&targets),
+            selection.seen,
+            tags_in_use(&targets).join(" ")
+        );
+        return EXIT_NOTHING_SELECTED;
+    }
+    if opts.list {
+        return EXIT_OK;
+    }
+    if opts.dry_run {
+        let undefined = selection.undefined_steps(&crate::steps::all());
+        for u in &undefined {
+            println!("{u}");
+        }
+        if !undefined.is_empty() || has_parse_errors(&targets) {
+            println!(
+                "dry run: {} undefined steps in {} selected scenarios",
+                undefined.len(),
+                selection.scenarios.len()
+            );
+            return EXIT_USAGE;
+        }
+        println!(
+            "dry run: every step of the {} selected scenarios is defined; nothing was started",
+            selection.scenarios.len()
+        );
+        return EXIT_OK;
+    }
+    let selected = selection.keys();
+    // Cucumber reads whole files; the selection decides which of their scenarios run.
+    let mut paths: Vec<PathBuf> = targets.into_iter().map(|t| t.path).collect();
+    paths.dedup();
     // Find (or build) the charger of simulated boards now, before any scenario and its
     // watchdog start: a first build takes minutes.
     if profile.is_sim() && profile.charger_program.is_none() {
@@ -263,18 +318,11 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         )
         .with_cli(cli);
     let report = cucumber
-        .filter_run(paths, move |feature, rule, scenario| {
-            let tags_ok = tags.as_ref().is_none_or(|op| {
-                op.eval(
-                    feature
-                        .tags
-                        .iter()
-                        .chain(rule.iter().flat_map(|r| &r.tags))
-                        .chain(scenario.tags.iter()),
-                )
-            });
-            let name_ok = name.as_ref().is_none_or(|re| re.is_match(&scenario.name));
-            tags_ok && name_ok
+        .filter_run(paths, move |feature, _rule, scenario| {
+            feature
+                .path
+                .as_ref()
+                .is_some_and(|p| selected.contains(&(p.clone(), scenario.position.line)))
         })
         .await;
 
@@ -309,6 +357,53 @@ pub async fn run_async(opts: RunOptions) -> i32 {
     } else {
         EXIT_OK
     }
+}
+
+/// Does any feature file under `targets` fail to parse? (The run reports it, exit 1.)
+fn has_parse_errors(targets: &[select::Target]) -> bool {
+    targets.iter().any(|t| {
+        parser::feature_files(&t.path).is_ok_and(|files| {
+            files.iter().any(|f| {
+                cucumber::gherkin::Feature::parse_path(f, cucumber::gherkin::GherkinEnv::default())
+                    .is_err()
+            })
+        })
+    })
+}
+
+/// The tags the feature files under `targets` use, for "nothing selected".
+fn tags_in_use(targets: &[select::Target]) -> Vec<String> {
+    let mut tags = std::collections::BTreeSet::new();
+    for t in targets {
+        for f in parser::feature_files(&t.path).unwrap_or_default() {
+            let Ok(feature) = cucumber::gherkin::Feature::parse_path(
+                &f,
+                cucumber::gherkin::GherkinEnv::default(),
+            ) else {
+                continue;
+            };
+            tags.extend(feature.tags.iter().cloned());
+            for s in feature
+                .scenarios
+                .iter()
+                .chain(feature.rules.iter().flat_map(|r| &r.scenarios))
+            {
+                tags.extend(s.tags.iter().cloned());
+                for ex in &s.examples {
+                    tags.extend(ex.tags.iter().cloned());
+                }
+            }
+            for r in &feature.rules {
+                tags.extend(r.tags.iter().cloned());
+            }
+        }
+    }
+    if tags.is_empty() {
+        return vec!["(none)".into()];
+    }
+    tags.into_iter()
+        .map(|t| format!("@{}", t.trim_start_matches('@')))
+        .collect()
 }
 
 /// Tears a scenario's bench down, or keeps it for inspection (in `keep`, given with

@@ -3,6 +3,7 @@
 
 pub mod central;
 pub mod ev;
+pub mod meaning;
 pub mod messages;
 pub mod observe;
 pub mod registry;
@@ -153,6 +154,20 @@ mod tests {
             ),
             1
         );
+    }
+
+    #[test]
+    fn every_contract_phrasing_has_a_meaning_for_rig_steps() {
+        let text = meaning::vocabulary(&all());
+        for phrase in CONTRACT {
+            assert!(text.contains(&format!("{phrase}\n")), "{phrase}");
+        }
+        for (expression, _) in meaning::MEANINGS {
+            assert!(
+                all().iter().any(|d| d.expression == *expression),
+                "a meaning for a phrasing that does not exist: {expression}"
+            );
+        }
     }
 
     #[test]
