@@ -47,6 +47,10 @@ pub fn render(results: &[ScenarioResult], parse_errors: &[String]) -> String {
             .iter()
             .filter(|c| matches!(c.outcome, Outcome::Skipped(_)))
             .count();
+        let errors = cases
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Unfinished(_)))
+            .count();
         let time: f64 = cases.iter().map(|c| c.duration.as_secs_f64()).sum();
         let name = cases
             .first()
@@ -54,7 +58,7 @@ pub fn render(results: &[ScenarioResult], parse_errors: &[String]) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             xml,
-            "  <testsuite name=\"{}\" file=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{time:.3}\">",
+            "  <testsuite name=\"{}\" file=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time:.3}\">",
             escape(name),
             escape(path),
             cases.len()
@@ -78,6 +82,13 @@ pub fn render(results: &[ScenarioResult], parse_errors: &[String]) -> String {
                         ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
                         escape(first),
                         escape(f)
+                    );
+                }
+                Outcome::Unfinished(why) => {
+                    let _ = writeln!(
+                        xml,
+                        ">\n      <error type=\"unfinished\" message=\"{}\"/>\n    </testcase>",
+                        escape(why)
                     );
                 }
                 Outcome::Skipped(reason) => {

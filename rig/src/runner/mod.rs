@@ -3,6 +3,7 @@
 //! a JUnit report.
 
 pub mod artifacts;
+pub mod ending;
 pub mod junit;
 pub mod keep;
 pub mod options;
@@ -22,7 +23,7 @@ use regex::Regex;
 
 pub use options::{
     RunOptions, EXIT_CODES_HELP, EXIT_FAILED, EXIT_FLAKY, EXIT_INTERRUPTED, EXIT_NOTHING_SELECTED,
-    EXIT_OK, EXIT_USAGE,
+    EXIT_OK, EXIT_TERMINATED, EXIT_USAGE,
 };
 
 use keep::Kept;
@@ -51,49 +52,6 @@ fn now_secs() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// The artifact root of the run in progress, for the teardown on Ctrl-C.
-static ARTIFACT_ROOT: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
-
-/// Kills every board this process started and exits: nothing stays behind, not even the pty
-/// symlinks of boards that died without cleaning up.
-fn tear_down_and_exit(code: i32) -> ! {
-    crate::charger_process::kill_all();
-    let root = ARTIFACT_ROOT.lock().ok().and_then(|r| r.clone());
-    if let Some(root) = root {
-        // A killed board's pty vanishes once the kernel has reaped it: poll, bounded.
-        let deadline = std::time::Instant::now() + Duration::from_secs(1);
-        while remove_dangling_links(&root) > 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    std::process::exit(code);
-}
-
-/// Removes symlinks under `dir` whose target is gone (a killed board's pty); returns how many
-/// symlinks are still there (targets alive).
-fn remove_dangling_links(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    let mut alive = 0;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if meta.file_type().is_symlink() {
-            if std::fs::metadata(&path).is_err() {
-                let _ = std::fs::remove_file(&path);
-            } else {
-                alive += 1;
-            }
-        } else if meta.is_dir() {
-            alive += remove_dangling_links(&path);
-        }
-    }
-    alive
 }
 
 /// `rig run` inside a tokio runtime.
@@ -214,7 +172,6 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         return EXIT_USAGE;
     }
     let root = root.canonicalize().unwrap_or(root);
-    *ARTIFACT_ROOT.lock().unwrap_or_else(|e| e.into_inner()) = Some(root.clone());
     let concurrency = opts.concurrency.unwrap_or(profile.concurrency).max(1);
     println!(
         "rig run: profile {} ({}), concurrency {concurrency}, artifacts {}",
@@ -229,17 +186,41 @@ pub async fn run_async(opts: RunOptions) -> i32 {
     let watchdog = profile.scenario_watchdog;
     let step_deadline = profile.step_deadline;
     let parser = parser::FeatureParser::new(&profile);
-    crate::world::install_profile(Some(Arc::new(profile)));
+    let profile = Arc::new(profile);
+    crate::world::install_profile(Some(profile.clone()));
     // Benches of failed scenarios kept running for inspection (`--keep-on-failure`).
     let kept: Arc<Mutex<Vec<Kept>>> = Arc::default();
     let keep_on_failure = opts.keep_on_failure.then(|| kept.clone());
 
-    // Ctrl-C: tear everything down, whatever is running.
+    let report = Report::new(crate::steps::all(), Arc::default());
+    ending::install(Some(ending::RunEnd {
+        root: root.clone(),
+        junit: opts.junit.clone(),
+        selection: selection.scenarios.clone(),
+        finished: report.finished.clone(),
+        profile,
+        began: std::time::Instant::now(),
+    }));
+    // Ctrl-C and SIGTERM (CI's cancel): tear everything down, whatever is running, and write
+    // the reports from what finished.
     let interrupt = tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nrig run: interrupted; stopping every board, proxy and central system");
-            tear_down_and_exit(EXIT_INTERRUPTED);
-        }
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let sigterm = async {
+            match term.as_mut() {
+                Some(t) => t.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let (code, why) = tokio::select! {
+            r = tokio::signal::ctrl_c() => match r {
+                Ok(()) => (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+                Err(_) => std::future::pending().await,
+            },
+            _ = sigterm => (EXIT_TERMINATED, "terminated (SIGTERM)"),
+        };
+        eprintln!("\nrig run: {why}; stopping every board, proxy and central system");
+        let _ = tokio::task::spawn_blocking(move || ending::tear_down_and_exit(code, why)).await;
     });
     // Run watchdog: a scenario stuck beyond its watchdog (a hung step) ends the run.
     let progress = Arc::new(AtomicU64::new(now_secs()));
@@ -256,7 +237,7 @@ pub async fn run_async(opts: RunOptions) -> i32 {
                         "rig run: watchdog: nothing happened for {idle} s (scenario watchdog {} s); tearing down",
                         watchdog.as_secs()
                     );
-                    tear_down_and_exit(EXIT_FAILED);
+                    ending::tear_down_and_exit(EXIT_FAILED, "the run watchdog ended it");
                 }
             })
             .ok();
@@ -309,7 +290,7 @@ pub async fn run_async(opts: RunOptions) -> i32 {
             .boxed_local()
         });
 
-    let report = Report::new(defs, progress);
+    let report = report.with_progress(progress);
     // Cucumber must not read the rig's own command line: give it empty options.
     let cli: cucumber::cli::Opts<_, _, _, cucumber::cli::Empty> = cucumber::cli::Opts::default();
     let cucumber =
@@ -336,6 +317,8 @@ pub async fn run_async(opts: RunOptions) -> i32 {
             ),
         }
     }
+    // The reports are written: a signal from here on only tears down.
+    ending::reports_written();
     let kept = std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner()));
     if !kept.is_empty() {
         for k in &kept {
@@ -348,6 +331,7 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         interrupt.abort();
     }
     crate::world::install_profile(None);
+    ending::install(None);
 
     let (_, flaky, failed, _) = report.counts();
     if failed > 0 || !report.parse_errors.is_empty() {

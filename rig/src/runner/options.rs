@@ -41,7 +41,9 @@ Exit codes:
   2  usage error, invalid profile, a FILE:LINE that names no scenario, an undefined step (--dry-run)
   3  nothing failed, but some scenarios passed only on a retry (reported as FLAKY)
   5  nothing was selected (the message names the filters)
-  130 interrupted (Ctrl-C); everything the run started is torn down
+  130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Everything the run started is torn down,
+      the bench is left in its known state, and the JUnit file and the summary are written from
+      what finished (the rest marked unfinished); the run watchdog does the same with exit 1
 Skipped scenarios (profile skip_tags) do not change the exit code; they are listed with the reason.";
 
 /// Exit code: all passed.
@@ -56,3 +58,5 @@ pub const EXIT_FLAKY: i32 = 3;
 pub const EXIT_NOTHING_SELECTED: i32 = 5;
 /// Exit code: interrupted.
 pub const EXIT_INTERRUPTED: i32 = 130;
+/// Exit code: SIGTERM (CI cancelled or timed the job out).
+pub const EXIT_TERMINATED: i32 = 143;

@@ -24,6 +24,8 @@ pub enum Outcome {
     Flaky(Vec<String>),
     Failed(String),
     Skipped(String),
+    /// The run ended (signal, watchdog) before this scenario finished.
+    Unfinished(String),
 }
 
 /// One scenario's result.
@@ -61,6 +63,9 @@ pub struct Report {
     step_started: HashMap<(PathBuf, usize, String, usize), Instant>,
     /// Durations of passed steps, by step text with its parameters blanked.
     pub step_times: HashMap<String, Vec<Duration>>,
+    /// A copy of `results` the run's end reads when a signal or the watchdog ends the run
+    /// while cucumber still owns this writer.
+    pub finished: Arc<std::sync::Mutex<Vec<ScenarioResult>>>,
 }
 
 impl Report {
@@ -75,7 +80,14 @@ impl Report {
             progress,
             step_started: HashMap::new(),
             step_times: HashMap::new(),
+            finished: Arc::default(),
         }
+    }
+
+    /// The same writer bumping `progress` on every event (the run watchdog reads it).
+    pub fn with_progress(mut self, progress: Arc<AtomicU64>) -> Report {
+        self.progress = progress;
+        self
     }
 
     fn elapsed(&self) -> String {
@@ -207,6 +219,10 @@ impl Report {
                     attempts: run.attempts,
                 };
                 self.print_result(&result);
+                self.finished
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(result.clone());
                 self.results.push(result);
             }
         }
@@ -218,6 +234,7 @@ impl Report {
             Outcome::Flaky(_) => "FLAKY",
             Outcome::Failed(_) => "FAIL ",
             Outcome::Skipped(_) => "SKIP ",
+            Outcome::Unfinished(_) => "UNFIN",
         };
         let width = self.total.max(1).to_string().len();
         println!(
@@ -231,7 +248,7 @@ impl Report {
             self.elapsed(),
         );
         match &r.outcome {
-            Outcome::Failed(f) => println!("{}", indent(f)),
+            Outcome::Failed(f) | Outcome::Unfinished(f) => println!("{}", indent(f)),
             Outcome::Skipped(reason) => println!("        skipped: {reason}"),
             Outcome::Flaky(fs) => {
                 for f in fs {
@@ -253,7 +270,7 @@ impl Report {
             match r.outcome {
                 Outcome::Passed => c.0 += 1,
                 Outcome::Flaky(_) => c.1 += 1,
-                Outcome::Failed(_) => c.2 += 1,
+                Outcome::Failed(_) | Outcome::Unfinished(_) => c.2 += 1,
                 Outcome::Skipped(_) => c.3 += 1,
             }
         }
