@@ -18,6 +18,15 @@ pub struct Cli {
     #[arg(long, env = "RIG_LINK", value_name = "LINK", global = true)]
     pub link: Option<String>,
 
+    /// Rig profile of the bench for `power`, `net` and the one-shots (its link, when --link is
+    /// not given, and its lock)
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+
+    /// Wait up to SECONDS for the profile's bench lock instead of failing (exit 2) when it is held
+    #[arg(long, value_name = "SECONDS", global = true, value_parser = parse_wait)]
+    pub wait_lock: Option<u64>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -79,6 +88,41 @@ pub enum Command {
     Bench(BenchArgs),
     /// Print the step vocabulary of `rig run`: each phrasing and what it does
     Steps,
+    /// Switch the bench's power through the profile's switch (takes the bench lock)
+    Power {
+        #[arg(value_enum)]
+        action: PowerAction,
+    },
+    /// Fault the bench's network through the profile's gate (takes the bench lock)
+    Net {
+        #[arg(value_enum)]
+        action: NetAction,
+    },
+}
+
+/// `rig power ...`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PowerAction {
+    On,
+    Off,
+    /// Off, then on
+    Cycle,
+}
+
+/// `rig net ...`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetAction {
+    /// Drop the board's traffic both ways, silently
+    Cut,
+    /// Reset connections and refuse new ones
+    Refuse,
+    /// Traffic flows again
+    Restore,
+}
+
+fn parse_wait(s: &str) -> Result<u64, String> {
+    s.parse::<u64>()
+        .map_err(|_| format!("{s:?} is not a whole number of seconds"))
 }
 
 /// `rig run` flags; mapped 1:1 onto `rig::runner::RunOptions`.
@@ -131,6 +175,7 @@ impl RunArgs {
         crate::runner::RunOptions {
             paths: self.paths,
             profile: self.profile,
+            wait_lock: None,
             tags: self.tags,
             name: self.name,
             junit: self.junit,

@@ -85,6 +85,9 @@ pub struct Profile {
     pub step_deadline: Duration,
     /// Longest a whole scenario may run.
     pub scenario_watchdog: Duration,
+    /// The bench lock (a file on the rig host): runs and one-shots that use the bench take it,
+    /// so two people or two CI jobs never share a board, its relay or its nftables table.
+    pub lock: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +97,7 @@ struct ProfileFile {
     description: Option<String>,
     link: Option<Spanned<String>>,
     concurrency: Option<Spanned<i64>>,
+    lock: Option<PathBuf>,
     step_deadline_s: Option<Spanned<f64>>,
     scenario_watchdog_s: Option<Spanned<f64>>,
     #[serde(default)]
@@ -435,6 +439,11 @@ impl Profile {
             concurrency,
             step_deadline,
             scenario_watchdog,
+            // Relative to the profile's folder, so a profile and its lock travel together.
+            lock: f.lock.map(|l| match path.and_then(Path::parent) {
+                Some(dir) if l.is_relative() => dir.join(l),
+                _ => l,
+            }),
         })
     }
 

@@ -112,8 +112,13 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         return EXIT_USAGE;
     }
     if opts.list {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
         for s in &selection.scenarios {
-            println!("{s}");
+            // A closed pipe (`| head`) ends the listing, not the program.
+            if writeln!(out, "{s}").is_err() {
+                break;
+            }
         }
     }
     if selection.scenarios.is_empty() && !has_parse_errors(&targets) {
@@ -147,6 +152,32 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         );
         return EXIT_OK;
     }
+    // The bench is ours for the whole run (the kernel releases it however the run ends).
+    let _lock = match &profile.lock {
+        Some(path) => {
+            let what = format!("rig run {}", filters.describe(&targets));
+            let wait = opts.wait_lock;
+            let path = path.clone();
+            let got = tokio::task::spawn_blocking(move || {
+                crate::bench_lock::BenchLock::acquire(&path, &what, wait, &mut |holder| {
+                    eprintln!("rig run: waiting for the bench lock held by {holder}");
+                })
+            })
+            .await;
+            match got {
+                Ok(Ok(lock)) => Some(lock),
+                Ok(Err(e)) => {
+                    eprintln!("rig run: {e}");
+                    return EXIT_USAGE;
+                }
+                Err(e) => {
+                    eprintln!("rig run: cannot take the bench lock: {e}");
+                    return EXIT_USAGE;
+                }
+            }
+        }
+        None => None,
+    };
     let selected = selection.keys();
     // Cucumber reads whole files; the selection decides which of their scenarios run.
     let mut paths: Vec<PathBuf> = targets.into_iter().map(|t| t.path).collect();

@@ -25,6 +25,8 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// Leave a failed scenario's board, proxy and central system running until Ctrl-C.
     pub keep_on_failure: bool,
+    /// Wait this long for the profile's bench lock; `None` = fail at once (exit 2) when held.
+    pub wait_lock: Option<std::time::Duration>,
     /// Only the K-th of N disjoint shares of the selection.
     pub partition: Option<super::select::Partition>,
     /// Print the selection as `path:line name`; run nothing.
@@ -38,7 +40,7 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  every selected scenario passed on its first attempt
   1  a scenario failed, a step is undefined or ambiguous, or a feature file does not parse
-  2  usage error, invalid profile, a FILE:LINE that names no scenario, an undefined step (--dry-run)
+  2  usage error, invalid profile, the bench lock held by someone else (see --wait-lock), a FILE:LINE that names no scenario, an undefined step (--dry-run)
   3  nothing failed, but some scenarios passed only on a retry (reported as FLAKY)
   5  nothing was selected (the message names the filters)
   130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Everything the run started is torn down,
