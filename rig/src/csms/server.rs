@@ -37,6 +37,9 @@ impl Shared {
                 boot_status: None,
                 path_prefix: None,
                 agree_subprotocol: true,
+                reboot_expected: false,
+                rebooted: false,
+                triggered: Vec::new(),
             }),
             changed: Notify::new(),
         })
@@ -137,6 +140,7 @@ async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
     let (tx, mut outgoing) = mpsc::unbounded_channel();
     {
         let mut state = shared.lock();
+        state.on_connected();
         state.current = Some((connection, tx));
         state.history.connections.push(ConnectionEvent {
             at: Utc::now(),
