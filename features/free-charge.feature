@@ -23,6 +23,7 @@ Feature: Free-charge mode
     When the EV asks for charge
     Then charging starts within 5 seconds
 
+  @network
   Scenario: Offline with AllowOfflineTxForUnknownId the charger charges and reports it later
     Given the configuration key "AllowOfflineTxForUnknownId" is "true"
     And the charger is online
@@ -36,6 +37,7 @@ Feature: Free-charge mode
     Then the central system receives a StartTransaction for "CR-FREE-0042" within 30 seconds
     And the StartTransaction carries the time charging started, not the time it was sent
 
+  @network
   Scenario: Offline by default the free-charge charger does not charge
     Given the charger is online
     When the connection to the central system is refused

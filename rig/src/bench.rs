@@ -114,13 +114,31 @@ impl Bench {
                 if let Some(program) = &profile.charger_program {
                     opts.program = Some(program.iter().map(Into::into).collect());
                 }
-                if opts.program.is_none() {
+                let wants_found = opts
+                    .program
+                    .as_ref()
+                    .is_none_or(|p| p.iter().any(|a| a == crate::profile::CHARGER_PLACEHOLDER));
+                if wants_found {
                     // Found (or built) once per process, off the async workers.
-                    let program = tokio::task::spawn_blocking(crate::charger_bin::program)
+                    let found = tokio::task::spawn_blocking(crate::charger_bin::program)
                         .await
                         .map_err(|e| err("cannot find the charger program")(&e))?
                         .map_err(|e| err("cannot find the charger program")(&e))?;
-                    opts.program = Some(program);
+                    // `{charger}` in the profile's program (a wrapper such as `ip netns exec`)
+                    // stands for the found program.
+                    opts.program = Some(match opts.program.take() {
+                        None => found,
+                        Some(wrapper) => wrapper
+                            .into_iter()
+                            .flat_map(|a| {
+                                if a == crate::profile::CHARGER_PLACEHOLDER {
+                                    found.clone()
+                                } else {
+                                    vec![a]
+                                }
+                            })
+                            .collect(),
+                    });
                 }
                 let board = ChargerProcess::start(opts)
                     .await

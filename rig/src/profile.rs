@@ -88,6 +88,23 @@ pub struct Profile {
     /// The bench lock (a file on the rig host): runs and one-shots that use the bench take it,
     /// so two people or two CI jobs never share a board, its relay or its nftables table.
     pub lock: Option<PathBuf>,
+    /// Commands that build the bench before a run (`[bench] setup`, e.g. a network namespace).
+    pub bench_setup: Vec<String>,
+    /// Commands that remove it: run before the setup (a killed run's leftovers) and whatever
+    /// ends the run. They must tolerate finding nothing to remove.
+    pub bench_teardown: Vec<String>,
+}
+
+/// In `[charger] program`, stands for the charger program the rig finds (or builds).
+pub const CHARGER_PLACEHOLDER: &str = "{charger}";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BenchSection {
+    #[serde(default)]
+    setup: Vec<String>,
+    #[serde(default)]
+    teardown: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -110,6 +127,8 @@ struct ProfileFile {
     charger: ChargerSection,
     #[serde(default)]
     skip_tags: Vec<Spanned<SkipTag>>,
+    #[serde(default)]
+    bench: BenchSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -254,10 +273,10 @@ impl Profile {
             Some(("nftables", span)) => {
                 let n = f.network.nftables.clone();
                 let explicit = n.cut.is_some() && n.refuse.is_some() && n.restore.is_some();
-                if !explicit && (n.board_ip.is_none() || n.csms_port.is_none()) {
+                if !explicit && n.board_ip.is_none() {
                     return Err(err(
                         Some(span),
-                        "network: gate = \"nftables\" needs [network.nftables] board_ip and csms_port, or explicit cut/refuse/restore commands".into(),
+                        "network: gate = \"nftables\" needs [network.nftables] board_ip (and csms_port, or every TCP port of the board is matched), or explicit cut/refuse/restore commands".into(),
                     ));
                 }
                 if let Some(ip) = &n.board_ip {
@@ -440,6 +459,8 @@ impl Profile {
             step_deadline,
             scenario_watchdog,
             // Relative to the profile's folder, so a profile and its lock travel together.
+            bench_setup: f.bench.setup,
+            bench_teardown: f.bench.teardown,
             lock: f.lock.map(|l| match path.and_then(Path::parent) {
                 Some(dir) if l.is_relative() => dir.join(l),
                 _ => l,

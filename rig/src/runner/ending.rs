@@ -57,6 +57,7 @@ pub fn tear_down_and_exit(code: i32, why: &str) -> ! {
         for problem in restore_bench(&end.profile) {
             eprintln!("rig run: the bench may not be in its known state: {problem}");
         }
+        bench_teardown(&end.profile);
         // A killed board's pty vanishes once the kernel has reaped it: poll, bounded.
         let deadline = Instant::now() + Duration::from_secs(1);
         while remove_dangling_links(&end.root) > 0 && Instant::now() < deadline {
@@ -235,6 +236,51 @@ fn wait_all(jobs: Vec<Job>) -> Vec<String> {
         }
     }
     problems
+}
+
+/// Runs one shell command; its failure as text.
+fn sh(command: &str) -> Result<(), String> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .output()
+        .map_err(|e| format!("`{command}`: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{command}` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// The profile's `[bench] setup`, after its teardown (a killed run's leftovers). A failed
+/// setup is torn down again before the error is returned.
+pub fn bench_setup(profile: &Profile) -> Result<(), String> {
+    if profile.bench_setup.is_empty() {
+        return Ok(());
+    }
+    bench_teardown(profile);
+    for command in &profile.bench_setup {
+        tracing::info!(command, "bench setup");
+        if let Err(e) = sh(command) {
+            bench_teardown(profile);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// The profile's `[bench] teardown`: every command runs, failures are only logged (there may
+/// be nothing left to remove).
+pub fn bench_teardown(profile: &Profile) {
+    for command in &profile.bench_teardown {
+        if let Err(e) = sh(command) {
+            tracing::debug!(error = %e, "bench teardown");
+        }
+    }
 }
 
 /// Removes symlinks under `dir` whose target is gone (a killed board's pty); returns how many

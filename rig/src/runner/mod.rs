@@ -184,7 +184,11 @@ pub async fn run_async(opts: RunOptions) -> i32 {
     paths.dedup();
     // Find (or build) the charger of simulated boards now, before any scenario and its
     // watchdog start: a first build takes minutes.
-    if profile.is_sim() && profile.charger_program.is_none() {
+    let finds_charger = profile
+        .charger_program
+        .as_ref()
+        .is_none_or(|p| p.iter().any(|a| a == crate::profile::CHARGER_PLACEHOLDER));
+    if profile.is_sim() && finds_charger {
         let found = tokio::task::spawn_blocking(crate::charger_bin::program).await;
         if let Ok(Err(e)) = found {
             eprintln!("rig run: {e}");
@@ -229,9 +233,20 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         junit: opts.junit.clone(),
         selection: selection.scenarios.clone(),
         finished: report.finished.clone(),
-        profile,
+        profile: profile.clone(),
         began: std::time::Instant::now(),
     }));
+    // The bench's own setup (e.g. the netns bench's namespace), once the end that removes it
+    // is in place: a signal from here on still tears it down.
+    {
+        let profile = profile.clone();
+        let setup = tokio::task::spawn_blocking(move || ending::bench_setup(&profile)).await;
+        if let Ok(Err(e)) | Err(e) = setup.map_err(|e| e.to_string()) {
+            eprintln!("rig run: the profile's [bench] setup failed: {e}");
+            ending::install(None);
+            return EXIT_USAGE;
+        }
+    }
     // Ctrl-C and SIGTERM (CI's cancel): tear everything down, whatever is running, and write
     // the reports from what finished.
     let interrupt = tokio::spawn(async {
@@ -362,6 +377,10 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         interrupt.abort();
     }
     crate::world::install_profile(None);
+    {
+        let profile = profile.clone();
+        let _ = tokio::task::spawn_blocking(move || ending::bench_teardown(&profile)).await;
+    }
     ending::install(None);
 
     let (_, flaky, failed, _) = report.counts();
