@@ -5,6 +5,8 @@
 
 /// (expression, meaning) pairs.
 pub const MEANINGS: &[(&str, &str)] = &[
+    ("the network to the central system has {int} ms of latency", "a slow link (proxy gate): every chunk is held that long each way, in order; `the network is restored` ends it"),
+    ("the network to the central system flaps every {int} seconds", "a flapping link (proxy gate): cut and open in turn, that long each, starting with a cut; `the network is restored` ends it"),
     ("the central system sends ClearCache", "ClearCache: the charger empties its authorization cache"),
     ("the charger uses RFID authorization", "the default"),
     ("the charger is in free charge mode", "the charger authorizes with its serial number as the id tag; plugging in starts a transaction"),

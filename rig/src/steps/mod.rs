@@ -5,6 +5,7 @@ pub mod central;
 pub mod ev;
 pub mod meaning;
 pub mod messages;
+pub mod network;
 pub mod observe;
 pub mod registry;
 pub mod setup;
@@ -19,6 +20,7 @@ pub fn all() -> Vec<StepDef> {
     defs.extend(central::defs());
     defs.extend(observe::defs());
     defs.extend(messages::defs());
+    defs.extend(network::defs());
     defs
 }
 
