@@ -23,7 +23,7 @@ fn profile(cli: &Cli) -> Result<Option<Profile>, i32> {
 pub fn lock_for(cli: &Cli) -> Result<Option<BenchLock>, i32> {
     if matches!(
         cli.command,
-        Command::Run(_) | Command::Steps | Command::Sim(_)
+        Command::Run(_) | Command::Steps | Command::Sim(_) | Command::Report { .. }
     ) {
         return Ok(None);
     }

@@ -46,6 +46,8 @@ pub(crate) struct State {
     pub(crate) rebooted: bool,
     /// Messages TriggerMessage asked for since the last BootNotification: allowed while Pending.
     pub(crate) triggered: Vec<String>,
+    /// The security profile connections must meet.
+    pub(crate) requirement: super::security::Requirement,
 }
 
 impl State {

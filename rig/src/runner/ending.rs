@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use chargerig_link::PilotState;
 
-use super::junit;
 use super::report::{Outcome, ScenarioResult};
 use super::select::Selected;
 use crate::gate::{GateChoice, NetworkGate, NftablesGate};
@@ -26,6 +25,10 @@ pub struct RunEnd {
     pub finished: Arc<Mutex<Vec<ScenarioResult>>>,
     pub profile: Arc<Profile>,
     pub began: Instant,
+    /// The report header's profile and bench lines.
+    pub labels: (String, String),
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub cucumber_json: Option<PathBuf>,
 }
 
 static RUN_END: Mutex<Option<RunEnd>> = Mutex::new(None);
@@ -73,15 +76,20 @@ pub fn tear_down_and_exit(code: i32, why: &str) -> ! {
             .clone();
         let results = with_unfinished(finished, &end.selection, why);
         print_summary(&results, &end.root, why, end.began.elapsed());
-        if let Some(path) = &end.junit {
-            match junit::write(path, &results, &[]) {
-                Ok(()) => println!("JUnit report: {}", path.display()),
-                Err(e) => eprintln!(
-                    "rig run: cannot write the JUnit report {}: {e}",
-                    path.display()
-                ),
-            }
-        }
+        let run = super::summary::summary_of(
+            &results,
+            &[],
+            &end.root,
+            end.labels.clone(),
+            end.started,
+            end.began.elapsed(),
+        );
+        super::summary::write_reports(
+            &run,
+            &end.root,
+            end.junit.as_deref(),
+            end.cucumber_json.as_deref(),
+        );
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
@@ -107,6 +115,8 @@ pub fn with_unfinished(
                 outcome: Outcome::Unfinished(format!("not finished: {why}")),
                 duration: Duration::ZERO,
                 attempts: 0,
+                failed_step: None,
+                dirs: Vec::new(),
             });
         }
     }
@@ -322,6 +332,8 @@ mod tests {
             outcome: Outcome::Passed,
             duration: Duration::from_secs(1),
             attempts: 1,
+            failed_step: None,
+            dirs: Vec::new(),
         }];
         let selection = [
             Selected {
@@ -341,15 +353,6 @@ mod tests {
         assert_eq!(
             all[1].outcome,
             Outcome::Unfinished("not finished: SIGTERM".into())
-        );
-        let xml = junit::render(&all, &[]);
-        assert!(
-            xml.contains("<error type=\"unfinished\" message=\"not finished: SIGTERM\"/>"),
-            "{xml}"
-        );
-        assert!(
-            xml.contains("tests=\"2\" failures=\"0\" errors=\"1\""),
-            "{xml}"
         );
     }
 }

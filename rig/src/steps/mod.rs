@@ -8,6 +8,7 @@ pub mod messages;
 pub mod network;
 pub mod observe;
 pub mod registry;
+pub mod security;
 pub mod setup;
 
 pub use messages::END_OF_SCENARIO;
@@ -21,6 +22,7 @@ pub fn all() -> Vec<StepDef> {
     defs.extend(observe::defs());
     defs.extend(messages::defs());
     defs.extend(network::defs());
+    defs.extend(security::defs());
     defs
 }
 
@@ -93,6 +95,10 @@ mod tests {
         "Then the central system receives these transaction messages in order:",
         "Then the transaction delivered between {int} and {int} Wh",
         "Then every transaction is reported exactly once",
+        "Given the central system requires security profile {int}",
+        "When the central system expects the AuthorizationKey {string}",
+        "Then the central system refuses the charger's password within {int} seconds",
+        "Then the charger never reveals the AuthorizationKey",
     ];
 
     fn sample(expression: &str) -> String {
