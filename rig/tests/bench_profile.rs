@@ -111,7 +111,10 @@ fn a_real_board_profile_applies_its_ocpp_keys_once_online_then_the_scenario_keys
     // profile's.
     let ocpp = std::fs::read_dir(d.join("artifacts"))
         .unwrap()
-        .flat_map(|f| std::fs::read_dir(f.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        // The root also holds the run's reports (report.html, run.json): feature folders only.
+        .filter(|p| p.is_dir())
+        .flat_map(|f| std::fs::read_dir(f).unwrap())
         .map(|s| std::fs::read_to_string(s.unwrap().path().join("ocpp.jsonl")).unwrap())
         .next()
         .expect("one scenario's artifacts");
