@@ -297,3 +297,17 @@ Feature: Local authorization list
     Then charging starts within 5 seconds
     And the central system receives a StartTransaction for "04C0FFEE" within 5 seconds
     And the central system has received exactly 0 Authorize
+
+  # Issue 14.4: a Full update carries idTagInfo for every entry (§7.1, §5.15); an entry without
+  # one cannot be added, so the update fails and nothing changes.
+  Scenario: A full update with an entry without a status fails and changes nothing
+    Given the charger is online
+    When the central system sends the local list version 2:
+      | id tag   | status   |
+      | 04C0FFEE | Accepted |
+    And the central system sends the local list version 3:
+      | id tag   | status   |
+      | 04C0FFEE | Accepted |
+      | 04DEAD00 |          |
+    Then the charger answers "Failed"
+    And the local list version is 2

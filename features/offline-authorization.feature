@@ -17,6 +17,7 @@ Feature: Offline authorization from the cache and for unknown id tags
       | id tag   | status   |
       | 04A1B2C3 | Accepted |
       | 04FACE01 | Accepted |
+      | 04CAFE03 | Accepted |
 
   @network
   Scenario: An unknown card charges offline when AllowOfflineTxForUnknownId is true
@@ -291,3 +292,32 @@ Feature: Offline authorization from the cache and for unknown id tags
     When the central system answers again
     Then the central system receives a StopTransaction with reason "Local" within 30 seconds
     And every transaction is reported exactly once
+
+  # Issue 14.4: offline-behaviour.md "When full: drop not-valid entries first, then the oldest
+  # valid ones". AuthorizationCacheMaxLength (our key) makes the cache small enough to fill.
+  Scenario: A full cache drops a not-valid entry before the oldest valid one (§3.5.1)
+    Given the configuration key "AuthorizationCacheMaxLength" is "2"
+    And the configuration key "AllowOfflineTxForUnknownId" is "true"
+    And the card "04A1B2C3" has charged here while online
+    And the card "04BAD001" was rejected online
+    And the card "04FACE01" has charged here while online
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04BAD001" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+
+  Scenario: A full cache of valid entries drops the oldest one (§3.5.1)
+    Given the configuration key "AuthorizationCacheMaxLength" is "2"
+    And the card "04A1B2C3" has charged here while online
+    And the card "04FACE01" has charged here while online
+    And the card "04CAFE03" has charged here while online
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging does not start within 3 seconds
+    When the card "04FACE01" is presented
+    Then charging starts within 5 seconds

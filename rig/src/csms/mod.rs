@@ -25,7 +25,9 @@ use tokio_tungstenite::tungstenite::Message;
 pub use frame::{FrameError, OcppFrame};
 pub use history::{ConnectionEvent, Direction, History, Kind, Record, Violation};
 pub use pki::{server_config_from_files, ChargerFiles, TestCa};
-pub use queries::{Expected, TransactionAction, TransactionMessage, TransactionRequest};
+pub use queries::{
+    Expected, StatusReport, TransactionAction, TransactionMessage, TransactionRequest,
+};
 pub use script::{
     parse_authorization_status, parse_expiry, parse_registration_status, IdTagEntry, Injection,
     Script,
