@@ -12,5 +12,6 @@ pub mod config;
 pub mod lock;
 pub mod pty;
 pub mod runtime;
+pub mod storage;
 pub mod store;
 pub mod ws;

@@ -197,6 +197,11 @@ impl Store {
             .map_err(|e| self.wrap(e))
     }
 
+    /// Writes and syncs one row, proving the database is writable (boot check).
+    pub fn probe_write(&mut self) -> Result<(), StoreError> {
+        self.shell_put("writable", &serde_json::json!(true))
+    }
+
     /// Increments and returns the persisted boot counter.
     pub fn bump_boot_count(&mut self) -> Result<u32, StoreError> {
         let n = self

@@ -20,6 +20,7 @@ mod sampling;
 mod session;
 mod start_gate;
 mod status_report;
+mod storage;
 mod transaction;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -79,6 +80,8 @@ pub struct Charger {
     meter: Meter,
     /// A Reset was accepted; the reboot waits for the stop to be delivered and no CALL in flight.
     reset_pending: Option<PendingReset>,
+    /// The shell reported that its storage is stuck (`storage.rs`).
+    storage_stalled: bool,
 }
 
 impl Charger {
@@ -168,6 +171,7 @@ impl Charger {
             list,
             meter,
             reset_pending: None,
+            storage_stalled: false,
         };
         charger.persist(vec![StoreOp::Put {
             table: Table::State,
@@ -217,6 +221,8 @@ impl Charger {
             Input::Frame(text) => self.on_frame(&text),
             Input::OversizedFrame { head, len } => self.on_oversized_frame(&head, len),
             Input::Tick => {}
+            Input::StorageStalled => self.on_storage(true),
+            Input::StorageOk => self.on_storage(false),
         }
         if !self.halted {
             self.run_timers();

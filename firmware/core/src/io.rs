@@ -85,6 +85,11 @@ pub enum Input {
     },
     /// Time passed. The shell calls this at least every 100 ms and at [`crate::Charger::poll_timeout`].
     Tick,
+    /// The shell's storage has not committed a `Persist` within its bound: nothing new may
+    /// start and a running transaction stops drawing energy, since neither could be recorded.
+    StorageStalled,
+    /// Every `Persist` handed to storage is committed again.
+    StorageOk,
 }
 
 /// A command to the board's hardware.

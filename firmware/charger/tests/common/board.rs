@@ -66,6 +66,13 @@ impl Board {
 
     /// Reads whatever arrives within `for_at_most`.
     pub fn pump(&mut self, for_at_most: Duration) {
+        if let Err(e) = self.try_pump(for_at_most) {
+            panic!("board link error: {e}");
+        }
+    }
+
+    /// Like [`Board::pump`], but a link that goes away (the charger exited) is an answer.
+    pub fn try_pump(&mut self, for_at_most: Duration) -> Result<(), String> {
         let until = Instant::now() + for_at_most;
         while Instant::now() < until {
             match self.link.recv(Duration::from_millis(20)) {
@@ -80,8 +87,9 @@ impl Board {
                     }
                 }
                 Ok(None) => {}
-                Err(e) => panic!("board link error: {e}"),
+                Err(e) => return Err(e.to_string()),
             }
         }
+        Ok(())
     }
 }

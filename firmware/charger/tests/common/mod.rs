@@ -5,3 +5,4 @@
 pub mod board;
 pub mod csms;
 pub mod process;
+pub mod stall;

@@ -23,12 +23,40 @@ pub struct ChargerProc {
     pub board: PathBuf,
     pub log: PathBuf,
     pub args: Vec<String>,
+    /// Extra environment for the process.
+    pub env: Vec<(String, String)>,
 }
 
 impl ChargerProc {
     /// Starts `charger` with `--board sim:DIR/board --data-dir DIR/data --config DIR/charger.toml`
     /// (config text given) and waits for the board symlink.
     pub fn start(dir: &Path, url: &str, config: &str, extra: &[&str]) -> ChargerProc {
+        Self::start_with(dir, &dir.join("data"), url, config, extra, &[])
+    }
+
+    /// Like [`ChargerProc::start`], with the data directory elsewhere and extra environment.
+    pub fn start_with(
+        dir: &Path,
+        data_dir: &Path,
+        url: &str,
+        config: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> ChargerProc {
+        let mut p = Self::launch(dir, data_dir, url, config, extra, env);
+        p.wait_for_board();
+        p
+    }
+
+    /// Starts the process without waiting for its board (a boot that is expected to wait).
+    pub fn launch(
+        dir: &Path,
+        data_dir: &Path,
+        url: &str,
+        config: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> ChargerProc {
         std::fs::write(dir.join("charger.toml"), config).unwrap();
         let board = dir.join("board");
         let mut args: Vec<String> = vec![
@@ -37,7 +65,7 @@ impl ChargerProc {
             "--csms-url".into(),
             url.into(),
             "--data-dir".into(),
-            dir.join("data").display().to_string(),
+            data_dir.display().to_string(),
             "--config".into(),
             dir.join("charger.toml").display().to_string(),
         ];
@@ -48,12 +76,21 @@ impl ChargerProc {
             board,
             log: dir.join("charger.log"),
             args,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
-        p.spawn();
+        p.spawn_child();
         p
     }
 
     fn spawn(&mut self) {
+        self.spawn_child();
+        self.wait_for_board();
+    }
+
+    fn spawn_child(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -62,13 +99,13 @@ impl ChargerProc {
         let child = Command::new(env!("CARGO_BIN_EXE_charger"))
             .args(&self.args)
             .env("RUST_LOG", "charger=debug,info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("spawn charger");
         self.child = Some(child);
-        self.wait_for_board();
     }
 
     /// Waits until the board symlink points at a live pty.

@@ -1102,3 +1102,67 @@ fn a_second_reset_during_the_first_keeps_the_stop_delivery_and_hard_wins() {
         vec!["BootNotification", "StopTransaction", "BootNotification"]
     );
 }
+
+/// Issue 9.4: the PowerLoss stop is never earlier (time or register) than a MeterValues sample
+/// already queued or delivered for the transaction. A low load changes the register rarely, so
+/// samples fall between the periodic register persists.
+#[test]
+fn the_power_loss_stop_is_no_earlier_than_any_sample_of_its_transaction() {
+    let mut sim = Sim::online(&[("MeterValueSampleInterval", "3")]);
+    charging(&mut sim);
+    sim.load(1.0);
+    sim.advance(9_500);
+    sim.power_cycle();
+    sim.connect();
+    sim.advance(1_000);
+    let stop = sim.last("StopTransaction").unwrap();
+    assert_eq!(stop["reason"], "PowerLoss");
+    let stop_time = time(&stop["timestamp"]);
+    let meter_stop = stop["meterStop"].as_u64().unwrap();
+    let samples: Vec<_> = sim
+        .tx_messages()
+        .into_iter()
+        .filter(|(action, _)| action == "MeterValues")
+        .flat_map(|(_, p)| p["meterValue"].as_array().unwrap().clone())
+        .collect();
+    assert!(samples.len() >= 3, "{samples:?}");
+    for mv in &samples {
+        assert!(
+            time(&mv["timestamp"]) <= stop_time,
+            "sample at {} after the PowerLoss stop at {stop_time}",
+            mv["timestamp"]
+        );
+        for sv in mv["sampledValue"].as_array().unwrap() {
+            let wh: f64 = sv["value"].as_str().unwrap().parse().unwrap();
+            let wh = if sv["unit"] == "kWh" { wh * 1000.0 } else { wh };
+            assert!(
+                wh <= meter_stop as f64,
+                "sample {wh} Wh above meterStop {meter_stop}"
+            );
+        }
+    }
+}
+
+/// Issue 9.2: while the shell's storage is stuck no transaction starts, a running one stops
+/// drawing energy, and both come back once storage commits again.
+#[test]
+fn stalled_storage_pauses_energy_and_refuses_new_transactions() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.input(charger_core::Input::StorageStalled);
+    assert!(!sim.contactor(), "no energy while storage is stuck");
+    sim.input(charger_core::Input::StorageOk);
+    assert!(sim.contactor(), "energy again once storage is back");
+
+    sim.card(TAG);
+    sim.pilot(PilotState::A);
+    sim.advance(1_000);
+    let starts = sim.count("StartTransaction");
+    sim.input(charger_core::Input::StorageStalled);
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.pilot(PilotState::C);
+    sim.advance(1_000);
+    assert_eq!(sim.count("StartTransaction"), starts, "refused while stuck");
+    assert!(!sim.contactor());
+}
