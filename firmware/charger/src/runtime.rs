@@ -282,6 +282,7 @@ impl Shell {
                 }
                 Ok(())
             }
+            Done::QueueRows(rows) => self.input(Input::QueueRows(rows)),
             Done::Failed(e) => Err(anyhow::Error::new(e).context("committing the charger's state")),
         }
     }
@@ -351,26 +352,36 @@ impl Shell {
     /// that act on the network or energize wait (in order) for the commits before them; outputs
     /// that make the hardware safe go at once and cancel a waiting contactor close.
     fn drain(&mut self) -> anyhow::Result<()> {
-        while let Some(output) = self.core.poll_output() {
+        let outputs: Vec<Output> = std::iter::from_fn(|| self.core.poll_output()).collect();
+        // Hardware that takes energy away waits (at most SAFE_WAIT) for every commit of the same
+        // step, also one that comes after it: the board never reports a stop before it is durable.
+        let step_seq = self.submitted
+            + outputs
+                .iter()
+                .filter(|o| matches!(o, Output::Persist(ops) if !ops.is_empty()))
+                .count() as u64;
+        for output in outputs {
             match output {
                 Output::Persist(ops) if ops.is_empty() => {}
+                // The storage thread reads after every commit handed over before it.
+                Output::LoadQueue { from_key, limit } => self.storage.load_queue(from_key, limit),
                 Output::Persist(ops) => {
                     self.submitted += 1;
                     self.outstanding.push_back(Instant::now());
                     self.storage.commit(self.submitted, ops);
                 }
-                output if self.held.is_empty() && self.committed == self.submitted => {
-                    self.execute(output)
-                }
                 output => {
-                    let go_anyway =
-                        matches!(output, Output::Hardware(cmd) if takes_energy_away(cmd))
-                            .then(|| Instant::now() + SAFE_WAIT);
-                    self.held.push_back(Held {
-                        after: self.submitted,
-                        output,
-                        go_anyway,
-                    });
+                    let safe = matches!(output, Output::Hardware(cmd) if takes_energy_away(cmd));
+                    let after = if safe { step_seq } else { self.submitted };
+                    if self.held.is_empty() && self.committed >= after {
+                        self.execute(output);
+                    } else {
+                        self.held.push_back(Held {
+                            after,
+                            output,
+                            go_anyway: safe.then(|| Instant::now() + SAFE_WAIT),
+                        });
+                    }
                 }
             }
         }
@@ -381,7 +392,9 @@ impl Shell {
     /// One output whose commits are through.
     fn execute(&mut self, output: Output) {
         match output {
-            Output::Persist(_) => unreachable!("persists go to storage in drain"),
+            Output::Persist(_) | Output::LoadQueue { .. } => {
+                unreachable!("storage outputs go to the storage thread in drain")
+            }
             Output::Send(text) => match self.generation {
                 Some(generation) => {
                     let _ = self.ws_cmd.send(WsCommand::Send { generation, text });

@@ -16,6 +16,9 @@ use crate::store::{Store, StoreError};
 /// A commit slower than this is logged.
 pub const SLOW_COMMIT: Duration = Duration::from_millis(500);
 
+/// Most `Persist` batches committed as one transaction.
+const GROUP_MAX: usize = 256;
+
 /// Test hook: while the file this variable names exists, the storage thread waits before each
 /// write, as a stuck disk would (portable stand-in for `fsfreeze`, used by tests and the bench).
 pub const STALL_FILE_ENV: &str = "CHARGER_STORAGE_STALL_FILE";
@@ -30,6 +33,11 @@ enum Job {
         key: String,
         value: serde_json::Value,
     },
+    /// Queue rows for the core's window (`Output::LoadQueue`).
+    LoadQueue {
+        from_key: String,
+        limit: usize,
+    },
     /// Reset: bump the boot count and load everything, after every earlier job.
     Reboot(std_mpsc::Sender<Result<(u32, Restored), StoreError>>),
 }
@@ -39,6 +47,8 @@ enum Job {
 pub enum Done {
     /// Commit `seq` (and every earlier one) is on disk.
     Committed { seq: u64 },
+    /// The rows a `LoadQueue` asked for.
+    QueueRows(Vec<(String, serde_json::Value)>),
     /// A write failed: the store is unusable (disk full, read-only, I/O error).
     Failed(StoreError),
 }
@@ -87,6 +97,11 @@ impl Storage {
         self.send(Job::Commit { seq, ops });
     }
 
+    /// Reads queue rows after every queued commit; `Done::QueueRows` follows.
+    pub fn load_queue(&self, from_key: String, limit: usize) {
+        self.send(Job::LoadQueue { from_key, limit });
+    }
+
     /// Queues a write of the shell's own table (nothing waits for it).
     pub fn shell_put(&self, key: &str, value: serde_json::Value) {
         self.send(Job::ShellPut {
@@ -133,7 +148,8 @@ fn work(
     done: mpsc::UnboundedSender<Done>,
     stall_file: Option<PathBuf>,
 ) {
-    while let Ok(job) = jobs.recv() {
+    let mut next: Option<Job> = None;
+    while let Some(job) = next.take().or_else(|| jobs.recv().ok()) {
         if let Some(f) = &stall_file {
             while f.exists() {
                 std::thread::sleep(Duration::from_millis(5));
@@ -141,8 +157,31 @@ fn work(
         }
         let started = Instant::now();
         let result = match job {
-            Job::Commit { seq, ops } => store.apply(&ops).map(|()| Some(Done::Committed { seq })),
+            Job::Commit { seq, ops } => {
+                // Group commit: batches that queued up meanwhile share this transaction.
+                let mut last = seq;
+                let mut batches = vec![ops];
+                while batches.len() < GROUP_MAX {
+                    match jobs.try_recv() {
+                        Ok(Job::Commit { seq, ops }) => {
+                            last = seq;
+                            batches.push(ops);
+                        }
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                store
+                    .apply_all(&batches)
+                    .map(|()| Some(Done::Committed { seq: last }))
+            }
             Job::ShellPut { key, value } => store.shell_put(&key, &value).map(|()| None),
+            Job::LoadQueue { from_key, limit } => store
+                .load_queue(&from_key, limit)
+                .map(|rows| Some(Done::QueueRows(rows))),
             Job::Reboot(reply) => {
                 let r = store
                     .bump_boot_count()

@@ -136,11 +136,13 @@ impl Charger {
                 .table(Table::LocalList)
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
-        let mut queue = TxQueue::restore(
-            restored
-                .table(Table::Queue)
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
+        let rows = restored
+            .table(Table::Queue)
+            .map(|(k, v)| (k.clone(), v.clone()));
+        let mut queue = match restored.queue.clone() {
+            Some(summary) => TxQueue::restore_window(rows, summary),
+            None => TxQueue::restore(rows),
+        };
         // §3.7.1: a retry wait started before the reboot continues after it.
         let retry_ms = config.uint(Key::TransactionMessageRetryInterval) * 1000;
         queue.rearm(now, |attempts| retry_ms * u64::from(attempts));
@@ -223,6 +225,13 @@ impl Charger {
             Input::Tick => {}
             Input::StorageStalled => self.on_storage(true),
             Input::StorageOk => self.on_storage(false),
+            Input::QueueRows(rows) => {
+                let taken = self.outbox.queue.loaded(rows.into_iter());
+                let retry_ms = self.config.uint(Key::TransactionMessageRetryInterval) * 1000;
+                self.outbox
+                    .queue
+                    .rearm_some(&taken, self.now, |n| retry_ms * u64::from(n));
+            }
         }
         if !self.halted {
             self.run_timers();
@@ -338,6 +347,10 @@ impl Charger {
         if !self.ops.is_empty() {
             let ops = std::mem::take(&mut self.ops);
             self.out.push_back(Output::Persist(ops));
+        }
+        // After the Persist: the shell reads the rows once everything before is committed.
+        if let Some((from_key, limit)) = self.outbox.queue.wants_load() {
+            self.out.push_back(Output::LoadQueue { from_key, limit });
         }
     }
 

@@ -90,6 +90,9 @@ pub enum Input {
     StorageStalled,
     /// Every `Persist` handed to storage is committed again.
     StorageOk,
+    /// The answer to [`Output::LoadQueue`]: queue rows (key, value) in key order, read after
+    /// every earlier `Persist` was committed.
+    QueueRows(Vec<(String, serde_json::Value)>),
 }
 
 /// A command to the board's hardware.
@@ -116,4 +119,8 @@ pub enum Output {
     Reconnect,
     /// A Reset was accepted: restart the core from the database (`hard`: as after power loss).
     Reboot { hard: bool },
+    /// Read up to `limit` rows of the queue table from key `from_key` on (after every earlier
+    /// `Persist` is committed) and answer with [`Input::QueueRows`]: the queue keeps only a
+    /// window in memory.
+    LoadQueue { from_key: String, limit: usize },
 }

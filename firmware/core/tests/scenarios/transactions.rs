@@ -1166,3 +1166,47 @@ fn stalled_storage_pauses_energy_and_refuses_new_transactions() {
     assert_eq!(sim.count("StartTransaction"), starts, "refused while stuck");
     assert!(!sim.contactor());
 }
+
+/// Issue 9.8: only a window of the queue is in memory. A session charged offline with far more
+/// messages than the window, restored windowed after a power cut, is delivered completely, in
+/// order, exactly once, while the status counts the whole queue.
+#[test]
+fn a_queue_longer_than_the_memory_window_is_delivered_in_order_exactly_once() {
+    use charger_core::queue::WINDOW;
+    let mut sim = Sim::new(&[
+        ("MeterValueSampleInterval", "1"),
+        ("AllowOfflineTxForUnknownId", "true"),
+    ]);
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.pilot(PilotState::C);
+    sim.load(16.0);
+    sim.advance(1_000 * (2 * WINDOW as u64 + 50));
+    sim.card(TAG);
+    sim.pilot(PilotState::A);
+    sim.advance(200);
+    let queued = sim.core.status().queue_len;
+    assert!(queued > 2 * WINDOW, "{queued}");
+    sim.power_cycle_windowed();
+    assert_eq!(
+        sim.core.status().queue_len,
+        queued,
+        "the status counts the whole queue"
+    );
+    sim.know(TAG, info("Accepted"));
+    sim.connect();
+    sim.advance(60_000);
+    assert_eq!(sim.core.status().queue_len, 0);
+    let msgs = sim.tx_messages();
+    assert_eq!(msgs.len(), queued, "each message exactly once");
+    assert_eq!(msgs[0].0, "StartTransaction");
+    assert_eq!(msgs[queued - 1].0, "StopTransaction");
+    let stamps: Vec<_> = msgs[1..queued - 1]
+        .iter()
+        .map(|(a, p)| {
+            assert_eq!(a, "MeterValues");
+            time(&p["meterValue"][0]["timestamp"])
+        })
+        .collect();
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]), "in order");
+}
