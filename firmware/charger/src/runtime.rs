@@ -227,6 +227,8 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         frames_out = st.link.frames_out,
         rejected = st.link.rejected(),
         wrong_direction = st.wrong_direction,
+        unsupported_commands = st.unsupported,
+        stray_bel = st.stray_bel,
         dropped_out = st.dropped_out,
         clients = st.attachments,
         "board link totals"

@@ -37,8 +37,26 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("database {path}: cannot make it private (0600): {source}")]
+    Private {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("database {path} has schema version {found}, this firmware knows up to {SCHEMA_VERSION}: it was written by a newer firmware")]
     TooNew { path: PathBuf, found: i64 },
+}
+
+/// Creates `path` with mode 0600 if missing, or takes group and other access away.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 /// Durable key-value tables over one SQLite connection (WAL journal, `synchronous=FULL`).
@@ -55,6 +73,12 @@ impl Store {
             path: path.clone(),
             source,
         };
+        // Private (0600) before SQLite creates it: the cache and local list are personal data.
+        // SQLite gives its -wal and -shm files the database's mode.
+        private_file(&path).map_err(|source| StoreError::Private {
+            path: path.clone(),
+            source,
+        })?;
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE

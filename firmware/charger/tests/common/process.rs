@@ -139,6 +139,9 @@ impl ChargerProc {
     /// Power restored: same data dir, same board path.
     pub fn restore_power(&mut self) {
         assert!(self.child.is_none());
+        // The dead charger's symlink may point at a pty number another test's charger got
+        // meanwhile: wait for the new one's link, not that.
+        let _ = std::fs::remove_file(&self.board);
         self.spawn();
     }
 
