@@ -1,4 +1,7 @@
 //! Rig library.
+pub mod bench;
+pub mod charger_bin;
+pub mod charger_process;
 pub mod cli;
 pub mod csms;
 pub mod gate;
@@ -9,6 +12,5 @@ pub mod power;
 pub mod profile;
 pub mod runner;
 pub mod sim_cmd;
-pub mod simboard;
 pub mod steps;
 pub mod world;

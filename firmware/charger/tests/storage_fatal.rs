@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use chargerig_link::{EventKind, Frame};
-use common::process::{ChargerProc, FAST_CONFIG};
+use common::process::{wait_with_deadline, FAST_CONFIG};
 use common::stall::{can_freeze, start_charging, LoopFs};
 
 #[test]
@@ -34,8 +34,8 @@ fn a_full_disk_while_charging_makes_the_hardware_safe_then_exits_with_the_messag
     b.seen.frames.clear();
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
-        let _ = b.try_pump(Duration::from_millis(50));
-        if let Some(status) = charger.child.as_mut().unwrap().try_wait().unwrap() {
+        b.pump(Duration::from_millis(50));
+        if let Some(status) = charger.process.as_mut().and_then(|p| p.exit_status()) {
             break status;
         }
         assert!(
@@ -44,8 +44,7 @@ fn a_full_disk_while_charging_makes_the_hardware_safe_then_exits_with_the_messag
             charger.log_text()
         );
     };
-    let _ = b.try_pump(Duration::from_millis(200));
-    charger.child = None;
+    b.pump(Duration::from_millis(200));
     let log = charger.log_text();
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(
@@ -81,36 +80,54 @@ fn a_read_only_data_directory_at_boot_is_retried_until_it_is_writable() {
     let data = fs.mount.join("data");
     std::fs::create_dir(&data).unwrap();
     fs.remount_ro();
-    let mut charger = ChargerProc::launch(
-        dir.path(),
-        &data,
-        "ws://127.0.0.1:9/ocpp",
-        FAST_CONFIG,
-        &[],
-        &[],
-    );
+    // Started by hand: its boot is expected to wait, with no board yet.
+    std::fs::write(dir.path().join("charger.toml"), FAST_CONFIG).unwrap();
+    let log_path = dir.path().join("charger.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let board = dir.path().join("board");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_charger"))
+        .arg("--board")
+        .arg(format!("sim:{}", board.display()))
+        .args(["--csms-url", "ws://127.0.0.1:9/ocpp", "--data-dir"])
+        .arg(&data)
+        .arg("--config")
+        .arg(dir.path().join("charger.toml"))
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !charger.log_text().contains("retrying in") {
+    while !log_text().contains("retrying in") {
         assert!(
-            charger
-                .child
-                .as_mut()
-                .unwrap()
-                .try_wait()
-                .unwrap()
-                .is_none(),
+            child.try_wait().unwrap().is_none(),
             "a read-only data directory at boot must be retried, not fatal:\n{}",
-            charger.log_text()
+            log_text()
         );
-        assert!(Instant::now() < deadline, "{}", charger.log_text());
+        assert!(Instant::now() < deadline, "{}", log_text());
         std::thread::sleep(Duration::from_millis(20));
     }
-    let log = charger.log_text();
+    let log = log_text();
     assert!(
         log.contains("cannot use the data directory at boot") && log.contains("Read-only"),
         "the message says what is wrong: {log}"
     );
     fs.remount_rw();
-    charger.wait_for_board();
-    assert!(charger.terminate().success(), "{}", charger.log_text());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(&board).is_err() {
+        assert!(
+            child.try_wait().unwrap().is_none() && Instant::now() < deadline,
+            "no boot once the data directory is writable:\n{}",
+            log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = wait_with_deadline(&mut child, Duration::from_secs(10));
+    assert!(status.success(), "{}", log_text());
 }

@@ -131,7 +131,7 @@ pub fn start_charging(dir: &Path, data_dir: &Path, env: &[(&str, &str)]) -> (Cha
         format!("ws://127.0.0.1:{}/ocpp", l.local_addr().unwrap().port())
     };
     let config = format!("{FAST_CONFIG}AllowOfflineTxForUnknownId = \"true\"\n");
-    let charger = ChargerProc::start_with(dir, data_dir, &url, &config, &[], env);
+    let charger = ChargerProc::start_with(dir, Some(data_dir), &url, &config, &[], env);
     let mut b = Board::open(&charger.board);
     b.send(Frame::Pilot(PilotState::B));
     b.send(Frame::Card(Some("04A1B2C3".parse().unwrap())));
