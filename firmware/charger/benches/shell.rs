@@ -2,10 +2,13 @@
 //! end-to-end figures, each measured a few times and reported as median / max).
 //!
 //! - boot: process start → BootNotification received by a central system;
-//! - queue: persisting 10,000 transaction messages (core + SQLite, in-process), then delivering
-//!   them to a central system through the real binary (msgs/s);
-//! - memory: resident set of the charger with 10,000 messages queued (VmRSS);
+//! - queue: persisting 100,000 transaction messages (core + the shell's storage thread,
+//!   in-process), then delivering them to a central system through the real binary (msgs/s);
+//! - memory: resident set of the charger with 100,000 messages queued (VmRSS);
 //! - size: the (stripped, release) binary this bench runs;
+//! - contactor delay with storage stuck: charging at 32 A, storage stuck for a second (the
+//!   charger's stall hook, and a frozen loop-mounted ext4 when root), EV C→A: PilotChange →
+//!   ContactorOpened on the board's clock (goal ≤ 100 ms).
 //! - card decision: with factory keys (MessageTimeout 30 s, AuthorizeTimeout 4 s) and a
 //!   central system that hangs with a StatusNotification unanswered, card presented → charging
 //!   authorized by the local list (board status `transaction active`; issue 9.6).
@@ -18,6 +21,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use charger::storage::{Done, Storage};
 use charger::store::Store;
 use charger_core::{BoardInput, Charger, Input, Now, Output, PilotState, Settings};
 use chargerig_link::Frame;
@@ -32,7 +36,7 @@ fn queued() -> usize {
     std::env::var("CHARGER_BENCH_QUEUED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+        .unwrap_or(100_000)
 }
 
 fn main() {
@@ -41,9 +45,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // `CHARGER_BENCH_ONLY=card` (or boot, rss, queue, size) runs one figure.
+    // `CHARGER_BENCH_ONLY=card` (or contactor, boot, rss, queue, size) runs one figure.
     let only = std::env::var("CHARGER_BENCH_ONLY").ok();
     let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if run("contactor") {
+        contactor_delay_storage_stuck();
+    }
     if run("boot") {
         boot_latency(&rt);
     }
@@ -87,9 +94,10 @@ fn boot_latency(rt: &tokio::runtime::Runtime) {
 }
 
 /// Fills a data dir with `QUEUED` transaction messages through the core, offline, committing
-/// every Persist as the shell does. Returns messages/s.
+/// every Persist through the shell's storage thread (group commit, synchronous=FULL). Returns
+/// messages/s, counted until the last commit is acknowledged durable.
 fn fill_queue(dir: &std::path::Path) -> (f64, usize) {
-    let mut store = Store::open(dir).unwrap();
+    let store = Store::open(dir).unwrap();
     let settings = Settings {
         installer_config: vec![
             ("AllowOfflineTxForUnknownId".into(), "true".into()),
@@ -102,14 +110,15 @@ fn fill_queue(dir: &std::path::Path) -> (f64, usize) {
         utc: chrono::Utc::now() - chrono::Duration::days(30),
     };
     let mut core = Charger::new(settings, store.load().unwrap(), now).unwrap();
-    let mut commits = 0usize;
+    let (storage, mut done) = Storage::spawn(store).unwrap();
+    let mut commits = 0u64;
     let t0 = Instant::now();
     let mut step = |core: &mut Charger, input: Input, now: Now| {
         core.handle_input(input, now);
         while let Some(out) = core.poll_output() {
             if let Output::Persist(ops) = out {
-                store.apply(&ops).unwrap();
                 commits += 1;
+                storage.commit(commits, ops);
             }
         }
     };
@@ -154,10 +163,19 @@ fn fill_queue(dir: &std::path::Path) -> (f64, usize) {
             core.status()
         );
     }
+    loop {
+        match done.blocking_recv() {
+            Some(Done::Committed { seq }) if seq == commits => break,
+            Some(Done::Failed(e)) => panic!("{e}"),
+            Some(_) => {}
+            None => panic!("storage thread gone"),
+        }
+    }
     let secs = t0.elapsed().as_secs_f64();
+    storage.close(Duration::from_secs(10));
     let n = core.status().queue_len;
     println!(
-        "persist: {n} transaction messages queued offline in {secs:.2} s = {:.0} msgs/s ({commits} SQLite commits, synchronous=FULL)",
+        "persist: {n} transaction messages queued offline in {secs:.2} s = {:.0} msgs/s, durable ({commits} Persist batches through the storage thread, group commit, synchronous=FULL)",
         n as f64 / secs
     );
     (n as f64 / secs, n)
@@ -224,6 +242,42 @@ fn queue(rt: &tokio::runtime::Runtime) {
         );
     });
     drop(charger);
+}
+
+/// Charging at 32 A, storage stuck, EV C→A: how long until the contactor opens.
+fn contactor_delay_storage_stuck() {
+    use common::stall::{can_freeze, unplug_with_storage_stuck, LoopFs};
+    let runs = 3;
+    let mut hook = Vec::new();
+    for _ in 0..runs {
+        let dir = tempfile::tempdir().unwrap();
+        let stall = dir.path().join("stall");
+        let env = stall.display().to_string();
+        let (u, _charger, ()) = unplug_with_storage_stuck(
+            dir.path(),
+            &dir.path().join("data"),
+            &[(charger::storage::STALL_FILE_ENV, &env)],
+            || std::fs::write(&stall, b"").unwrap(),
+        );
+        hook.push(f64::from(u.contactor_delay_ms));
+    }
+    let (median, max) = stats(&mut hook);
+    println!("contactor delay, storage stuck (stall hook), EV C→A: median {median:.0} ms, max {max:.0} ms ({runs} runs, board clock)");
+    if !can_freeze("contactor delay on a frozen ext4") {
+        return;
+    }
+    let mut frozen = Vec::new();
+    for _ in 0..runs {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = LoopFs::new(dir.path(), 64 * 1024);
+        let data = fs.mount.join("data");
+        let (u, charger, thaw) = unplug_with_storage_stuck(dir.path(), &data, &[], || fs.freeze());
+        drop(thaw);
+        drop(charger);
+        frozen.push(f64::from(u.contactor_delay_ms));
+    }
+    let (median, max) = stats(&mut frozen);
+    println!("contactor delay, data dir on a frozen ext4 (fsfreeze), EV C→A: median {median:.0} ms, max {max:.0} ms ({runs} runs, board clock)");
 }
 
 /// Resident memory of an idle charger (empty database, no central system) as the baseline.

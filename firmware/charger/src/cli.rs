@@ -11,9 +11,9 @@ use tracing::error;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{self, ChargerConfig, ConfigError, Overrides};
-use crate::lock::DataDirLock;
+use crate::lock::{DataDirLock, LockError};
 use crate::runtime::{self, RunOptions};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// OCPP 1.6-J charger firmware, running as a simulated board on this host.
 #[derive(Debug, Parser)]
@@ -132,8 +132,7 @@ pub fn resolve_config(cli: &Cli) -> Result<ChargerConfig, ConfigError> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let cfg = resolve_config(&cli)?;
     let BoardSpec::Sim(board_path) = cli.board.clone();
-    let _lock = DataDirLock::acquire(&cli.data_dir)?;
-    let store = Store::open(&cli.data_dir)?;
+    let (_lock, store) = open_data_dir(&cli.data_dir)?;
     let opts = RunOptions {
         config: cfg,
         board_path,
@@ -161,6 +160,48 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         start()
     }
 }
+
+/// Locks the data directory and opens its database and boot counter. A storage failure at boot
+/// (read-only, full, I/O error) may be temporary: it is retried with a growing pause and a clear
+/// message each time. What retrying cannot fix (another charger on it, a newer schema) ends here.
+fn open_data_dir(dir: &std::path::Path) -> anyhow::Result<(DataDirLock, Store)> {
+    let mut pause = BOOT_RETRY_MIN;
+    loop {
+        let attempt = DataDirLock::acquire(dir)
+            .map_err(|e| (matches!(e, LockError::Io { .. }), anyhow::Error::new(e)))
+            .and_then(|lock| {
+                let mut store = Store::open(dir).map_err(|e| {
+                    (
+                        !matches!(e, StoreError::TooNew { .. }),
+                        anyhow::Error::new(e),
+                    )
+                })?;
+                // A write proves the store usable before the hardware is handed to the core.
+                store
+                    .probe_write()
+                    .map_err(|e| (true, anyhow::Error::new(e)))?;
+                Ok((lock, store))
+            });
+        match attempt {
+            Ok(ok) => return Ok(ok),
+            Err((false, e)) => return Err(e),
+            Err((true, e)) => {
+                let msg = format!(
+                    "cannot use the data directory at boot: {e:#}; retrying in {} s",
+                    pause.as_secs()
+                );
+                error!("{msg}");
+                eprintln!("charger: {msg}");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(BOOT_RETRY_MAX);
+            }
+        }
+    }
+}
+
+/// Pauses between boot attempts on a failing data directory.
+const BOOT_RETRY_MIN: std::time::Duration = std::time::Duration::from_secs(1);
+const BOOT_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

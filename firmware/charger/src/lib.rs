@@ -14,6 +14,7 @@ pub mod lock;
 pub mod pty;
 pub mod redact;
 pub mod runtime;
+pub mod storage;
 pub mod store;
 pub mod tls;
 pub mod ws;

@@ -1,11 +1,12 @@
 //! The data-directory lock: one charger per data directory.
 //!
 //! Two processes writing the same queue would each report the other's transactions, so the second
-//! one refuses to start. `flock` is released by the kernel when the holder dies (even by SIGKILL),
-//! so a power cut never leaves a stale lock behind.
+//! one refuses to start. The `flock` is on the directory itself (deleting `DIR/lock` does not
+//! release it) and is released by the kernel when the holder dies (even by SIGKILL), so a power
+//! cut never leaves a stale lock behind.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -29,32 +30,30 @@ pub enum LockError {
 /// Holds the exclusive lock until dropped (or the process dies).
 #[derive(Debug)]
 pub struct DataDirLock {
-    _lock: Flock<File>,
+    /// The lock is on the directory itself: a lock file can be deleted and recreated, letting a
+    /// second charger in; the directory cannot while it holds our database.
+    _dir: Flock<File>,
+    /// `DIR/lock` only tells a refused charger who holds the directory.
+    _pid_file: File,
 }
 
 impl DataDirLock {
-    /// Creates `dir` if needed, then takes `dir/lock` exclusively and writes our pid into it.
+    /// Creates `dir` if needed (private: 0700, the local list and cache are personal data),
+    /// locks the directory itself exclusively and writes our pid into `dir/lock`.
     pub fn acquire(dir: &Path) -> Result<DataDirLock, LockError> {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
         let io = |source| LockError::Io {
             dir: dir.to_path_buf(),
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(dir.join(LOCK_FILE))
-            .map_err(io)?;
-        let mut lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        let handle = File::open(dir).map_err(io)?;
+        let dir_lock = match Flock::lock(handle, FlockArg::LockExclusiveNonblock) {
             Ok(lock) => lock,
-            Err((mut file, errno)) if errno == nix::errno::Errno::EWOULDBLOCK => {
-                let mut text = String::new();
-                let pid = file
-                    .read_to_string(&mut text)
+            Err((_, errno)) if errno == nix::errno::Errno::EWOULDBLOCK => {
+                let pid = std::fs::read_to_string(dir.join(LOCK_FILE))
                     .ok()
-                    .and_then(|_| text.trim().parse().ok());
+                    .and_then(|text| text.trim().parse().ok());
                 return Err(LockError::InUse {
                     dir: dir.to_path_buf(),
                     pid,
@@ -62,11 +61,23 @@ impl DataDirLock {
             }
             Err((_, errno)) => return Err(io(errno.into())),
         };
-        lock.set_len(0).map_err(io)?;
-        lock.seek(SeekFrom::Start(0)).map_err(io)?;
-        writeln!(lock, "{}", std::process::id()).map_err(io)?;
-        lock.flush().map_err(io)?;
-        Ok(DataDirLock { _lock: lock })
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        let mut pid_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(dir.join(LOCK_FILE))
+            .map_err(io)?;
+        pid_file.set_len(0).map_err(io)?;
+        pid_file.seek(SeekFrom::Start(0)).map_err(io)?;
+        writeln!(pid_file, "{}", std::process::id()).map_err(io)?;
+        pid_file.flush().map_err(io)?;
+        Ok(DataDirLock {
+            _dir: dir_lock,
+            _pid_file: pid_file,
+        })
     }
 }
 

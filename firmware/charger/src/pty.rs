@@ -39,6 +39,13 @@ pub enum PtyError {
     Setup { path: PathBuf, source: Errno },
     #[error("{path} exists and is not a symlink: refusing to replace it (give --board sim: a free path)")]
     NotASymlink { path: PathBuf },
+    #[error("board {path} is in use by another charger: stop it or give this one another --board sim:PATH")]
+    InUse { path: PathBuf },
+    #[error("cannot claim the board {path}: {source}")]
+    Claim {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot create the symlink {path} -> {target}: {source}")]
     Symlink {
         path: PathBuf,
@@ -58,6 +65,10 @@ pub struct PortStats {
     pub dropped_out: u64,
     /// Times a client attached to the slave.
     pub attachments: u64,
+    /// SLCAN commands we do not support (answered with BEL).
+    pub unsupported: u64,
+    /// Stray BELs from the rig side.
+    pub stray_bel: u64,
 }
 
 /// The master side of the pty and the symlink pointing at its slave.
@@ -65,6 +76,8 @@ pub struct PtyPort {
     master: Master,
     link: PathBuf,
     slave: PathBuf,
+    /// Our claim on the board path (see `claim_board`), held as long as the port lives.
+    _claim: std::os::unix::net::UnixListener,
 }
 
 /// The master fd, registered with the reactor only while a client is attached: once the slave
@@ -132,6 +145,7 @@ impl Master {
 impl PtyPort {
     /// Creates the pty, makes the slave raw and points `link` at it (a stale symlink is replaced).
     pub fn open(link: &Path) -> Result<PtyPort, PtyError> {
+        let claim = claim_board(link)?;
         let pair = nix::pty::openpty(None, None).map_err(PtyError::Open)?;
         let slave_path = nix::unistd::ttyname(pair.slave.as_fd()).map_err(PtyError::Open)?;
         let setup = |source| PtyError::Setup {
@@ -175,6 +189,7 @@ impl PtyPort {
             master,
             link: link.to_path_buf(),
             slave: slave_path,
+            _claim: claim,
         })
     }
 
@@ -190,6 +205,41 @@ impl Drop for PtyPort {
         if std::fs::read_link(&self.link).ok().as_deref() == Some(self.slave.as_path()) {
             let _ = std::fs::remove_file(&self.link);
         }
+    }
+}
+
+/// Claims the board path for this process: a listening socket in the abstract namespace, named
+/// after the absolute path. The kernel frees it when the process dies (even by SIGKILL, so a
+/// power cut leaves nothing stale) and nothing on disk can be deleted to get around it.
+fn claim_board(link: &Path) -> Result<std::os::unix::net::UnixListener, PtyError> {
+    use std::hash::{Hash as _, Hasher as _};
+    use std::os::linux::net::SocketAddrExt as _;
+    let claim_err = |source| PtyError::Claim {
+        path: link.to_path_buf(),
+        source,
+    };
+    let abs = std::path::absolute(link).map_err(claim_err)?;
+    let abs = match (abs.parent(), abs.file_name()) {
+        (Some(parent), Some(name)) => parent
+            .canonicalize()
+            .map(|p| p.join(name))
+            .unwrap_or_else(|_| abs.clone()),
+        _ => abs,
+    };
+    let mut name = format!("chargerig-board:{}", abs.display());
+    if name.len() > 100 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        abs.hash(&mut h);
+        name = format!("chargerig-board#{:016x}", h.finish());
+    }
+    let addr =
+        std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).map_err(claim_err)?;
+    match std::os::unix::net::UnixListener::bind_addr(&addr) {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(PtyError::InUse {
+            path: link.to_path_buf(),
+        }),
+        Err(e) => Err(claim_err(e)),
     }
 }
 
@@ -313,8 +363,14 @@ fn on_read(
                         | Frame::Event(_)
                         | Frame::Identity { .. }),
                     ) => {
-                        stats.lock().unwrap().wrong_direction += 1;
-                        warn!(frame = %can, kind = f.name(), "board link: board-to-rig frame received from the rig side, ignored");
+                        let n = {
+                            let mut st = stats.lock().unwrap();
+                            st.wrong_direction += 1;
+                            st.wrong_direction
+                        };
+                        if worth_logging(n) {
+                            warn!(frame = %can, kind = f.name(), wrong_direction_total = n, "board link: board-to-rig frame received from the rig side, ignored");
+                        }
                     }
                     Ok(f) => {
                         debug!(frame = %can, kind = f.name(), "board link: received");
@@ -342,7 +398,14 @@ fn on_read(
                     SlcanCommand::StatusFlags => "F00\r",
                     SlcanCommand::Timestamps(false) => "\r",
                     other => {
-                        warn!(command = ?other, "board link: SLCAN command not supported");
+                        let n = {
+                            let mut st = stats.lock().unwrap();
+                            st.unsupported += 1;
+                            st.unsupported
+                        };
+                        if worth_logging(n) {
+                            warn!(command = ?other, unsupported_total = n, "board link: SLCAN command not supported");
+                        }
                         "\x07"
                     }
                 };
@@ -351,8 +414,18 @@ fn on_read(
             // An empty line: clients send a few to flush an adapter's input. Nothing to do.
             SlcanItem::Ack => {}
             SlcanItem::Nack => {
-                stats.lock().unwrap().link.garbage += 1;
-                warn!("board link: stray BEL from the rig side, ignored");
+                let n = {
+                    let mut st = stats.lock().unwrap();
+                    st.link.garbage += 1;
+                    st.stray_bel += 1;
+                    st.stray_bel
+                };
+                if worth_logging(n) {
+                    warn!(
+                        stray_bel_total = n,
+                        "board link: stray BEL from the rig side, ignored"
+                    );
+                }
             }
             SlcanItem::Garbage { line, reason } => {
                 let n = stats.lock().unwrap().link.rejected();

@@ -1,13 +1,20 @@
 //! The event loop: board frames, WebSocket events, the core's timers and a 100 ms beat go in;
-//! the core's outputs are carried out strictly in order (a `Persist` is committed before the next
-//! output runs, which is what makes "committed before acted on or acknowledged" true).
+//! the core's outputs are carried out in order, except that storage never holds up the hardware
+//! for long: a `Persist` goes to the storage thread (`storage.rs`) and every later output that
+//! acts on the network or energizes (Send, closing the contactor, Reconnect, Reboot) waits for
+//! its commit, which keeps "committed before acted on or acknowledged" true. Hardware commands
+//! that take energy away (opening the contactor, PWM, the lock) wait for the commits before them
+//! at most [`SAFE_WAIT`], then go anyway: with a healthy disk the board never shows a stop that
+//! is not durable yet, with a stuck one it still opens well within 100 ms. Board status keeps
+//! coming every beat; its core-side fields show the state as of the last complete commit.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use charger_core::{Charger, Input, Key, Output, Settings};
+use charger_core::{BoardView, Charger, HardwareCmd, Input, Key, Output, Restored, Settings};
 use chargerig_link::PilotState;
 use serde_json::json;
 use tokio::signal::unix::{signal, SignalKind};
@@ -20,12 +27,26 @@ use crate::clock::Clock;
 use crate::config::{Authorization, ChargerConfig};
 use crate::pty::{self, PortStats, PtyPort};
 use crate::redact::frame_for_log;
+use crate::storage::{Done, Storage};
 use crate::store::Store;
 use crate::tls::Tls;
 use crate::ws::{self, Security, WsCommand, WsConfig, WsEvent};
 
 /// Status beat and minimum Tick rate.
 pub const BEAT: Duration = Duration::from_millis(100);
+
+/// The longest a hardware command that takes energy away waits for the commits before it.
+pub const SAFE_WAIT: Duration = Duration::from_millis(40);
+
+/// A commit outstanding longer than this means storage is stuck: the core is told
+/// (`Input::StorageStalled`), so no new transaction starts.
+pub const STALL_AFTER: Duration = Duration::from_secs(2);
+
+/// After a fatal error, how long the board link keeps running to report the safe state.
+const FATAL_GRACE: Duration = Duration::from_millis(300);
+
+/// How long a shutdown waits for queued commits.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
 /// Everything `run` needs; the data directory is already locked and its store open.
 pub struct RunOptions {
@@ -66,7 +87,19 @@ pub fn build_date() -> chrono::DateTime<chrono::Utc> {
 struct Shell {
     cfg: ChargerConfig,
     clock: Clock,
-    store: Store,
+    storage: Storage,
+    /// Sequence number of the last `Persist` handed to storage / known committed.
+    submitted: u64,
+    committed: u64,
+    /// When each outstanding commit was handed over (front = oldest).
+    outstanding: VecDeque<Instant>,
+    /// Outputs waiting for the commit of this sequence number, in order; hardware commands that
+    /// take energy away also carry the instant at which they go anyway.
+    held: VecDeque<Held>,
+    /// The core's status as of the last moment every commit was through (what the board shows).
+    view: BoardView,
+    /// The core was told storage is stuck.
+    stalled: bool,
     core: Charger,
     board: SimBoard,
     ws_cmd: mpsc::UnboundedSender<WsCommand>,
@@ -101,7 +134,8 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let ev = load_ev(&store);
     let mut board = SimBoard::new(board_tx, ev, boot_count);
     board.boot(clock.mono_ms(), boot_count);
-    let core = build_core(&cfg, &store, &clock)?;
+    let core = build_core(&cfg, store.load()?, &clock)?;
+    let (storage, mut done_rx) = Storage::spawn(store).context("starting the storage thread")?;
     let tls = match &cfg.tls {
         None => None,
         Some(files) => Some(Tls::load(files).context("loading the TLS files")?),
@@ -132,7 +166,13 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let mut shell = Shell {
         cfg,
         clock,
-        store,
+        storage,
+        submitted: 0,
+        committed: 0,
+        outstanding: VecDeque::new(),
+        held: VecDeque::new(),
+        view: core.status(),
+        stalled: false,
         core,
         board,
         ws_cmd,
@@ -144,7 +184,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     for input in shell.board.boot_inputs() {
         shell.input(input)?;
     }
-    shell.reboot_if_asked(&mut ws_ev_rx)?;
+    shell.reboot_if_asked(&mut ws_ev_rx, &mut done_rx)?;
 
     let mut beat = tokio::time::interval(BEAT);
     beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -155,7 +195,12 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                 .instant_at(ms)
                 .max(Instant::now() + Duration::from_millis(1))
         });
+        let safe_deadline = shell.held.iter().find_map(|h| h.go_anyway);
         let step = tokio::select! {
+            _ = sleep_until(safe_deadline.unwrap_or_else(Instant::now)), if safe_deadline.is_some() => {
+                shell.expire_safe();
+                Ok(())
+            }
             ev = ws_ev_rx.recv() => match ev {
                 Some(ev) => shell.on_ws(ev),
                 None => break Err(anyhow::anyhow!("the WebSocket task stopped unexpectedly")),
@@ -164,6 +209,10 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                 Some(frame) => shell.on_rig(frame),
                 None => break Err(anyhow::anyhow!("the board port stopped unexpectedly")),
             },
+            done = done_rx.recv() => match done {
+                Some(done) => shell.on_storage(done),
+                None => break Err(anyhow::anyhow!("the storage thread stopped unexpectedly")),
+            },
             _ = beat.tick() => shell.beat(),
             _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 shell.input(Input::Tick)
@@ -171,16 +220,30 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break Ok(()) }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break Ok(()) }
         };
-        if let Err(e) = step.and_then(|()| shell.reboot_if_asked(&mut ws_ev_rx)) {
+        if let Err(e) = step.and_then(|()| shell.reboot_if_asked(&mut ws_ev_rx, &mut done_rx)) {
+            // Safe state first: whatever failed, the hardware must not stay energized.
+            shell.make_safe();
             break Err(e);
         }
     };
 
+    if result.is_err() {
+        // The safe state is set; let the board link carry its events and status out before
+        // the port closes (a hung-up pty discards what its client has not read yet).
+        tokio::time::sleep(FATAL_GRACE).await;
+    }
+
     // Closing the command channel ends the WebSocket task (it closes the socket politely);
     // dropping the board closes the port task, which removes the symlink.
-    let Shell { ws_cmd, board, .. } = shell;
+    let Shell {
+        ws_cmd,
+        board,
+        storage,
+        ..
+    } = shell;
     drop(ws_cmd);
     drop(board);
+    tokio::task::block_in_place(|| storage.close(CLOSE_WAIT));
     let _ = tokio::time::timeout(Duration::from_secs(2), ws_task).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), port_task).await;
     let st = *stats.lock().unwrap();
@@ -189,6 +252,8 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         frames_out = st.link.frames_out,
         rejected = st.link.rejected(),
         wrong_direction = st.wrong_direction,
+        unsupported_commands = st.unsupported,
+        stray_bel = st.stray_bel,
         dropped_out = st.dropped_out,
         clients = st.attachments,
         "board link totals"
@@ -205,7 +270,66 @@ impl Shell {
 
     fn beat(&mut self) -> anyhow::Result<()> {
         self.input(Input::Tick)?;
-        self.board.publish(&self.core.status(), true);
+        self.board.publish(&self.view, true);
+        self.check_stall()
+    }
+
+    /// Storage stuck for longer than [`STALL_AFTER`]: logged, and the core keeps new
+    /// transactions out until every commit is through.
+    fn check_stall(&mut self) -> anyhow::Result<()> {
+        let Some(oldest) = self.outstanding.front() else {
+            return Ok(());
+        };
+        if !self.stalled && oldest.elapsed() >= STALL_AFTER {
+            self.stalled = true;
+            warn!(
+                waiting_ms = oldest.elapsed().as_millis() as u64,
+                outstanding = self.outstanding.len(),
+                db = %self.storage.path().display(),
+                "storage stalled: a commit is not through"
+            );
+            self.input(Input::StorageStalled)?;
+        }
+        Ok(())
+    }
+
+    /// A report from the storage thread: release what waited for the commit, or fail.
+    fn on_storage(&mut self, done: Done) -> anyhow::Result<()> {
+        match done {
+            Done::Committed { seq } => {
+                while self.committed < seq {
+                    self.committed += 1;
+                    self.outstanding.pop_front();
+                }
+                self.release()?;
+                if self.stalled && self.outstanding.is_empty() {
+                    self.stalled = false;
+                    info!("storage committing again");
+                    self.input(Input::StorageOk)?;
+                }
+                Ok(())
+            }
+            Done::QueueRows(rows) => self.input(Input::QueueRows(rows)),
+            Done::Failed(e) => Err(anyhow::Error::new(e).context("committing the charger's state")),
+        }
+    }
+
+    /// Contactor open, PWM off, status out: before a fatal error ends the process.
+    fn make_safe(&mut self) {
+        let now = self.clock.mono_ms();
+        self.held.clear();
+        self.board.apply(HardwareCmd::Contactor(false), now);
+        self.board.apply(HardwareCmd::Pwm(0), now);
+        self.board.publish(&self.view, true);
+    }
+
+    /// Carries out held outputs whose commit is through, in order.
+    fn release(&mut self) -> anyhow::Result<()> {
+        while self.held.front().is_some_and(|h| h.after <= self.committed) {
+            let held = self.held.pop_front().expect("front checked");
+            self.execute(held.output);
+        }
+        self.after_outputs();
         Ok(())
     }
 
@@ -238,43 +362,84 @@ impl Shell {
     }
 
     fn on_rig(&mut self, frame: chargerig_link::Frame) -> anyhow::Result<()> {
-        let status = self.core.status();
+        let status = self.view;
         match self.board.on_frame(frame, self.clock.mono_ms(), &status) {
             FromRig::Input(input) => self.input(input),
             FromRig::EvChanged { ev, input } => {
-                // Core first: the contactor must react before we spend an fsync on bookkeeping.
+                // Core first: the contactor must react before bookkeeping.
                 self.input(input)?;
-                save_ev(&mut self.store, ev)
+                save_ev(&self.storage, ev);
+                Ok(())
             }
             FromRig::Handled => Ok(()),
         }
     }
 
-    /// Carries out every pending output, in order. A `Reboot` is noted and carried out by
-    /// `reboot_if_asked` once this step is over.
+    /// Takes every pending output of the core. A `Persist` goes to the storage thread; outputs
+    /// that act on the network or energize wait (in order) for the commits before them; outputs
+    /// that make the hardware safe go at once and cancel a waiting contactor close.
     fn drain(&mut self) -> anyhow::Result<()> {
-        while let Some(output) = self.core.poll_output() {
+        let outputs: Vec<Output> = std::iter::from_fn(|| self.core.poll_output()).collect();
+        // Hardware that takes energy away waits (at most SAFE_WAIT) for every commit of the same
+        // step, also one that comes after it: the board never reports a stop before it is durable.
+        let step_seq = self.submitted
+            + outputs
+                .iter()
+                .filter(|o| matches!(o, Output::Persist(ops) if !ops.is_empty()))
+                .count() as u64;
+        for output in outputs {
             match output {
-                Output::Persist(ops) => self
-                    .store
-                    .apply(&ops)
-                    .context("committing the charger's state")?,
-                Output::Send(text) => match self.generation {
-                    Some(generation) => {
-                        let _ = self.ws_cmd.send(WsCommand::Send { generation, text });
-                    }
-                    None => debug!(frame = %frame_for_log(&text), "offline: frame not sent"),
-                },
-                Output::Hardware(cmd) => self.board.apply(cmd, self.clock.mono_ms()),
-                Output::Reconnect => {
-                    let _ = self.ws_cmd.send(WsCommand::Reconnect);
+                Output::Persist(ops) if ops.is_empty() => {}
+                // The storage thread reads after every commit handed over before it.
+                Output::LoadQueue { from_key, limit } => self.storage.load_queue(from_key, limit),
+                Output::Persist(ops) => {
+                    self.submitted += 1;
+                    self.outstanding.push_back(Instant::now());
+                    self.storage.commit(self.submitted, ops);
                 }
-                // Whatever the old core still has to say goes out first.
-                Output::Reboot { hard } => {
-                    self.pending_reboot = Some(self.pending_reboot.unwrap_or(false) || hard);
+                output => {
+                    let safe = matches!(output, Output::Hardware(cmd) if takes_energy_away(cmd));
+                    let after = if safe { step_seq } else { self.submitted };
+                    if self.held.is_empty() && self.committed >= after {
+                        self.execute(output);
+                    } else {
+                        self.held.push_back(Held {
+                            after,
+                            output,
+                            go_anyway: safe.then(|| Instant::now() + SAFE_WAIT),
+                        });
+                    }
                 }
             }
         }
+        self.after_outputs();
+        Ok(())
+    }
+
+    /// One output whose commits are through.
+    fn execute(&mut self, output: Output) {
+        match output {
+            Output::Persist(_) | Output::LoadQueue { .. } => {
+                unreachable!("storage outputs go to the storage thread in drain")
+            }
+            Output::Send(text) => match self.generation {
+                Some(generation) => {
+                    let _ = self.ws_cmd.send(WsCommand::Send { generation, text });
+                }
+                None => debug!(frame = %frame_for_log(&text), "offline: frame not sent"),
+            },
+            Output::Hardware(cmd) => self.board.apply(cmd, self.clock.mono_ms()),
+            Output::Reconnect => {
+                let _ = self.ws_cmd.send(WsCommand::Reconnect);
+            }
+            // Whatever the old core still has to say goes out first.
+            Output::Reboot { hard } => {
+                self.pending_reboot = Some(self.pending_reboot.unwrap_or(false) || hard);
+            }
+        }
+    }
+
+    fn after_outputs(&mut self) {
         let interval = ping_interval(&self.core);
         self.ping.send_if_modified(|old| {
             let changed = *old != interval;
@@ -287,7 +452,20 @@ impl Shell {
             *old = security;
             changed
         });
-        self.board.publish(&self.core.status(), false);
+        if self.committed == self.submitted {
+            self.view = self.core.status();
+        }
+        self.board.publish(&self.view, false);
+    }
+
+    /// Waits (blocking) until every commit handed over is through and its outputs are out.
+    fn settle(&mut self, done_rx: &mut mpsc::UnboundedReceiver<Done>) -> anyhow::Result<()> {
+        while self.committed < self.submitted {
+            match tokio::task::block_in_place(|| done_rx.blocking_recv()) {
+                Some(done) => self.on_storage(done)?,
+                None => anyhow::bail!("the storage thread stopped unexpectedly"),
+            }
+        }
         Ok(())
     }
 
@@ -298,7 +476,11 @@ impl Shell {
     /// committed, or the rebuilt core would send that CALL again. Then the connection is dropped
     /// (the new core boots with BootNotification), the board reboots and the core is rebuilt
     /// from the database.
-    fn reboot_if_asked(&mut self, ws_events: &mut mpsc::Receiver<WsEvent>) -> anyhow::Result<()> {
+    fn reboot_if_asked(
+        &mut self,
+        ws_events: &mut mpsc::Receiver<WsEvent>,
+        done_rx: &mut mpsc::UnboundedReceiver<Done>,
+    ) -> anyhow::Result<()> {
         let mut reboots = 0;
         while let Some(mut hard) = self.pending_reboot.take() {
             reboots += 1;
@@ -311,6 +493,8 @@ impl Shell {
                 debug!(?ev, "before the reboot: already received");
                 self.on_ws(ev)?;
             }
+            // The old core's confirmations and frames go out on the live connection.
+            self.settle(done_rx)?;
             if let Some(again) = self.pending_reboot.take() {
                 hard |= again;
             }
@@ -318,9 +502,14 @@ impl Shell {
             if self.generation.take().is_some() {
                 let _ = self.ws_cmd.send(WsCommand::Reconnect);
             }
-            let boot_count = self.store.bump_boot_count()?;
+            let (boot_count, restored) = self.storage.reboot()?;
             self.board.boot(self.clock.mono_ms(), boot_count);
-            self.core = build_core(&self.cfg, &self.store, &self.clock)?;
+            self.core = build_core(&self.cfg, restored, &self.clock)?;
+            self.held.clear();
+            if self.stalled {
+                self.core
+                    .handle_input(Input::StorageStalled, self.clock.now());
+            }
             for input in self.board.boot_inputs() {
                 self.core.handle_input(input, self.clock.now());
             }
@@ -330,8 +519,7 @@ impl Shell {
     }
 }
 
-fn build_core(cfg: &ChargerConfig, store: &Store, clock: &Clock) -> anyhow::Result<Charger> {
-    let restored = store.load()?;
+fn build_core(cfg: &ChargerConfig, restored: Restored, clock: &Clock) -> anyhow::Result<Charger> {
     Charger::new(settings(cfg), restored, clock.now()).map_err(|e| {
         error!(error = %e, "the charger logic refused its configuration");
         anyhow::anyhow!("the charger logic refused its configuration: {e}")
@@ -393,10 +581,48 @@ fn load_ev(store: &Store) -> EvSide {
     }
 }
 
-fn save_ev(store: &mut Store, ev: EvSide) -> anyhow::Result<()> {
-    store.shell_put(
+fn save_ev(storage: &Storage, ev: EvSide) {
+    storage.shell_put(
         "ev",
-        &json!({"pilot": ev.pilot.to_string(), "load_deci_amps": ev.load_deci_amps}),
-    )?;
-    Ok(())
+        json!({"pilot": ev.pilot.to_string(), "load_deci_amps": ev.load_deci_amps}),
+    );
+}
+
+/// Hardware commands that take energy away (or are harmless early): they wait for storage at
+/// most [`SAFE_WAIT`]. Only closing the contactor energizes.
+fn takes_energy_away(cmd: HardwareCmd) -> bool {
+    cmd != HardwareCmd::Contactor(true)
+}
+
+/// An output waiting for storage.
+struct Held {
+    /// Goes once commit `after` is through.
+    after: u64,
+    output: Output,
+    /// For hardware that takes energy away: goes at this instant anyway.
+    go_anyway: Option<Instant>,
+}
+
+impl Shell {
+    /// Hardware commands that waited [`SAFE_WAIT`] for a stuck commit go now, out of order; a
+    /// contactor close queued before such a command is dropped (the core has decided against it).
+    fn expire_safe(&mut self) {
+        let now = Instant::now();
+        let mut kept: VecDeque<Held> = VecDeque::with_capacity(self.held.len());
+        for held in std::mem::take(&mut self.held) {
+            match held.output {
+                Output::Hardware(cmd) if held.go_anyway.is_some_and(|t| t <= now) => {
+                    warn!(
+                        ?cmd,
+                        "storage slow: hardware command carried out before its commit"
+                    );
+                    kept.retain(|h| h.output != Output::Hardware(HardwareCmd::Contactor(true)));
+                    self.board.apply(cmd, self.clock.mono_ms());
+                }
+                _ => kept.push_back(held),
+            }
+        }
+        self.held = kept;
+        self.board.publish(&self.view, false);
+    }
 }

@@ -7,6 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
+use charger_core::queue::{QueueSummary, WINDOW};
 use charger_core::{Restored, StoreOp, Table};
 use rusqlite::{params, Connection, OpenFlags};
 
@@ -36,8 +37,26 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    #[error("database {path}: cannot make it private (0600): {source}")]
+    Private {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("database {path} has schema version {found}, this firmware knows up to {SCHEMA_VERSION}: it was written by a newer firmware")]
     TooNew { path: PathBuf, found: i64 },
+}
+
+/// Creates `path` with mode 0600 if missing, or takes group and other access away.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 /// Durable key-value tables over one SQLite connection (WAL journal, `synchronous=FULL`).
@@ -54,6 +73,12 @@ impl Store {
             path: path.clone(),
             source,
         };
+        // Private (0600) before SQLite creates it: the cache and local list are personal data.
+        // SQLite gives its -wal and -shm files the database's mode.
+        private_file(&path).map_err(|source| StoreError::Private {
+            path: path.clone(),
+            source,
+        })?;
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -105,7 +130,13 @@ impl Store {
 
     /// Commits one batch atomically: either every op is on disk when this returns, or none is.
     pub fn apply(&mut self, ops: &[StoreOp]) -> Result<(), StoreError> {
-        if ops.is_empty() {
+        self.apply_all(std::slice::from_ref(&ops))
+    }
+
+    /// Commits several batches, in order, as one transaction (one fsync): group commit for
+    /// batches that queued up while the previous commit was syncing.
+    pub fn apply_all<B: AsRef<[StoreOp]>>(&mut self, batches: &[B]) -> Result<(), StoreError> {
+        if batches.iter().all(|b| b.as_ref().is_empty()) {
             return Ok(());
         }
         let path = self.path.clone();
@@ -114,7 +145,7 @@ impl Store {
             source,
         };
         let tx = self.conn.transaction().map_err(wrap)?;
-        for op in ops {
+        for op in batches.iter().flat_map(|b| b.as_ref()) {
             match op {
                 StoreOp::Put { table, key, value } => {
                     let sql = format!(
@@ -140,32 +171,99 @@ impl Store {
         tx.commit().map_err(wrap)
     }
 
-    /// Everything the core persisted, as it hands it to `Charger::new` at boot.
+    /// Everything the core persisted, as it hands it to `Charger::new` at boot; of a queue longer
+    /// than the core's memory window only the window, with a count of the whole (the core reads
+    /// the rest with [`Store::load_queue`] as it delivers).
     pub fn load(&self) -> Result<Restored, StoreError> {
         let mut restored = Restored::default();
+        let queue_len = self.count(Table::Queue)? as usize;
         for table in Table::ALL {
-            let mut stmt = self
-                .conn
-                .prepare(&format!(
-                    "SELECT key, value FROM {} ORDER BY key",
-                    table.name()
-                ))
-                .map_err(|e| self.wrap(e))?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-                .map_err(|e| self.wrap(e))?;
-            for row in rows {
-                let (key, text) = row.map_err(|e| self.wrap(e))?;
-                let value = serde_json::from_str(&text).map_err(|source| StoreError::BadValue {
-                    path: self.path.clone(),
-                    table: table.name(),
-                    key: key.clone(),
-                    source,
-                })?;
+            let limit = if table == Table::Queue && queue_len > WINDOW {
+                WINDOW
+            } else {
+                usize::MAX
+            };
+            for (key, value) in self.rows(table, "", limit)? {
                 restored.tables.entry(table).or_default().insert(key, value);
             }
         }
+        if queue_len > WINDOW {
+            restored.queue = Some(self.queue_summary(queue_len)?);
+        }
         Ok(restored)
+    }
+
+    /// Up to `limit` queue rows from `from_key` on, in key order.
+    pub fn load_queue(
+        &self,
+        from_key: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        self.rows(Table::Queue, from_key, limit)
+    }
+
+    fn rows(
+        &self,
+        table: Table,
+        from_key: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT key, value FROM {} WHERE key >= ?1 ORDER BY key LIMIT ?2",
+                table.name()
+            ))
+            .map_err(|e| self.wrap(e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![from_key, limit], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.wrap(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, text) = row.map_err(|e| self.wrap(e))?;
+            let value = serde_json::from_str(&text).map_err(|source| StoreError::BadValue {
+                path: self.path.clone(),
+                table: table.name(),
+                key: key.clone(),
+                source,
+            })?;
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+
+    /// Length, next sequence number and messages per transaction of the whole queue, counted
+    /// by SQLite (the rows stay on disk).
+    fn queue_summary(&self, len: usize) -> Result<QueueSummary, StoreError> {
+        let last: Option<String> = self
+            .conn
+            .query_row("SELECT MAX(key) FROM queue", [], |r| r.get(0))
+            .map_err(|e| self.wrap(e))?;
+        let mut summary = QueueSummary {
+            len,
+            next_seq: last
+                .and_then(|k| k.parse::<u64>().ok())
+                .map_or(0, |s| s + 1),
+            ..QueueSummary::default()
+        };
+        let mut stmt = self
+            .conn
+            .prepare("SELECT json_extract(value, '$.local_tx'), COUNT(*) FROM queue GROUP BY 1")
+            .map_err(|e| self.wrap(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.wrap(e))?;
+        for row in rows {
+            if let (Some(tx), n) = row.map_err(|e| self.wrap(e))? {
+                summary.per_tx.insert(tx as u64, n as usize);
+            }
+        }
+        Ok(summary)
     }
 
     /// A value of the shell's own table.
@@ -195,6 +293,11 @@ impl Store {
             )
             .map(|_| ())
             .map_err(|e| self.wrap(e))
+    }
+
+    /// Writes and syncs one row, proving the database is writable (boot check).
+    pub fn probe_write(&mut self) -> Result<(), StoreError> {
+        self.shell_put("writable", &serde_json::json!(true))
     }
 
     /// Increments and returns the persisted boot counter.
@@ -315,6 +418,34 @@ mod tests {
             model.apply(b);
         }
         assert_eq!(store.load().unwrap(), model);
+    }
+
+    #[test]
+    fn a_long_queue_is_handed_over_as_a_window_with_a_count_of_the_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let n = WINDOW + 44;
+        let ops: Vec<_> = (0..n)
+            .map(|i| {
+                put(
+                    Table::Queue,
+                    &charger_core::queue::queue_key(i as u64),
+                    json!({"local_tx": i % 2, "action": "MeterValues"}),
+                )
+            })
+            .collect();
+        store.apply(&ops).unwrap();
+        let restored = store.load().unwrap();
+        assert_eq!(restored.table(Table::Queue).count(), WINDOW);
+        let summary = restored.queue.expect("a summary");
+        assert_eq!(summary.len, n);
+        assert_eq!(summary.next_seq, n as u64);
+        assert_eq!(summary.per_tx[&0], n / 2);
+        let rest = store
+            .load_queue(&charger_core::queue::queue_key(WINDOW as u64), 1000)
+            .unwrap();
+        assert_eq!(rest.len(), 44);
+        assert_eq!(rest[0].0, charger_core::queue::queue_key(WINDOW as u64));
     }
 
     #[test]

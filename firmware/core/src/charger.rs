@@ -20,6 +20,7 @@ mod sampling;
 mod session;
 mod start_gate;
 mod status_report;
+mod storage;
 mod transaction;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -79,6 +80,8 @@ pub struct Charger {
     meter: Meter,
     /// A Reset was accepted; the reboot waits for the stop to be delivered and no CALL in flight.
     reset_pending: Option<PendingReset>,
+    /// The shell reported that its storage is stuck (`storage.rs`).
+    storage_stalled: bool,
 }
 
 impl Charger {
@@ -113,11 +116,15 @@ impl Charger {
             settings.build_date,
             now.utc,
         );
-        let mut queue = TxQueue::restore(
-            restored
-                .table(Table::Queue)
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
+        let rows = restored
+            .table(Table::Queue)
+            .map(|(k, v)| (k.clone(), v.clone()));
+        // With a long queue the shell hands over only its head (the window); the floor below
+        // then comes from the window's stamps.
+        let mut queue = match restored.queue.clone() {
+            Some(summary) => TxQueue::restore_window(rows, summary),
+            None => TxQueue::restore(rows),
+        };
         // Stamps never go back behind what is already queued (issue 9.5), also after a reboot.
         if let Some(latest) = queue.latest_stamp() {
             clock.raise_floor(latest);
@@ -178,6 +185,7 @@ impl Charger {
             list,
             meter,
             reset_pending: None,
+            storage_stalled: false,
         };
         charger.persist(vec![StoreOp::Put {
             table: Table::State,
@@ -227,6 +235,15 @@ impl Charger {
             Input::Frame(text) => self.on_frame(&text),
             Input::OversizedFrame { head, len } => self.on_oversized_frame(&head, len),
             Input::Tick => {}
+            Input::StorageStalled => self.on_storage(true),
+            Input::StorageOk => self.on_storage(false),
+            Input::QueueRows(rows) => {
+                let taken = self.outbox.queue.loaded(rows.into_iter());
+                let retry_ms = self.config.uint(Key::TransactionMessageRetryInterval) * 1000;
+                self.outbox
+                    .queue
+                    .rearm_some(&taken, self.now, |n| retry_ms * u64::from(n));
+            }
         }
         if !self.halted {
             self.run_timers();
@@ -355,6 +372,10 @@ impl Charger {
         if !self.ops.is_empty() {
             let ops = std::mem::take(&mut self.ops);
             self.out.push_back(Output::Persist(ops));
+        }
+        // After the Persist: the shell reads the rows once everything before is committed.
+        if let Some((from_key, limit)) = self.outbox.queue.wants_load() {
+            self.out.push_back(Output::LoadQueue { from_key, limit });
         }
     }
 

@@ -85,6 +85,14 @@ pub enum Input {
     },
     /// Time passed. The shell calls this at least every 100 ms and at [`crate::Charger::poll_timeout`].
     Tick,
+    /// The shell's storage has not committed a `Persist` within its bound: nothing new may
+    /// start and a running transaction stops drawing energy, since neither could be recorded.
+    StorageStalled,
+    /// Every `Persist` handed to storage is committed again.
+    StorageOk,
+    /// The answer to [`Output::LoadQueue`]: queue rows (key, value) in key order, read after
+    /// every earlier `Persist` was committed.
+    QueueRows(Vec<(String, serde_json::Value)>),
 }
 
 /// A command to the board's hardware.
@@ -111,4 +119,8 @@ pub enum Output {
     Reconnect,
     /// A Reset was accepted: restart the core from the database (`hard`: as after power loss).
     Reboot { hard: bool },
+    /// Read up to `limit` rows of the queue table from key `from_key` on (after every earlier
+    /// `Persist` is committed) and answer with [`Input::QueueRows`]: the queue keeps only a
+    /// window in memory.
+    LoadQueue { from_key: String, limit: usize },
 }

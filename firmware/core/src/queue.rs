@@ -55,12 +55,35 @@ pub enum Failure {
     Dropped(QueuedMessage),
 }
 
+/// Messages kept in memory at most: the oldest ones, the next to be delivered. The rest of a
+/// long queue (a month offline) stays on disk only, so memory does not grow with the queue.
+pub const WINDOW: usize = 256;
+
+/// What the shell counted in its store at boot when it hands over only the first [`WINDOW`]
+/// queue rows (see [`crate::Restored::queue`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QueueSummary {
+    /// Messages in the store.
+    pub len: usize,
+    /// One past the highest sequence number in the store.
+    pub next_seq: u64,
+    /// Messages per local transaction.
+    pub per_tx: BTreeMap<u64, usize>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct TxQueue {
+    /// The window: the oldest messages, contiguous from the head.
     items: BTreeMap<u64, QueuedMessage>,
     next_seq: u64,
     /// Messages per local transaction, so "anything left for this transaction?" is O(log n).
     per_tx: BTreeMap<u64, usize>,
+    /// Every queued message, in memory or not.
+    len: usize,
+    /// The first sequence number that is on disk only (`None`: everything is in memory).
+    spilled_from: Option<u64>,
+    /// A load of spilled messages is on its way.
+    loading: bool,
 }
 
 /// Queue keys sort in delivery order as strings.
@@ -81,15 +104,89 @@ impl TxQueue {
             *q.per_tx.entry(msg.local_tx).or_default() += 1;
             q.items.insert(seq, msg);
         }
+        q.len = q.items.len();
+        q
+    }
+
+    /// The first rows of a longer stored queue (`rows`, at most [`WINDOW`] of them) and what
+    /// the shell counted of the whole.
+    pub fn restore_window(
+        rows: impl Iterator<Item = (String, Value)>,
+        summary: QueueSummary,
+    ) -> TxQueue {
+        let mut q = TxQueue::restore(rows);
+        q.per_tx = summary.per_tx;
+        q.len = summary.len.max(q.items.len());
+        q.next_seq = q.next_seq.max(summary.next_seq);
+        let after = q.items.keys().next_back().map_or(0, |s| s + 1);
+        if q.len > q.items.len() {
+            q.spilled_from = Some(after);
+        }
         q
     }
 
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len == 0
+    }
+
+    /// The newest message's sequence number.
+    pub fn last_seq(&self) -> Option<u64> {
+        (!self.is_empty()).then(|| self.next_seq.saturating_sub(1))
+    }
+
+    /// When the window runs low and messages wait on disk: the first key to load and how many
+    /// (asked once; [`TxQueue::loaded`] answers).
+    pub fn wants_load(&mut self) -> Option<(String, usize)> {
+        let from = self.spilled_from?;
+        if self.loading || self.items.len() > WINDOW / 2 {
+            return None;
+        }
+        self.loading = true;
+        Some((queue_key(from), WINDOW - self.items.len()))
+    }
+
+    /// Spilled rows read back from the store, in key order. Returns the messages taken in.
+    pub fn loaded(&mut self, rows: impl Iterator<Item = (String, Value)>) -> Vec<u64> {
+        self.loading = false;
+        let Some(from) = self.spilled_from else {
+            return Vec::new();
+        };
+        let mut taken = Vec::new();
+        for (k, v) in rows {
+            let (Ok(seq), Ok(msg)) = (k.parse::<u64>(), serde_json::from_value::<QueuedMessage>(v))
+            else {
+                tracing::error!(key = %k, "unreadable queue entry in the store: skipped");
+                continue;
+            };
+            if seq < from || self.items.contains_key(&seq) {
+                continue;
+            }
+            self.items.insert(seq, msg);
+            taken.push(seq);
+        }
+        let next = taken.last().map_or(self.next_seq, |s| s + 1);
+        if taken.is_empty() {
+            tracing::error!(
+                from,
+                "the store holds none of the spilled queue: counting it lost"
+            );
+            self.len = self.items.len();
+        }
+        self.spilled_from = (next < self.next_seq && !taken.is_empty()).then_some(next);
+        taken
+    }
+
+    /// Re-arms the retry waits of messages taken in by [`TxQueue::loaded`] (see [`TxQueue::rearm`]).
+    pub fn rearm_some(&mut self, seqs: &[u64], now: Now, max_wait_ms: impl Fn(u32) -> u64) {
+        for seq in seqs {
+            if let Some(msg) = self.items.get_mut(seq) {
+                rearm_one(msg, now, &max_wait_ms);
+            }
+        }
     }
 
     /// Appends a message; returns its sequence number and the store op.
@@ -106,7 +203,13 @@ impl TxQueue {
         };
         let op = put(seq, &msg);
         *self.per_tx.entry(local_tx).or_default() += 1;
-        self.items.insert(seq, msg);
+        self.len += 1;
+        if self.spilled_from.is_none() && self.items.len() < WINDOW {
+            self.items.insert(seq, msg);
+        } else {
+            // On disk only (the op above); read back when the window runs low.
+            self.spilled_from.get_or_insert(seq);
+        }
         (seq, op)
     }
 
@@ -144,6 +247,7 @@ impl TxQueue {
     /// Removes a delivered message.
     pub fn remove(&mut self, seq: u64) -> Option<(QueuedMessage, StoreOp)> {
         self.items.remove(&seq).map(|m| {
+            self.len = self.len.saturating_sub(1);
             if let Some(n) = self.per_tx.get_mut(&m.local_tx) {
                 *n -= 1;
                 if *n == 0 {
@@ -188,13 +292,7 @@ impl TxQueue {
     /// hold a message for longer than its interval.
     pub fn rearm(&mut self, now: Now, max_wait_ms: impl Fn(u32) -> u64) {
         for msg in self.items.values_mut() {
-            if let Some(at) = msg.retry_at {
-                let left = u64::try_from(at.signed_duration_since(now.utc).num_milliseconds())
-                    .unwrap_or(0);
-                msg.not_before_ms = now
-                    .mono_ms
-                    .saturating_add(left.min(max_wait_ms(msg.attempts)));
-            }
+            rearm_one(msg, now, &max_wait_ms);
         }
     }
 
@@ -203,9 +301,18 @@ impl TxQueue {
         self.per_tx.contains_key(&local_tx)
     }
 
-    /// Iterates in delivery order.
+    /// Iterates over the window (the oldest messages) in delivery order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &QueuedMessage)> {
         self.items.iter().map(|(s, m)| (*s, m))
+    }
+}
+
+fn rearm_one(msg: &mut QueuedMessage, now: Now, max_wait_ms: &impl Fn(u32) -> u64) {
+    if let Some(at) = msg.retry_at {
+        let left = u64::try_from(at.signed_duration_since(now.utc).num_milliseconds()).unwrap_or(0);
+        msg.not_before_ms = now
+            .mono_ms
+            .saturating_add(left.min(max_wait_ms(msg.attempts)));
     }
 }
 

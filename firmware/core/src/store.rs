@@ -69,6 +69,10 @@ pub enum StoreOp {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Restored {
     pub tables: BTreeMap<Table, BTreeMap<String, Value>>,
+    /// `Some` when the shell handed over only the first [`crate::queue::WINDOW`] rows of the
+    /// queue table, with what it counted of the whole; the core asks for the rest with
+    /// [`crate::Output::LoadQueue`] as it delivers. `None`: the queue table is complete.
+    pub queue: Option<crate::queue::QueueSummary>,
 }
 
 impl Restored {

@@ -4,6 +4,7 @@
 
 pub mod board;
 pub mod process;
+pub mod stall;
 
 use std::time::Duration;
 

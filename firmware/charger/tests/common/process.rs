@@ -46,11 +46,31 @@ impl ChargerProc {
     /// Starts `charger` with `--board sim:DIR/board --data-dir DIR/data --config DIR/charger.toml`
     /// (config text given) and waits for the board symlink.
     pub fn start(dir: &Path, url: &str, config: &str, extra: &[&str]) -> ChargerProc {
+        Self::start_with(dir, None, url, config, extra, &[])
+    }
+
+    /// Like [`ChargerProc::start`], with the data directory elsewhere (`None`: `DIR/data`) and
+    /// extra environment.
+    pub fn start_with(
+        dir: &Path,
+        data_dir: Option<&Path>,
+        url: &str,
+        config: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> ChargerProc {
         std::fs::write(dir.join("charger.toml"), config).unwrap();
         let mut o = ChargerProcessOptions::in_dir(dir, url);
         o.program = Some(vec![env!("CARGO_BIN_EXE_charger").into()]);
         o.config = Some(dir.join("charger.toml"));
         o.env = vec![("RUST_LOG".into(), "charger=debug,info".into())];
+        o.env.extend(
+            env.iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+        );
+        if let Some(data_dir) = data_dir {
+            o.data_dir = data_dir.to_path_buf();
+        }
         o.extra_args = extra.iter().map(OsString::from).collect();
         let process = match block_on(ChargerProcess::start(o)) {
             Ok(p) => p,

@@ -83,6 +83,12 @@ impl Charger {
         } = self
             .connector
             .wanted(self.session.tx.as_ref(), self.settings.max_current_a);
+        // Storage stuck: energy that could not be metered into a durable record is not given.
+        let (pwm, contactor) = if self.storage_stalled && pwm != 0 {
+            (1000, false)
+        } else {
+            (pwm, contactor)
+        };
         if self.connector.contactor && !contactor {
             self.connector.contactor = false;
             self.out

@@ -56,7 +56,7 @@ impl Charger {
         self.update_hardware();
         self.session.authorized = None;
         let deliver_to = if had_tx {
-            self.outbox.queue.iter().last().map(|(seq, _)| seq)
+            self.outbox.queue.last_seq()
         } else {
             None
         };

@@ -47,6 +47,8 @@ impl Charger {
             serde_json::to_value(req).unwrap_or(Value::Null),
         );
         self.persist(vec![op]);
+        // A PowerLoss stop uses the persisted register: never older than a queued sample.
+        self.persist_meter();
         self.collect_stop_data(
             ts(at),
             ReadingContext::SamplePeriodic,
@@ -111,6 +113,7 @@ impl Charger {
                 serde_json::to_value(req).unwrap_or(Value::Null),
             );
             self.persist(vec![op]);
+            self.persist_meter();
         } else if self.link.online() {
             let req = MeterValuesRequest {
                 connector_id: 1,

@@ -23,6 +23,8 @@ pub(super) enum StartStep {
 pub(super) enum NotNow {
     /// A Reset was accepted: nothing new starts.
     Resetting,
+    /// The shell's storage is stuck: a transaction could not be recorded.
+    StorageStalled,
     TransactionRunning,
     /// A DeAuthorized stop keeps the cable locked for its tag.
     CableHeld,
@@ -57,6 +59,7 @@ impl NotNow {
     pub fn counts_at(self, step: StartStep) -> bool {
         match self {
             NotNow::Resetting
+            | NotNow::StorageStalled
             | NotNow::TransactionRunning
             | NotNow::CableHeld
             | NotNow::Unavailable => true,
@@ -89,6 +92,7 @@ impl Charger {
     pub(super) fn may_start(&self, step: StartStep) -> Result<(), NotNow> {
         let blocked = [
             (NotNow::Resetting, self.reset_pending.is_some()),
+            (NotNow::StorageStalled, self.storage_stalled),
             (NotNow::TransactionRunning, self.session.tx.is_some()),
             (NotNow::AuthorizationPending, self.session.auth_pending),
             (NotNow::AlreadyAuthorized, self.session.authorized.is_some()),

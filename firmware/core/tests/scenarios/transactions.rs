@@ -1102,3 +1102,111 @@ fn a_second_reset_during_the_first_keeps_the_stop_delivery_and_hard_wins() {
         vec!["BootNotification", "StopTransaction", "BootNotification"]
     );
 }
+
+/// Issue 9.4: the PowerLoss stop is never earlier (time or register) than a MeterValues sample
+/// already queued or delivered for the transaction. A low load changes the register rarely, so
+/// samples fall between the periodic register persists.
+#[test]
+fn the_power_loss_stop_is_no_earlier_than_any_sample_of_its_transaction() {
+    let mut sim = Sim::online(&[("MeterValueSampleInterval", "3")]);
+    charging(&mut sim);
+    sim.load(1.0);
+    sim.advance(9_500);
+    sim.power_cycle();
+    sim.connect();
+    sim.advance(1_000);
+    let stop = sim.last("StopTransaction").unwrap();
+    assert_eq!(stop["reason"], "PowerLoss");
+    let stop_time = time(&stop["timestamp"]);
+    let meter_stop = stop["meterStop"].as_u64().unwrap();
+    let samples: Vec<_> = sim
+        .tx_messages()
+        .into_iter()
+        .filter(|(action, _)| action == "MeterValues")
+        .flat_map(|(_, p)| p["meterValue"].as_array().unwrap().clone())
+        .collect();
+    assert!(samples.len() >= 3, "{samples:?}");
+    for mv in &samples {
+        assert!(
+            time(&mv["timestamp"]) <= stop_time,
+            "sample at {} after the PowerLoss stop at {stop_time}",
+            mv["timestamp"]
+        );
+        for sv in mv["sampledValue"].as_array().unwrap() {
+            let wh: f64 = sv["value"].as_str().unwrap().parse().unwrap();
+            let wh = if sv["unit"] == "kWh" { wh * 1000.0 } else { wh };
+            assert!(
+                wh <= meter_stop as f64,
+                "sample {wh} Wh above meterStop {meter_stop}"
+            );
+        }
+    }
+}
+
+/// Issue 9.2: while the shell's storage is stuck no transaction starts, a running one stops
+/// drawing energy, and both come back once storage commits again.
+#[test]
+fn stalled_storage_pauses_energy_and_refuses_new_transactions() {
+    let mut sim = Sim::online(&[]);
+    charging(&mut sim);
+    sim.input(charger_core::Input::StorageStalled);
+    assert!(!sim.contactor(), "no energy while storage is stuck");
+    sim.input(charger_core::Input::StorageOk);
+    assert!(sim.contactor(), "energy again once storage is back");
+
+    sim.card(TAG);
+    sim.pilot(PilotState::A);
+    sim.advance(1_000);
+    let starts = sim.count("StartTransaction");
+    sim.input(charger_core::Input::StorageStalled);
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.pilot(PilotState::C);
+    sim.advance(1_000);
+    assert_eq!(sim.count("StartTransaction"), starts, "refused while stuck");
+    assert!(!sim.contactor());
+}
+
+/// Issue 9.8: only a window of the queue is in memory. A session charged offline with far more
+/// messages than the window, restored windowed after a power cut, is delivered completely, in
+/// order, exactly once, while the status counts the whole queue.
+#[test]
+fn a_queue_longer_than_the_memory_window_is_delivered_in_order_exactly_once() {
+    use charger_core::queue::WINDOW;
+    let mut sim = Sim::new(&[
+        ("MeterValueSampleInterval", "1"),
+        ("AllowOfflineTxForUnknownId", "true"),
+    ]);
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.pilot(PilotState::C);
+    sim.load(16.0);
+    sim.advance(1_000 * (2 * WINDOW as u64 + 50));
+    sim.card(TAG);
+    sim.pilot(PilotState::A);
+    sim.advance(200);
+    let queued = sim.core.status().queue_len;
+    assert!(queued > 2 * WINDOW, "{queued}");
+    sim.power_cycle_windowed();
+    assert_eq!(
+        sim.core.status().queue_len,
+        queued,
+        "the status counts the whole queue"
+    );
+    sim.know(TAG, info("Accepted"));
+    sim.connect();
+    sim.advance(60_000);
+    assert_eq!(sim.core.status().queue_len, 0);
+    let msgs = sim.tx_messages();
+    assert_eq!(msgs.len(), queued, "each message exactly once");
+    assert_eq!(msgs[0].0, "StartTransaction");
+    assert_eq!(msgs[queued - 1].0, "StopTransaction");
+    let stamps: Vec<_> = msgs[1..queued - 1]
+        .iter()
+        .map(|(a, p)| {
+            assert_eq!(a, "MeterValues");
+            time(&p["meterValue"][0]["timestamp"])
+        })
+        .collect();
+    assert!(stamps.windows(2).all(|w| w[0] < w[1]), "in order");
+}

@@ -204,6 +204,36 @@ impl Sim {
         self.drain();
     }
 
+    /// Power cut, and the new core gets only the first `WINDOW` queue rows plus a count of the
+    /// whole, as the real shell hands them over.
+    pub fn power_cycle_windowed(&mut self) {
+        use charger_core::queue::{QueueSummary, QueuedMessage, WINDOW};
+        self.connected = false;
+        self.now = self.now.plus_ms(2_000);
+        let mut restored = self.db.clone();
+        let all: Vec<(String, Value)> = self
+            .db
+            .table(charger_core::Table::Queue)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut summary = QueueSummary {
+            len: all.len(),
+            next_seq: all.last().map_or(0, |(k, _)| k.parse::<u64>().unwrap() + 1),
+            ..QueueSummary::default()
+        };
+        for (_, v) in &all {
+            let m: QueuedMessage = serde_json::from_value(v.clone()).unwrap();
+            *summary.per_tx.entry(m.local_tx).or_default() += 1;
+        }
+        restored.tables.insert(
+            charger_core::Table::Queue,
+            all.into_iter().take(WINDOW).collect(),
+        );
+        restored.queue = Some(summary);
+        self.core = Charger::new(self.settings.clone(), restored, self.now).expect("restart");
+        self.drain();
+    }
+
     /// Sends a CALL from the central system; returns the charger's answer frame.
     pub fn cs_call(&mut self, action: &str, payload: Value) -> Value {
         self.cs_msg += 1;
@@ -231,6 +261,16 @@ impl Sim {
                     Output::Persist(ops) => self.db.apply(&ops),
                     Output::Hardware(cmd) => self.hw.push(cmd),
                     Output::Reconnect => {}
+                    Output::LoadQueue { from_key, limit } => {
+                        let rows = self
+                            .db
+                            .table(charger_core::Table::Queue)
+                            .filter(|(k, _)| **k >= from_key)
+                            .take(limit)
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
+                        self.core.handle_input(Input::QueueRows(rows), self.now);
+                    }
                     Output::Reboot { hard } => {
                         self.reboots.push(hard);
                         self.power_cycle_soft();
