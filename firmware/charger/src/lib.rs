@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod lock;
+pub mod panel;
 pub mod pty;
 pub mod runtime;
 pub mod store;

@@ -7,7 +7,13 @@ mod board;
 mod boot;
 mod csms_calls;
 mod delivery;
+mod local;
 mod transaction;
+
+pub use local::{
+    AuthorizationMode, ConfigEntry, LocalReply, LocalRequest, LocalStatus, TransactionView,
+    WRITE_ONLY_KEYS,
+};
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -35,6 +41,8 @@ pub(crate) mod keys {
     pub const BOOTS: &str = "boots";
     pub const CLOCK_OFFSET: &str = "clock_offset_ms";
     pub const TXID_PREFIX: &str = "txid/";
+    /// Authorization mode set on the local interface (bool: free charge); wins over settings.
+    pub const FREE_CHARGE: &str = "free_charge";
 }
 
 /// Registration state after BootNotification (§4.2).
@@ -215,7 +223,7 @@ impl Charger {
     /// installer configuration, naming the key and the reason. A transaction found open in the
     /// store was interrupted by power loss: it is stopped (reason PowerLoss) with the last
     /// persisted meter reading and its time.
-    pub fn new(settings: Settings, restored: Restored, now: Now) -> Result<Self, ConfigError> {
+    pub fn new(mut settings: Settings, restored: Restored, now: Now) -> Result<Self, ConfigError> {
         settings.validate()?;
         let mut config = Config::new(&settings.installer_config)?;
         for (k, v) in restored.table(Table::Config) {
@@ -230,6 +238,9 @@ impl Charger {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let get = |k: &str| state.get(k).cloned();
+        if let Some(free) = local::restored_free_charge(get(keys::FREE_CHARGE)) {
+            settings.free_charge = free;
+        }
         // The central system's time adopted before the reboot (§4.2) applies from the start.
         let clock_offset_ms = get(keys::CLOCK_OFFSET)
             .and_then(|v| v.as_i64())
@@ -358,6 +369,7 @@ impl Charger {
             Input::Disconnected => self.on_disconnected(),
             Input::Frame(text) => self.on_frame(&text),
             Input::OversizedFrame { head, len } => self.on_oversized_frame(&head, len),
+            Input::Local(req) => self.on_local(req),
             Input::Tick => {}
         }
         if !self.halted {

@@ -18,7 +18,10 @@ mod status;
 mod store;
 mod time;
 
-pub use charger::Charger;
+pub use charger::{
+    AuthorizationMode, Charger, ConfigEntry, LocalReply, LocalRequest, LocalStatus,
+    TransactionView, WRITE_ONLY_KEYS,
+};
 pub use config::{validate_entry, ConfigError};
 pub use io::{BoardInput, HardwareCmd, Input, Output, PilotState};
 pub use settings::{validate_installer_config, Settings};

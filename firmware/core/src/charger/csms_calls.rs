@@ -170,9 +170,7 @@ impl Charger {
                 ))
             }
             "ClearCache" => {
-                let status = if self.config.flag("AuthorizationCacheEnabled") {
-                    let ops = self.cache.clear();
-                    self.persist(ops);
+                let status = if self.clear_authorization_cache() {
                     ClearCacheStatus::Accepted
                 } else {
                     ClearCacheStatus::Rejected
@@ -320,11 +318,38 @@ impl Charger {
     }
 
     fn change_configuration(&mut self, key: &str, value: &str) -> ConfigurationStatus {
-        match self.config.check_change(key, value) {
+        match self.apply_configuration_change(key, value) {
             Err(ConfigError::UnknownKey { .. }) => ConfigurationStatus::NotSupported,
+            Err(_) => ConfigurationStatus::Rejected,
+            Ok(true) => ConfigurationStatus::RebootRequired,
+            Ok(false) => ConfigurationStatus::Accepted,
+        }
+    }
+
+    /// Clears the authorization cache unless it is disabled (then `false`, nothing changes).
+    /// Shared by ClearCache and the local interface.
+    pub(super) fn clear_authorization_cache(&mut self) -> bool {
+        if !self.config.flag("AuthorizationCacheEnabled") {
+            return false;
+        }
+        let ops = self.cache.clear();
+        self.persist(ops);
+        true
+    }
+
+    /// Checks, stores and applies one configuration value; `Ok(true)`: it takes effect after a
+    /// reboot. Shared by ChangeConfiguration and the local interface, so both validate, persist,
+    /// take effect and log alike.
+    pub(super) fn apply_configuration_change(
+        &mut self,
+        key: &str,
+        value: &str,
+    ) -> Result<bool, ConfigError> {
+        match self.config.check_change(key, value) {
+            Err(e @ ConfigError::UnknownKey { .. }) => Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, "ChangeConfiguration rejected");
-                ConfigurationStatus::Rejected
+                Err(e)
             }
             Ok((def, v)) => {
                 tracing::info!(key = def.name, value = %v, "configuration changed");
@@ -338,11 +363,7 @@ impl Charger {
                     let i = self.config.uint("MeterValueSampleInterval");
                     self.next_sample_ms = (i > 0).then(|| self.now.mono_ms + i * 1000);
                 }
-                if def.reboot_required {
-                    ConfigurationStatus::RebootRequired
-                } else {
-                    ConfigurationStatus::Accepted
-                }
+                Ok(def.reboot_required)
             }
         }
     }
@@ -481,7 +502,7 @@ impl Charger {
     /// StartTransaction.conf carrying the transactionId) is not lost and nothing is sent twice.
     /// Hard resets do the same: §5.14 does not require it for them, but nothing forbids it and
     /// the central system learns the stop sooner.
-    fn reset(&mut self, hard: bool) {
+    pub(super) fn reset(&mut self, hard: bool) {
         tracing::warn!(hard, "reset requested");
         if let Some(r) = self.reset_pending.as_mut() {
             // A second Reset while the first is being carried out: same reset, hard wins.

@@ -5,6 +5,7 @@ mod harness;
 mod authorization;
 mod boot;
 mod configuration;
+mod local;
 mod ocppj;
 mod pilot;
 mod robustness;
