@@ -88,7 +88,7 @@ pub fn message(title: &str, text: &str, csrf: Option<&str>, back: Option<(&str, 
         Page::Message,
         csrf,
         html! {
-            p role="status" { (text) }
+            p role="status" id="message" { (text) }
             @if let Some((href, label)) = back { p { a href=(href) { (label) } } }
         },
     )
@@ -253,6 +253,7 @@ fn key_entry(
         section class="key" id={"key-" (e.key)} data-value=(shown) {
             @if e.readonly {
                 p class="label" { (e.key) } p class="value" { code { (shown) } " " span class="hint" { "(read-only)" } }
+                (outcome)
             } @else {
                 form method="post" action="/configuration" {
                     input type="hidden" name="csrf" value=(csrf);

@@ -4,4 +4,5 @@
 
 pub mod board;
 pub mod csms;
+pub mod panel;
 pub mod process;

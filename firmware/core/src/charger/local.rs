@@ -114,6 +114,21 @@ impl Charger {
     pub(super) fn on_local(&mut self, req: LocalRequest) {
         match req {
             LocalRequest::ChangeConfiguration { key, value } => {
+                // The limits of ChangeConfiguration.req's CiString50 key and CiString500 value.
+                let too_long = if key.chars().count() > 50 {
+                    Some("the key is longer than 50 characters")
+                } else if value.chars().count() > 500 {
+                    Some("the value is longer than 500 characters")
+                } else {
+                    None
+                };
+                if let Some(reason) = too_long {
+                    tracing::warn!(reason, "local configuration change rejected");
+                    self.emit(Output::Local(LocalReply::Rejected {
+                        reason: reason.into(),
+                    }));
+                    return;
+                }
                 let reply = match self.apply_configuration_change(&key, &value) {
                     Ok(true) => LocalReply::RebootRequired,
                     Ok(false) => LocalReply::Accepted,
