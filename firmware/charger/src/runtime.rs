@@ -250,6 +250,7 @@ impl Shell {
                     status: self.core.local_status(),
                     keys: self.core.local_configuration(),
                     csms_url: config::url_without_credentials(&self.cfg.endpoint()),
+                    csms_base: config::url_without_credentials(&self.cfg.csms_url),
                     csms_url_next: self
                         .csms_url_next
                         .as_deref()

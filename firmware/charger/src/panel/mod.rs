@@ -51,8 +51,10 @@ pub enum PanelReply {
 pub struct PanelView {
     pub status: LocalStatus,
     pub keys: Vec<ConfigEntry>,
-    /// The central system's URL in use, without credentials.
+    /// The WebSocket URL in use (charge point id appended), without credentials.
     pub csms_url: String,
+    /// The configured central-system URL (before the charge point id), without credentials.
+    pub csms_base: String,
     /// A URL set on the panel that is used from the next start, if it differs.
     pub csms_url_next: Option<String>,
 }

@@ -208,14 +208,15 @@ pub fn configuration(v: &PanelView, csrf: &str, result: Option<FieldResult<'_>>)
         Some(csrf),
         html! {
             p { "A change here is checked and stored exactly like a ChangeConfiguration from the central system." }
-            section class="key" id={"key-" (URL_FIELD)} data-value=(v.csms_url) {
-                form method="post" action="/configuration/url" {
+            section class="key" id={"key-" (URL_FIELD)} data-value=(v.csms_base) {
+                form method="post" action={"/configuration/url#key-" (URL_FIELD)} {
                     input type="hidden" name="csrf" value=(csrf);
                     label for={"value-" (URL_FIELD)} { "Central system URL" }
+                    p class="hint" id="csms-url-hint" { "ws://HOST:PORT/PATH; the charge point id is appended. Used from the next start." }
                     input id={"value-" (URL_FIELD)} name="url" type="text" inputmode="url" autocomplete="off"
-                        value=(result_for(URL_FIELD).and_then(|r| r.entered).unwrap_or(v.csms_url_next.as_deref().unwrap_or(&v.csms_url)))
+                        value=(result_for(URL_FIELD).and_then(|r| r.entered).unwrap_or(v.csms_url_next.as_deref().unwrap_or(&v.csms_base)))
                         aria-invalid=[has_error(URL_FIELD).then_some("true")]
-                        aria-describedby=[has_error(URL_FIELD).then(|| format!("error-{URL_FIELD}"))];
+                        aria-describedby=(if has_error(URL_FIELD) { format!("csms-url-hint error-{URL_FIELD}") } else { "csms-url-hint".to_string() });
                     button type="submit" { "Save" }
                     @if let Some(next) = &v.csms_url_next {
                         p class="hint" { "Used after the next restart: " code { (next) } }
@@ -255,7 +256,8 @@ fn key_entry(
                 p class="label" { (e.key) } p class="value" { code { (shown) } " " span class="hint" { "(read-only)" } }
                 (outcome)
             } @else {
-                form method="post" action="/configuration" {
+                // The fragment brings the browser back to this field with its result.
+                form method="post" action={"/configuration#key-" (e.key)} {
                     input type="hidden" name="csrf" value=(csrf);
                     input type="hidden" name="key" value=(e.key);
                     label for=(input_id) { (e.key) }
