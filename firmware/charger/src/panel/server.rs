@@ -1,28 +1,26 @@
-//! The panel's HTTP server: routes, login and sessions, CSRF checks, security headers. Every
-//! read and change goes to the event loop as a [`PanelCmd`].
+//! The panel's HTTP server: hyper's HTTP/1 connection handling with a small router of our own
+//! (a dozen routes do not need a framework's weight in the firmware image), login and sessions,
+//! CSRF checks and security headers. Every read and change goes to the event loop as a
+//! [`PanelCmd`].
 
-// A refused request is returned early as the response to send; it is built once per request, so
-// boxing it would buy nothing.
-#![allow(clippy::result_large_err)]
-
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{AppendHeaders, Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
+use bytes::Bytes;
 use charger_core::{AuthorizationMode, LocalReply, LocalRequest};
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Method, StatusCode};
+use hyper_util::rt::TokioIo;
 use maud::Markup;
-use serde::Deserialize;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
+use tracing::{debug, info, warn};
 
 use super::auth::{self, Session, Sessions, SESSION_TTL};
 use super::lockout::Lockout;
@@ -39,10 +37,18 @@ const SESSION_COOKIE: &str = "chargerig_session";
 const LOGIN_COOKIE: &str = "chargerig_login";
 /// Longest the panel waits for the event loop.
 const LOOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest form body accepted (a configuration value is at most 500 characters).
+const MAX_FORM_BYTES: usize = 16 * 1024;
+/// Connections served at once; more wait for a free slot (memory stays bounded).
+const MAX_CONNECTIONS: usize = 16;
+/// A connection (keep-alive included) is closed after this long.
+const CONNECTION_LIMIT: Duration = Duration::from_secs(60);
 
-/// Every response: no framing, no inline scripts or styles, nothing from elsewhere, no caching.
+/// Every response: no framing, no scripts, no inline styles, nothing from elsewhere.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
+
+type Response = hyper::Response<Full<Bytes>>;
 
 struct PanelState {
     tx: mpsc::Sender<PanelCmd>,
@@ -91,28 +97,156 @@ pub async fn start(
         sessions: Mutex::new(Sessions::default()),
         lockout: tokio::sync::Mutex::new(Lockout::default()),
     });
-    let app = Router::new()
-        .route("/", get(status_page))
-        .route("/login", get(login_page).post(login))
-        .route("/logout", post(logout))
-        .route("/configuration", get(configuration_page).post(change_key))
-        .route("/configuration/url", post(change_url))
-        .route("/authorization", get(authorization_page).post(change_mode))
-        .route("/cache/clear", post(clear_cache))
-        .route("/reboot", post(reboot))
-        .route("/panel.css", get(css))
-        .fallback(not_found)
-        .layer(axum::middleware::map_response(security_headers))
-        .with_state(state);
-    let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            error!(error = %e, "configuration panel stopped");
-        }
-    });
+    let task = tokio::spawn(accept_loop(listener, state));
     Ok(PanelHandle { addr, task })
 }
 
-async fn security_headers(mut res: Response) -> Response {
+async fn accept_loop(listener: TcpListener, st: Arc<PanelState>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: try again shortly, never spin.
+                warn!(error = %e, "configuration panel: accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let st = st.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let st = st.clone();
+                async move { Ok::<_, Infallible>(handle(&st, req).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            match tokio::time::timeout(CONNECTION_LIMIT, conn).await {
+                Ok(Err(e)) => debug!(%peer, error = %e, "configuration panel connection ended"),
+                Err(_) => {
+                    debug!(%peer, "configuration panel connection closed after its time limit")
+                }
+                Ok(Ok(())) => {}
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// One request, its query and (for a POST) its form, decoded.
+struct Request {
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+    query: Vec<(String, String)>,
+    form: Vec<(String, String)>,
+}
+
+impl Request {
+    fn query(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A form field, empty when absent (a missing token then simply does not match).
+    fn field(&self, name: &str) -> &str {
+        self.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+async fn handle(st: &PanelState, req: hyper::Request<hyper::body::Incoming>) -> Response {
+    let (parts, body) = req.into_parts();
+    let mut form = Vec::new();
+    if parts.method == Method::POST {
+        match Limited::new(body, MAX_FORM_BYTES).collect().await {
+            Ok(b) => form = parse_urlencoded(&b.to_bytes()),
+            Err(_) => {
+                let mut r = page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    pages::message(
+                        "Refused",
+                        "This form is too large: nothing was changed.",
+                        None,
+                        None,
+                    ),
+                );
+                secure(&mut r);
+                return r;
+            }
+        }
+    }
+    let req = Request {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query: parse_urlencoded(parts.uri.query().unwrap_or("").as_bytes()),
+        headers: parts.headers,
+        form,
+    };
+    let mut res = route(st, &req).await;
+    secure(&mut res);
+    res
+}
+
+async fn route(st: &PanelState, req: &Request) -> Response {
+    let get = req.method == Method::GET || req.method == Method::HEAD;
+    let post = req.method == Method::POST;
+    match req.path.as_str() {
+        "/" if get => status_page(st, req).await,
+        "/login" if get => login_page(st, req),
+        "/login" if post => login(st, req).await,
+        "/logout" if post => logout(st, req),
+        "/configuration" if get => configuration_page(st, req).await,
+        "/configuration" if post => change_key(st, req).await,
+        "/configuration/url" if post => change_url(st, req).await,
+        "/authorization" if get => authorization_page(st, req).await,
+        "/authorization" if post => change_mode(st, req).await,
+        "/cache/clear" if post => clear_cache(st, req).await,
+        "/reboot" if post => reboot(st, req).await,
+        "/panel.css" if get => css(),
+        "/" | "/login" | "/logout" | "/configuration" | "/configuration/url" | "/authorization"
+        | "/cache/clear" | "/reboot" | "/panel.css" => page(
+            StatusCode::METHOD_NOT_ALLOWED,
+            pages::message(
+                "Not allowed",
+                "This page does not take that kind of request.",
+                None,
+                Some(("/", "Status")),
+            ),
+        ),
+        _ => page(
+            StatusCode::NOT_FOUND,
+            pages::message(
+                "Not found",
+                "There is no such page.",
+                None,
+                Some(("/", "Status")),
+            ),
+        ),
+    }
+}
+
+/// The security headers, on every response.
+fn secure(res: &mut Response) {
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -128,20 +262,70 @@ async fn security_headers(mut res: Response) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// `application/x-www-form-urlencoded` (forms and query strings).
+fn parse_urlencoded(raw: &[u8]) -> Vec<(String, String)> {
+    fn decode(s: &[u8]) -> String {
+        let mut out = Vec::with_capacity(s.len());
+        let mut i = 0;
+        while i < s.len() {
+            match s[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < s.len() => {
+                    let hex = std::str::from_utf8(&s[i + 1..i + 3]).ok();
+                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    raw.split(|b| *b == b'&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| match kv.iter().position(|b| *b == b'=') {
+            Some(i) => (decode(&kv[..i]), decode(&kv[i + 1..])),
+            None => (decode(kv), String::new()),
+        })
+        .collect()
+}
+
+// ----- responses -----
+
+fn respond(status: StatusCode, headers: Vec<(HeaderName, String)>, body: String) -> Response {
+    let mut res = hyper::Response::new(Full::new(Bytes::from(body)));
+    *res.status_mut() = status;
+    for (name, value) in headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            res.headers_mut().append(name, v);
+        }
+    }
     res
 }
 
-// ----- helpers -----
+fn page(status: StatusCode, m: Markup) -> Response {
+    page_with(status, Vec::new(), m)
+}
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+fn page_with(status: StatusCode, mut headers: Vec<(HeaderName, String)>, m: Markup) -> Response {
+    headers.push((header::CONTENT_TYPE, "text/html; charset=utf-8".into()));
+    respond(status, headers, m.into_string())
+}
+
+fn see_other(to: &str) -> Response {
+    see_other_with(to, Vec::new())
+}
+
+fn see_other_with(to: &str, mut headers: Vec<(HeaderName, String)>) -> Response {
+    headers.push((header::LOCATION, to.to_string()));
+    respond(StatusCode::SEE_OTHER, headers, String::new())
 }
 
 fn session_cookie(token: &str) -> String {
@@ -155,34 +339,44 @@ fn expired_cookie(name: &str, path: &str) -> String {
     format!("{name}=; HttpOnly; SameSite=Strict; Path={path}; Max-Age=0")
 }
 
-fn html(status: StatusCode, m: Markup) -> Response {
-    (status, Html(m.into_string())).into_response()
+fn unavailable() -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        pages::message(
+            "Restarting",
+            "The charger is restarting. Reload this page in a few seconds.",
+            None,
+            Some(("/", "Reload")),
+        ),
+    )
 }
 
-fn see_other(to: &str) -> Response {
-    Redirect::to(to).into_response()
+fn css() -> Response {
+    respond(
+        StatusCode::OK,
+        vec![(header::CONTENT_TYPE, "text/css; charset=utf-8".into())],
+        pages::CSS.to_string(),
+    )
 }
 
 impl PanelState {
-    fn session(&self, headers: &HeaderMap) -> Option<(String, Session)> {
-        let token = cookie(headers, SESSION_COOKIE)?;
-        let s = self
-            .sessions
+    fn session(&self, req: &Request) -> Option<Session> {
+        let token = req.cookie(SESSION_COOKIE)?;
+        self.sessions
             .lock()
             .expect("sessions lock")
-            .get(token, Instant::now())?;
-        Some((token.to_string(), s))
+            .get(token, Instant::now())
     }
 
     /// The session of a form post whose anti-forgery token is right; otherwise the refusal to
     /// send (nothing is changed either way).
-    fn check_form(&self, headers: &HeaderMap, submitted: &str) -> Result<Session, Response> {
-        let Some((_, s)) = self.session(headers) else {
-            return Err(see_other("/login"));
+    fn check_form(&self, req: &Request) -> Result<Session, Box<Response>> {
+        let Some(s) = self.session(req) else {
+            return Err(Box::new(see_other("/login")));
         };
-        if !csrf::matches(&s.csrf, submitted) {
-            warn!("configuration panel: form refused (missing or wrong anti-forgery token)");
-            return Err(html(
+        if !csrf::matches(&s.csrf, req.field("csrf")) {
+            warn!(path = %req.path, "configuration panel: form refused (missing or wrong anti-forgery token)");
+            return Err(Box::new(page(
                 StatusCode::FORBIDDEN,
                 pages::message(
                     "Form refused",
@@ -190,7 +384,7 @@ impl PanelState {
                     Some(&s.csrf),
                     Some(("/", "Back to the status page")),
                 ),
-            ));
+            )));
         }
         Ok(s)
     }
@@ -206,43 +400,22 @@ impl PanelState {
         }
     }
 
-    async fn view(&self) -> Result<PanelView, Response> {
+    async fn view(&self) -> Option<PanelView> {
         match self.ask(PanelRequest::View).await {
-            PanelReply::View(v) => Ok(*v),
-            _ => Err(unavailable()),
+            PanelReply::View(v) => Some(*v),
+            _ => None,
         }
     }
 }
 
-fn unavailable() -> Response {
-    html(
-        StatusCode::SERVICE_UNAVAILABLE,
-        pages::message(
-            "Restarting",
-            "The charger is restarting. Reload this page in a few seconds.",
-            None,
-            Some(("/", "Reload")),
-        ),
-    )
-}
-
 // ----- login -----
 
-#[derive(Deserialize)]
-struct LoginQuery {
-    bye: Option<String>,
-}
-
-async fn login_page(
-    State(st): State<Arc<PanelState>>,
-    headers: HeaderMap,
-    Query(q): Query<LoginQuery>,
-) -> Response {
-    if st.session(&headers).is_some() && q.bye.is_none() {
+fn login_page(st: &PanelState, req: &Request) -> Response {
+    let bye = req.query("bye").is_some();
+    if st.session(req).is_some() && !bye {
         return see_other("/");
     }
-    let notice = q.bye.is_some().then_some("You are logged out.");
-    login_form(StatusCode::OK, None, notice)
+    login_form(StatusCode::OK, None, bye.then_some("You are logged out."))
 }
 
 /// The login form with a fresh anti-forgery token bound to a short-lived cookie.
@@ -250,28 +423,18 @@ fn login_form(status: StatusCode, error: Option<&str>, notice: Option<&str>) -> 
     let token = csrf::new_token();
     let set =
         format!("{LOGIN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/login; Max-Age=600");
-    (
+    page_with(
         status,
-        AppendHeaders([(header::SET_COOKIE, set)]),
-        Html(pages::login(&token, error, notice).into_string()),
+        vec![(header::SET_COOKIE, set)],
+        pages::login(&token, error, notice),
     )
-        .into_response()
 }
 
-#[derive(Deserialize)]
-struct LoginForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    password: String,
-}
-
-async fn login(
-    State(st): State<Arc<PanelState>>,
-    headers: HeaderMap,
-    Form(f): Form<LoginForm>,
-) -> Response {
-    if !cookie(&headers, LOGIN_COOKIE).is_some_and(|c| csrf::matches(c, &f.csrf)) {
+async fn login(st: &PanelState, req: &Request) -> Response {
+    if !req
+        .cookie(LOGIN_COOKIE)
+        .is_some_and(|c| csrf::matches(c, req.field("csrf")))
+    {
         warn!("configuration panel: login refused (missing or wrong anti-forgery token)");
         return login_form(
             StatusCode::FORBIDDEN,
@@ -281,21 +444,22 @@ async fn login(
     }
     let mut lockout = st.lockout.lock().await;
     if let Err(left) = lockout.check(Instant::now()) {
+        let secs = left.as_secs() + 1;
         warn!(
-            seconds_left = left.as_secs() + 1,
+            seconds_left = secs,
             "configuration panel: login attempt while locked"
         );
         return login_form(
             StatusCode::TOO_MANY_REQUESTS,
             Some(&format!(
-                "Too many wrong passwords: login is locked. Try again in {} s.",
-                left.as_secs() + 1
+                "Too many wrong passwords: login is locked. Try again in {secs} s."
             )),
             None,
         );
     }
     let hash = st.hash.clone();
-    let ok = tokio::task::spawn_blocking(move || auth::verify(&hash, &f.password))
+    let password = req.field("password").to_string();
+    let ok = tokio::task::spawn_blocking(move || auth::verify(&hash, &password))
         .await
         .unwrap_or(false);
     if !ok {
@@ -316,88 +480,51 @@ async fn login(
         .expect("sessions lock")
         .create(Instant::now());
     info!("configuration panel: installer logged in");
-    (
-        StatusCode::SEE_OTHER,
-        AppendHeaders([
+    see_other_with(
+        "/",
+        vec![
             (header::SET_COOKIE, session_cookie(&token)),
             (header::SET_COOKIE, expired_cookie(LOGIN_COOKIE, "/login")),
-            (header::LOCATION, "/".to_string()),
-        ]),
+        ],
     )
-        .into_response()
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-async fn logout(
-    State(st): State<Arc<PanelState>>,
-    headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    if let Err(r) = st.check_form(&headers, &f.csrf) {
-        return r;
+fn logout(st: &PanelState, req: &Request) -> Response {
+    if let Err(r) = st.check_form(req) {
+        return *r;
     }
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(token) = req.cookie(SESSION_COOKIE) {
         st.sessions.lock().expect("sessions lock").remove(token);
     }
     info!("configuration panel: installer logged out");
-    (
-        StatusCode::SEE_OTHER,
-        AppendHeaders([
-            (header::SET_COOKIE, expired_cookie(SESSION_COOKIE, "/")),
-            (header::LOCATION, "/login?bye=1".to_string()),
-        ]),
+    see_other_with(
+        "/login?bye=1",
+        vec![(header::SET_COOKIE, expired_cookie(SESSION_COOKIE, "/"))],
     )
-        .into_response()
 }
 
 // ----- pages -----
 
-#[derive(Deserialize)]
-struct StatusQuery {
-    done: Option<String>,
-}
-
-async fn status_page(
-    State(st): State<Arc<PanelState>>,
-    headers: HeaderMap,
-    Query(q): Query<StatusQuery>,
-) -> Response {
-    let Some((_, s)) = st.session(&headers) else {
+async fn status_page(st: &PanelState, req: &Request) -> Response {
+    let Some(s) = st.session(req) else {
         return see_other("/login");
     };
-    let v = match st.view().await {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some(v) = st.view().await else {
+        return unavailable();
     };
-    let flash = (q.done.as_deref() == Some("cache-cleared")).then_some(StatusFlash::CacheCleared);
-    html(StatusCode::OK, pages::status(&v, &s.csrf, flash))
+    let flash = (req.query("done") == Some("cache-cleared")).then_some(StatusFlash::CacheCleared);
+    page(StatusCode::OK, pages::status(&v, &s.csrf, flash))
 }
 
-#[derive(Deserialize)]
-struct SavedQuery {
-    saved: Option<String>,
-    reboot: Option<String>,
-}
-
-async fn configuration_page(
-    State(st): State<Arc<PanelState>>,
-    headers: HeaderMap,
-    Query(q): Query<SavedQuery>,
-) -> Response {
-    let Some((_, s)) = st.session(&headers) else {
+async fn configuration_page(st: &PanelState, req: &Request) -> Response {
+    let Some(s) = st.session(req) else {
         return see_other("/login");
     };
-    let v = match st.view().await {
-        Ok(v) => v,
-        Err(r) => return r,
+    let Some(v) = st.view().await else {
+        return unavailable();
     };
     // Only a key that exists is named back: nothing from the query string is reflected.
-    let saved = q.saved.as_deref().and_then(|k| {
+    let saved = req.query("saved").and_then(|k| {
         (k == URL_FIELD)
             .then_some(URL_FIELD)
             .or_else(|| v.keys.iter().find(|e| e.key == k).map(|e| e.key))
@@ -405,45 +532,31 @@ async fn configuration_page(
     let result = saved.map(|key| FieldResult {
         key,
         entered: None,
-        outcome: if q.reboot.is_some() {
+        outcome: if req.query("reboot").is_some() {
             Outcome::SavedAfterReboot
         } else {
             Outcome::Saved
         },
     });
-    html(StatusCode::OK, pages::configuration(&v, &s.csrf, result))
+    page(StatusCode::OK, pages::configuration(&v, &s.csrf, result))
 }
 
-#[derive(Deserialize)]
-struct KeyForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    key: String,
-    #[serde(default)]
-    value: String,
-}
-
-async fn change_key(
-    State(st): State<Arc<PanelState>>,
-    headers: HeaderMap,
-    Form(f): Form<KeyForm>,
-) -> Response {
-    let s = match st.check_form(&headers, &f.csrf) {
+async fn change_key(st: &PanelState, req: &Request) -> Response {
+    let s = match st.check_form(req) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
-    let req = LocalRequest::ChangeConfiguration {
-        key: f.key.clone(),
-        value: f.value.clone(),
+    let (key_in, value) = (req.field("key"), req.field("value"));
+    let change = LocalRequest::ChangeConfiguration {
+        key: key_in.to_string(),
+        value: value.to_string(),
     };
-    let reply = st.ask(PanelRequest::Local(req)).await;
-    let v = match st.view().await {
-        Ok(v) => v,
-        Err(r) => return r,
+    let reply = st.ask(PanelRequest::Local(change)).await;
+    let Some(v) = st.view().await else {
+        return unavailable();
     };
-    let Some(entry) = v.keys.iter().find(|e| e.key.eq_ignore_ascii_case(&f.key)) else {
-        return html(
+    let Some(entry) = v.keys.iter().find(|e| e.key.eq_ignore_ascii_case(key_in)) else {
+        return page(
             StatusCode::UNPROCESSABLE_ENTITY,
             pages::message(
                 "Not saved",
@@ -454,7 +567,6 @@ async fn change_key(
         );
     };
     let key = entry.key;
-    info!(key, "configuration panel: change submitted");
     match reply {
         PanelReply::Done(LocalReply::Accepted) => {
             see_other(&format!("/configuration?saved={key}#key-{key}"))
@@ -463,8 +575,9 @@ async fn change_key(
             see_other(&format!("/configuration?saved={key}&reboot=1#key-{key}"))
         }
         PanelReply::Done(LocalReply::Rejected { reason }) => {
-            let entered = entry.value.is_some().then_some(f.value.as_str());
-            html(
+            // A write-only key's attempted value is never echoed.
+            let entered = entry.value.is_some().then_some(value);
+            page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 pages::configuration(
                     &v,
@@ -481,40 +594,28 @@ async fn change_key(
     }
 }
 
-#[derive(Deserialize)]
-struct UrlForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    url: String,
-}
-
-async fn change_url(
-    State(st): State<Arc<PanelState>>,
-    headers: HeaderMap,
-    Form(f): Form<UrlForm>,
-) -> Response {
-    let s = match st.check_form(&headers, &f.csrf) {
+async fn change_url(st: &PanelState, req: &Request) -> Response {
+    let s = match st.check_form(req) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
-    let reply = st
-        .ask(PanelRequest::SetCsmsUrl(f.url.trim().to_string()))
-        .await;
-    match reply {
+    let url = req.field("url");
+    match st
+        .ask(PanelRequest::SetCsmsUrl(url.trim().to_string()))
+        .await
+    {
         PanelReply::Done(LocalReply::Rejected { reason }) => {
-            let v = match st.view().await {
-                Ok(v) => v,
-                Err(r) => return r,
+            let Some(v) = st.view().await else {
+                return unavailable();
             };
-            html(
+            page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 pages::configuration(
                     &v,
                     &s.csrf,
                     Some(FieldResult {
                         key: URL_FIELD,
-                        entered: Some(&f.url),
+                        entered: Some(url),
                         outcome: Outcome::Error(&reason),
                     }),
                 ),
@@ -527,50 +628,29 @@ async fn change_url(
     }
 }
 
-#[derive(Deserialize)]
-struct ModeQuery {
-    saved: Option<String>,
-}
-
-async fn authorization_page(
-    State(st): State<Arc<PanelState>>,
-    headers: HeaderMap,
-    Query(q): Query<ModeQuery>,
-) -> Response {
-    let Some((_, s)) = st.session(&headers) else {
+async fn authorization_page(st: &PanelState, req: &Request) -> Response {
+    let Some(s) = st.session(req) else {
         return see_other("/login");
     };
     match st.view().await {
-        Ok(v) => html(
+        Some(v) => page(
             StatusCode::OK,
-            pages::authorization(&v, &s.csrf, q.saved.is_some()),
+            pages::authorization(&v, &s.csrf, req.query("saved").is_some()),
         ),
-        Err(r) => r,
+        None => unavailable(),
     }
 }
 
-#[derive(Deserialize)]
-struct ModeForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    mode: String,
-}
-
-async fn change_mode(
-    State(st): State<Arc<PanelState>>,
-    headers: HeaderMap,
-    Form(f): Form<ModeForm>,
-) -> Response {
-    let s = match st.check_form(&headers, &f.csrf) {
+async fn change_mode(st: &PanelState, req: &Request) -> Response {
+    let s = match st.check_form(req) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
-    let mode = match f.mode.as_str() {
+    let mode = match req.field("mode") {
         "rfid" => AuthorizationMode::Rfid,
         "free" => AuthorizationMode::Free,
         _ => {
-            return html(
+            return page(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 pages::message(
                     "Not saved",
@@ -592,39 +672,31 @@ async fn change_mode(
     }
 }
 
-async fn clear_cache(
-    State(st): State<Arc<PanelState>>,
-    headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    let s = match st.check_form(&headers, &f.csrf) {
+async fn clear_cache(st: &PanelState, req: &Request) -> Response {
+    let s = match st.check_form(req) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match st.ask(PanelRequest::Local(LocalRequest::ClearCache)).await {
         PanelReply::Done(LocalReply::Accepted) => see_other("/?done=cache-cleared"),
         PanelReply::Done(LocalReply::Rejected { reason }) => match st.view().await {
-            Ok(v) => html(
+            Some(v) => page(
                 StatusCode::CONFLICT,
                 pages::status(&v, &s.csrf, Some(StatusFlash::CacheRefused(reason))),
             ),
-            Err(r) => r,
+            None => unavailable(),
         },
         _ => unavailable(),
     }
 }
 
-async fn reboot(
-    State(st): State<Arc<PanelState>>,
-    headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    let s = match st.check_form(&headers, &f.csrf) {
+async fn reboot(st: &PanelState, req: &Request) -> Response {
+    let s = match st.check_form(req) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match st.ask(PanelRequest::Local(LocalRequest::Reboot)).await {
-        PanelReply::Done(LocalReply::Accepted) => html(
+        PanelReply::Done(LocalReply::Accepted) => page(
             StatusCode::OK,
             pages::message(
                 "Rebooting",
@@ -638,22 +710,27 @@ async fn reboot(
     }
 }
 
-async fn css() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        pages::CSS,
-    )
-        .into_response()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-async fn not_found() -> Response {
-    html(
-        StatusCode::NOT_FOUND,
-        pages::message(
-            "Not found",
-            "There is no such page.",
-            None,
-            Some(("/", "Status")),
-        ),
-    )
+    #[test]
+    fn forms_are_decoded_like_a_browser_encodes_them() {
+        let f = parse_urlencoded(b"csrf=ab&key=Heartbeat%49nterval&value=a+b%26c%3D&empty=&flag");
+        assert_eq!(
+            f,
+            [
+                ("csrf".into(), "ab".into()),
+                ("key".into(), "HeartbeatInterval".into()),
+                ("value".into(), "a b&c=".into()),
+                ("empty".into(), String::new()),
+                ("flag".into(), String::new()),
+            ]
+        );
+        assert_eq!(parse_urlencoded(b"v=100%"), [("v".into(), "100%".into())]);
+        assert_eq!(
+            parse_urlencoded(b"v=%zz%C3%BC"),
+            [("v".into(), "%zzü".into())]
+        );
+    }
 }
