@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use charger_core::{Charger, Input, LocalReply, Output, Settings};
+use charger_core::{Charger, Input, Key, LocalReply, Output, Settings};
 use chargerig_link::PilotState;
 use serde_json::json;
 use tokio::signal::unix::{signal, SignalKind};
@@ -385,12 +385,9 @@ fn build_core(cfg: &ChargerConfig, store: &Store, clock: &Clock) -> anyhow::Resu
     })
 }
 
-/// OCPP WebSocketPingInterval in seconds (0 = no pings); unparsable values mean no pings.
+/// OCPP WebSocketPingInterval in seconds (0 = no pings).
 fn ping_interval(core: &Charger) -> Duration {
-    core.config_value("WebSocketPingInterval")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(Duration::ZERO)
+    Duration::from_secs(core.config_uint(Key::WebSocketPingInterval))
 }
 
 /// The URL stored by the panel, if it is still one this firmware accepts.

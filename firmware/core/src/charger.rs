@@ -1,33 +1,52 @@
 //! The charger state machine: one connector, OCPP 1.6 Core + LocalAuthListManagement +
-//! RemoteTrigger. This file holds the state and the event loop; the submodules hold the
-//! behaviour by concern.
+//! RemoteTrigger. [`Charger`] is a composition of sub-states, each owning its fields and
+//! reporting its own timer (str0m-style); this file holds the composition and the event loop.
+//! The `charger/*.rs` submodules: sub-states (`clock`, `link`, `connector`, `session`,
+//! `status_report`, `outbox`, `reset`), the start gate, and behaviour by concern (`boot`,
+//! `authorization`, `transaction`, `delivery`, `csms_request`, `csms_calls`, `board`).
 
 mod authorization;
 mod board;
 mod boot;
+mod clock;
+mod connector;
 mod csms_calls;
+mod csms_request;
 mod delivery;
+mod link;
 mod local;
+mod outbox;
+mod reset;
+mod sampling;
+mod session;
+mod start_gate;
+mod status_report;
 mod transaction;
 
-pub use local::{
+use std::collections::{BTreeMap, VecDeque};
+
+use serde_json::Value;
+
+pub use self::local::{
     AuthorizationMode, ConfigEntry, LocalReply, LocalRequest, LocalStatus, TransactionView,
     WRITE_ONLY_KEYS,
 };
 
-use std::collections::{BTreeMap, VecDeque};
-
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
+pub(crate) use self::clock::ts;
+use self::clock::Clock;
+use self::connector::Connector;
+use self::link::Link;
+use self::outbox::Outbox;
+use self::reset::PendingReset;
+use self::session::{Session, Transaction};
+use self::status_report::StatusReports;
 use crate::auth::{Cache, LocalList};
-use crate::config::{Config, ConfigError};
-use crate::io::{BoardInput, HardwareCmd, Input, Output, PilotState};
+use crate::config::{Config, ConfigError, Key};
+use crate::io::{BoardInput, HardwareCmd, Input, Output};
 use crate::meter::{Meter, MeterRecord};
 use crate::queue::TxQueue;
 use crate::settings::Settings;
-use crate::status::{BoardView, ConnectorStatus};
+use crate::status::BoardView;
 use crate::store::{Restored, StoreOp, Table};
 use crate::time::Now;
 
@@ -45,118 +64,6 @@ pub(crate) mod keys {
     pub const FREE_CHARGE: &str = "free_charge";
 }
 
-/// Registration state after BootNotification (§4.2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Registration {
-    /// No answer yet in this power cycle.
-    Unknown,
-    Pending,
-    Accepted,
-    Rejected,
-}
-
-/// Why a tag is being authorized at the central system.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum AuthPurpose {
-    /// To start a transaction.
-    Start,
-    /// To learn the parent of a tag that may stop the running transaction.
-    Stop,
-    /// To learn the parent of a tag that may release a DeAuthorized cable lock.
-    ReleaseHold,
-}
-
-/// What an outstanding or waiting CALL is, so its answer can be routed.
-#[derive(Clone, Debug, PartialEq)]
-enum CallKind {
-    Boot,
-    Heartbeat,
-    Status {
-        connector: u32,
-    },
-    Authorize {
-        tag: String,
-        purpose: AuthPurpose,
-    },
-    /// A transaction message at queue sequence `seq`.
-    Tx {
-        seq: u64,
-    },
-    /// A triggered MeterValues (not part of the transaction queue).
-    TriggeredMeter,
-}
-
-/// A non-transactional request waiting for its turn.
-#[derive(Clone, Debug)]
-struct WaitingCall {
-    action: &'static str,
-    payload: Value,
-    kind: CallKind,
-    /// Asked for by TriggerMessage: may be sent while registration is Pending.
-    triggered: bool,
-}
-
-/// The one CALL in flight (OCPP-J allows one at a time).
-#[derive(Clone, Debug)]
-struct Outstanding {
-    id: String,
-    kind: CallKind,
-    deadline_ms: u64,
-}
-
-/// The running transaction (persisted in the State table).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct Transaction {
-    local_id: u64,
-    tag: String,
-    #[serde(default)]
-    parent: Option<String>,
-    meter_start: u64,
-    start_time: DateTime<Utc>,
-    /// A late StartTransaction.conf said not Accepted and StopTransactionOnInvalidId is false.
-    #[serde(default)]
-    invalid: bool,
-    /// Energy delivery stopped (MaxEnergyOnInvalidId reached): SuspendedEVSE.
-    #[serde(default)]
-    suspended: bool,
-    /// Meter values collected for StopTransaction.transactionData (StopTxnSampledData,
-    /// StopTxnAlignedData): Transaction.Begin first, then samples. Persisted with the
-    /// transaction so a power cut does not lose them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    data: Vec<rust_ocpp::v1_6::types::MeterValue>,
-}
-
-/// An accepted Reset waiting to be carried out. Errata v4 3.36 (§5.14): the StopTransaction.req
-/// of the ongoing transaction is sent before the reset; if its confirmation does not come, it
-/// stays queued and the reset goes ahead.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct PendingReset {
-    hard: bool,
-    /// Deliver the transaction queue up to and including this sequence (the reset's
-    /// StopTransaction) before rebooting. `None`: nothing to deliver first.
-    deliver_to: Option<u64>,
-    /// A delivery attempt failed (CallError, timeout, retry wait): reboot, the rest stays queued.
-    gave_up: bool,
-    /// No new CALL starts after this (mono ms): a slow central system cannot hold the reset off.
-    deadline_ms: u64,
-}
-
-/// A cable lock kept after a DeAuthorized stop, until the same tag or parent comes back.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-struct Hold {
-    tag: String,
-    #[serde(default)]
-    parent: Option<String>,
-}
-
-/// A tag authorized to start, waiting for the EV (expires after ConnectionTimeOut).
-#[derive(Clone, Debug, PartialEq)]
-struct Authorized {
-    tag: String,
-    parent: Option<String>,
-    expires_ms: u64,
-}
-
 /// The charger: feed it [`Input`]s, execute its [`Output`]s.
 pub struct Charger {
     settings: Settings,
@@ -164,58 +71,22 @@ pub struct Charger {
     out: VecDeque<Output>,
     /// Store ops not yet emitted; flushed as one `Persist` before the next output that needs it.
     ops: Vec<StoreOp>,
+    /// The instant being processed (mono from the shell, UTC on our adopted clock).
     now: Now,
-    boots: u64,
-    msg_counter: u64,
     /// A Reset was executed: the core is dead until the shell rebuilds it.
     halted: bool,
-    /// Added to the shell's UTC: the central system's clock, adopted from BootNotification.conf
-    /// and Heartbeat.conf (§4.2, §4.6 RECOMMENDED).
-    clock_offset_ms: i64,
-    /// A Reset was accepted; the reboot waits for the stop to be delivered and no CALL in flight.
-    reset_pending: Option<PendingReset>,
-
-    // board
-    pilot: PilotState,
-    load_da: u16,
-    contactor: bool,
-    pwm: u16,
-    locked: bool,
-    available: bool,
-    /// ChangeAvailability(Inoperative) arrived during a transaction: applied when it ends.
-    unavailable_scheduled: bool,
-    /// A transaction ended with the EV still plugged in.
-    finishing: bool,
-
-    // link
-    connected: bool,
-    registration: Registration,
-    boot_at_ms: Option<u64>,
-    outstanding: Option<Outstanding>,
-    waiting: VecDeque<WaitingCall>,
-    last_sent_ms: u64,
-    /// Status last reported per connector (0 and 1); `None` = must report.
-    reported: [Option<ConnectorStatus>; 2],
-    /// Current connector-1 status and since when (mono ms, utc).
-    status_since: (ConnectorStatus, u64, DateTime<Utc>),
-
-    // authorization
+    clock: Clock,
+    link: Link,
+    connector: Connector,
+    session: Session,
+    reports: StatusReports,
+    outbox: Outbox,
+    /// Authorization cache and local list (`auth.rs`).
     cache: Cache,
     list: LocalList,
-    auth_pending: bool,
-    authorized: Option<Authorized>,
-    hold: Option<Hold>,
-
-    // transactions
-    tx: Option<Transaction>,
-    next_local_tx: u64,
-    /// Central-system transaction ids by our local id (-1: StartTransaction dropped).
-    tx_ids: BTreeMap<u64, i32>,
-    queue: TxQueue,
     meter: Meter,
-    next_sample_ms: Option<u64>,
-    /// Next ClockAlignedDataInterval boundary (wall clock).
-    next_aligned: Option<DateTime<Utc>>,
+    /// A Reset was accepted; the reboot waits for the stop to be delivered and no CALL in flight.
+    reset_pending: Option<PendingReset>,
 }
 
 impl Charger {
@@ -242,11 +113,13 @@ impl Charger {
             settings.free_charge = free;
         }
         // The central system's time adopted before the reboot (§4.2) applies from the start.
-        let clock_offset_ms = get(keys::CLOCK_OFFSET)
-            .and_then(|v| v.as_i64())
-            .unwrap_or(0);
+        let clock = Clock {
+            offset_ms: get(keys::CLOCK_OFFSET)
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0),
+        };
         let now = Now {
-            utc: now.utc + chrono::Duration::milliseconds(clock_offset_ms),
+            utc: clock.utc(now.utc),
             ..now
         };
         let meter_rec: Option<MeterRecord> =
@@ -277,49 +150,35 @@ impl Charger {
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
         // §3.7.1: a retry wait started before the reboot continues after it.
-        let retry_ms = config.uint("TransactionMessageRetryInterval") * 1000;
+        let retry_ms = config.uint(Key::TransactionMessageRetryInterval) * 1000;
         queue.rearm(now, |attempts| retry_ms * u64::from(attempts));
+        let connector = Connector::new(
+            get(keys::AVAILABLE)
+                .and_then(|v| v.as_bool())
+                .unwrap_or(true),
+            get(keys::HOLD).and_then(|v| serde_json::from_value(v).ok()),
+        );
         let mut charger = Charger {
             settings,
             config,
             out: VecDeque::new(),
             ops: Vec::new(),
             now,
-            boots,
-            msg_counter: 0,
             halted: false,
-            reset_pending: None,
-            clock_offset_ms,
-            pilot: PilotState::A,
-            load_da: 0,
-            contactor: false,
-            pwm: 1000,
-            locked: false,
-            available: get(keys::AVAILABLE)
-                .and_then(|v| v.as_bool())
-                .unwrap_or(true),
-            unavailable_scheduled: false,
-            finishing: false,
-            connected: false,
-            registration: Registration::Unknown,
-            boot_at_ms: Some(now.mono_ms),
-            outstanding: None,
-            waiting: VecDeque::new(),
-            last_sent_ms: now.mono_ms,
-            reported: [None, None],
-            status_since: (ConnectorStatus::Available, now.mono_ms, now.utc),
+            clock,
+            link: Link::new(boots, now.mono_ms),
+            connector,
+            session: Session::new(get(keys::NEXT_TX).and_then(|v| v.as_u64()).unwrap_or(1)),
+            reports: StatusReports::new(
+                crate::status::ConnectorStatus::Available,
+                now.mono_ms,
+                now.utc,
+            ),
+            outbox: Outbox { queue, tx_ids },
             cache,
             list,
-            auth_pending: false,
-            authorized: None,
-            hold: get(keys::HOLD).and_then(|v| serde_json::from_value(v).ok()),
-            tx: None,
-            next_local_tx: get(keys::NEXT_TX).and_then(|v| v.as_u64()).unwrap_or(1),
-            tx_ids,
-            queue,
             meter,
-            next_sample_ms: None,
-            next_aligned: None,
+            reset_pending: None,
         };
         charger.persist(vec![StoreOp::Put {
             table: Table::State,
@@ -337,11 +196,10 @@ impl Charger {
         charger
             .out
             .push_back(Output::Hardware(HardwareCmd::Pwm(1000)));
-        charger.locked = charger.hold.is_some();
-        charger
-            .out
-            .push_back(Output::Hardware(HardwareCmd::Lock(charger.locked)));
-        charger.status_since.0 = charger.connector_status();
+        charger.out.push_back(Output::Hardware(HardwareCmd::Lock(
+            charger.connector.locked,
+        )));
+        charger.reports.current = charger.connector_status();
         charger.flush();
         Ok(charger)
     }
@@ -351,7 +209,7 @@ impl Charger {
         if self.halted {
             return;
         }
-        let utc = now.utc + chrono::Duration::milliseconds(self.clock_offset_ms);
+        let utc = self.clock.utc(now.utc);
         if now.mono_ms >= self.now.mono_ms {
             self.now = Now { utc, ..now };
         } else {
@@ -363,7 +221,7 @@ impl Charger {
             Input::Board(BoardInput::Pilot(p)) => self.on_pilot(p),
             Input::Board(BoardInput::Card(Some(uid))) => self.on_card(&uid),
             Input::Board(BoardInput::Card(None)) => {}
-            Input::Board(BoardInput::LoadDeciAmps(da)) => self.load_da = da,
+            Input::Board(BoardInput::LoadDeciAmps(da)) => self.connector.load_da = da,
             Input::Board(BoardInput::StopButton) => self.on_stop_button(),
             Input::Connected => self.on_connected(),
             Input::Disconnected => self.on_disconnected(),
@@ -383,79 +241,67 @@ impl Charger {
         self.out.pop_front()
     }
 
-    /// The next monotonic deadline (ms) at which the shell must call `handle_input(Input::Tick)`.
+    /// The next monotonic deadline (ms) at which the shell must call `handle_input(Input::Tick)`:
+    /// the soonest of the sub-states' own timers.
     pub fn poll_timeout(&self) -> Option<u64> {
         if self.halted {
             return None;
         }
-        let mut t: Vec<u64> = Vec::new();
-        if let Some(o) = &self.outstanding {
-            t.push(o.deadline_ms);
-        }
-        if self.connected && self.outstanding.is_none() {
-            if let Some(b) = self.boot_at_ms {
-                t.push(b);
-            }
-        }
-        if self.online() && self.outstanding.is_none() {
-            let hb = self.config.uint("HeartbeatInterval");
-            if hb > 0 {
-                t.push(self.last_sent_ms + hb * 1000);
-            }
-            if let Some((_, m)) = self.queue.head() {
-                t.push(m.not_before_ms.max(self.now.mono_ms));
-            }
-        }
-        if let Some(a) = &self.authorized {
-            t.push(a.expires_ms);
-        }
-        if let Some(s) = self.next_sample_ms {
-            t.push(s);
-        }
-        if let Some(a) = self.next_aligned {
-            let ahead = (a - self.now.utc).num_milliseconds().max(0) as u64;
-            t.push(self.now.mono_ms + ahead);
-        }
-        if self.online() && self.reported[1] != Some(self.status_since.0) {
-            t.push(self.status_since.1 + self.config.uint("MinimumStatusDuration") * 1000);
-        }
-        if self.tx.is_some() {
-            t.push(self.meter.persisted_at_ms + METER_PERSIST_PERIOD_MS);
-        }
-        if let Some(r) = &self.reset_pending {
-            t.push(r.deadline_ms);
-        }
-        t.into_iter().min()
+        let heartbeat_ms = self.config.uint(Key::HeartbeatInterval) * 1000;
+        let stable_ms = self.config.uint(Key::MinimumStatusDuration) * 1000;
+        let link = self.link.timeout(heartbeat_ms);
+        // The queue head can only go out on an idle, registered link.
+        let outbox = self
+            .link
+            .idle_online()
+            .then(|| self.outbox.timeout(self.now.mono_ms))
+            .flatten();
+        let session = self.session.timeout(self.now);
+        let reports = self.reports.timeout(self.link.online(), stable_ms);
+        // During a transaction the register is persisted periodically (power-loss stop time).
+        let meter = self
+            .session
+            .tx
+            .as_ref()
+            .map(|_| self.meter.persisted_at_ms + METER_PERSIST_PERIOD_MS);
+        let reset = self.reset_pending.as_ref().map(PendingReset::timeout);
+        [link, outbox, session, reports, meter, reset]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// A snapshot for the board status frame.
     pub fn status(&self) -> BoardView {
+        let c = &self.connector;
         BoardView {
-            pilot: self.pilot,
-            pwm_permille: self.pwm,
-            contactor_closed: self.contactor,
-            locked: self.locked,
-            online: self.online(),
-            tx_active: self.tx.is_some(),
-            fault: self.pilot.is_fault(),
+            pilot: c.pilot,
+            pwm_permille: c.pwm,
+            contactor_closed: c.contactor,
+            locked: c.locked,
+            online: self.link.online(),
+            tx_active: self.session.tx.is_some(),
+            fault: c.pilot.is_fault(),
             connector_status: self.connector_status(),
-            queue_len: self.queue.len(),
+            queue_len: self.outbox.queue.len(),
             energy_wh: self.meter.wh(),
             current_deci_amps: self.metered_current(),
         }
     }
 
-    /// The current value of an OCPP configuration key (e.g. WebSocketPingInterval for the shell).
+    /// The current value of an OCPP configuration key given by name (any case), as
+    /// GetConfiguration reports it; `None` for an unknown key.
     pub fn config_value(&self, key: &str) -> Option<String> {
         self.config.get(key).map(str::to_string)
     }
 
-    // ----- plumbing shared by the submodules -----
-
-    /// WebSocket up and BootNotification accepted: requests may flow.
-    fn online(&self) -> bool {
-        self.connected && self.registration == Registration::Accepted
+    /// An integer key's current value (e.g. WebSocketPingInterval for the shell): typed, so a
+    /// misspelled key does not compile.
+    pub fn config_uint(&self, key: Key) -> u64 {
+        self.config.uint(key)
     }
+
+    // ----- plumbing shared by the submodules -----
 
     /// Queues store ops; they are emitted as one `Persist` before the next output that depends
     /// on them.
@@ -478,28 +324,19 @@ impl Charger {
         }]);
     }
 
-    /// Adopts the central system's clock when ours is more than [`CLOCK_TOLERANCE_MS`] off
-    /// (§4.2, §4.6: RECOMMENDED). Smaller differences are network latency and ignored, so a
-    /// synchronized host clock is never disturbed. Times already queued keep their stamps.
-    fn sync_clock(&mut self, central: Option<DateTime<Utc>>) {
+    /// Adopts the central system's clock when ours is too far off ([`Clock::adopt`]), and
+    /// re-expresses the times of moments already passed on the adopted clock. Times already
+    /// queued keep their stamps.
+    fn sync_clock(&mut self, central: Option<chrono::DateTime<chrono::Utc>>) {
         let Some(central) = central else { return };
-        let diff = (central - self.now.utc).num_milliseconds();
-        if diff.abs() <= CLOCK_TOLERANCE_MS {
+        let Some(d) = self.clock.adopt(central, self.now.utc) else {
             return;
-        }
-        tracing::warn!(
-            diff_ms = diff,
-            central = %central,
-            "clock differs from the central system's: adopting its time"
-        );
-        let d = chrono::Duration::milliseconds(diff);
-        self.clock_offset_ms += diff;
+        };
         self.now.utc += d;
-        // Times of moments already passed, re-expressed on the adopted clock.
-        self.status_since.2 += d;
+        self.reports.since += d;
         self.meter.persisted_time += d;
-        self.next_aligned = None;
-        self.put_state(keys::CLOCK_OFFSET, Value::from(self.clock_offset_ms));
+        self.session.next_aligned = None;
+        self.put_state(keys::CLOCK_OFFSET, Value::from(self.clock.offset_ms));
     }
 
     /// Emits pending store ops as one `Persist` output.
@@ -516,29 +353,43 @@ impl Charger {
         self.out.push_back(output);
     }
 
-    fn next_message_id(&mut self) -> String {
-        self.msg_counter += 1;
-        format!("{}-{}", self.boots, self.msg_counter)
-    }
-
     fn message_timeout_ms(&self) -> u64 {
-        self.config.uint("MessageTimeout").max(1) * 1000
+        self.config.uint(Key::MessageTimeout).max(1) * 1000
     }
 
-    /// Runs every timer due at `self.now` and sends what can be sent.
+    /// Runs every timer due at `self.now` and sends what can be sent. The order matters; each
+    /// step sees the effects of the ones before it within the same call:
+    /// 1. a CALL that timed out frees the pipeline first; an Authorize timeout may grant a tag
+    ///    by the offline decision, which the start below then uses;
+    /// 2. an authorization past ConnectionTimeOut expires before the start could use it;
+    /// 3. periodic and clock-aligned samples due now are taken for the transaction as it was
+    ///    (before a suspend or start in this call);
+    /// 4. MaxEnergyOnInvalidId may suspend the transaction, and
+    /// 5. an authorized tag with a plugged EV starts one, both before
+    /// 6. the hardware is brought in line, so PWM/contactor/lock follow in the same call;
+    /// 7. the meter is persisted after the state it belongs to;
+    /// 8. the connector status is tracked after every change above, and queued reports go
+    ///    before the new CALLs below;
+    /// 9. a due BootNotification takes the free slot before
+    /// 10. a Heartbeat (only when nothing else waits) and
+    /// 11. the pump, which sends the next waiting CALL or queue head;
+    /// 12. a pending Reset reboots last, once the pump had its chance to deliver its stop.
     fn run_timers(&mut self) {
         let now = self.now.mono_ms;
-        if let Some(o) = &self.outstanding {
-            if now >= o.deadline_ms {
-                let o = self.outstanding.take().expect("checked");
-                tracing::warn!(id = %o.id, kind = ?o.kind, "request timed out");
-                self.on_call_failed(o.kind, true);
-            }
+        if self
+            .link
+            .outstanding
+            .as_ref()
+            .is_some_and(|o| now >= o.deadline_ms)
+        {
+            let o = self.link.outstanding.take().expect("checked");
+            tracing::warn!(id = %o.id, kind = ?o.kind, "request timed out");
+            self.on_call_failed(o.kind, true);
         }
-        if let Some(a) = &self.authorized {
-            if now >= a.expires_ms && self.tx.is_none() {
+        if let Some(a) = &self.session.authorized {
+            if now >= a.expires_ms && self.session.tx.is_none() {
                 tracing::info!(tag = %a.tag, "authorization expired (ConnectionTimeOut)");
-                self.authorized = None;
+                self.session.authorized = None;
             }
         }
         self.sample_meter_values();
@@ -553,46 +404,8 @@ impl Charger {
         self.pump();
         self.reboot_if_settled();
     }
-
-    /// Whether a pending Reset still has transaction messages to deliver before rebooting.
-    fn reset_delivering(&self) -> bool {
-        let Some(r) = self.reset_pending else {
-            return false;
-        };
-        let Some(last) = r.deliver_to else {
-            return false;
-        };
-        !r.gave_up
-            && self.online()
-            && self.now.mono_ms < r.deadline_ms
-            && self
-                .queue
-                .head()
-                .is_some_and(|(seq, m)| seq <= last && m.not_before_ms <= self.now.mono_ms)
-    }
-
-    /// Emits the pending Reset's `Reboot` once the reset's StopTransaction is delivered (or could
-    /// not be: failed attempt, link down, deadline) and no CALL is in flight (answered, timed
-    /// out, or the link dropped). Only the transaction queue is served meanwhile.
-    fn reboot_if_settled(&mut self) {
-        if let Some(r) = self.reset_pending {
-            if self.outstanding.is_none() && !self.reset_delivering() {
-                self.halted = true;
-                self.emit(Output::Reboot { hard: r.hard });
-            }
-        }
-    }
 }
-
-/// A central-system clock at most this far from ours is taken as equal (network latency).
-const CLOCK_TOLERANCE_MS: i64 = 2_000;
 
 /// While a transaction runs, the meter is persisted at least this often (and on every Wh change),
 /// so a power cut loses at most this much of the stop time.
 const METER_PERSIST_PERIOD_MS: u64 = 5_000;
-
-/// An RFC 3339 timestamp with millisecond precision (what every OCPP tool parses).
-pub(crate) fn ts(t: DateTime<Utc>) -> DateTime<Utc> {
-    use chrono::SubsecRound;
-    t.trunc_subsecs(3)
-}

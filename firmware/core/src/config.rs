@@ -3,8 +3,6 @@
 //! One table drives GetConfiguration, ChangeConfiguration and installer-file validation, so
 //! the three can never disagree about which keys exist or what a valid value is.
 
-use std::collections::BTreeMap;
-
 /// Why a configuration value or setting was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -39,22 +37,13 @@ pub enum Kind {
 /// One configuration key.
 #[derive(Clone, Copy, Debug)]
 pub struct KeyDef {
+    pub key: Key,
     pub name: &'static str,
     pub kind: Kind,
     pub readonly: bool,
     /// A change only takes effect after a reboot (ChangeConfiguration answers RebootRequired).
     pub reboot_required: bool,
     pub default: &'static str,
-}
-
-const fn key(name: &'static str, kind: Kind, readonly: bool, default: &'static str) -> KeyDef {
-    KeyDef {
-        name,
-        kind,
-        readonly,
-        reboot_required: false,
-        default,
-    }
 }
 
 /// Measurands our meter can sample (checked for the *Data keys).
@@ -76,76 +65,82 @@ pub const LOCAL_AUTH_LIST_MAX_LENGTH: usize = 1000;
 /// Maximum entries in one SendLocalList.
 pub const SEND_LOCAL_LIST_MAX_LENGTH: usize = 250;
 
-/// Every key we report, in GetConfiguration order.
-pub const KEYS: &[KeyDef] = &[
-    key("AllowOfflineTxForUnknownId", Kind::Bool, false, "false"),
-    key("AuthorizationCacheEnabled", Kind::Bool, false, "true"),
-    key("AuthorizeRemoteTxRequests", Kind::Bool, false, "false"),
-    key("ClockAlignedDataInterval", Kind::UInt, false, "0"),
-    key("ConnectionTimeOut", Kind::UInt, false, "60"),
-    key(
-        "ConnectorPhaseRotation",
-        Kind::PhaseRotation,
-        false,
-        "0.NotApplicable,1.NotApplicable",
-    ),
-    key("GetConfigurationMaxKeys", Kind::UInt, true, "50"),
-    key("HeartbeatInterval", Kind::UInt, false, "300"),
-    key("LocalAuthorizeOffline", Kind::Bool, false, "true"),
-    key("LocalPreAuthorize", Kind::Bool, false, "false"),
-    key("MaxEnergyOnInvalidId", Kind::UInt, false, "0"),
-    key(
-        "MeterValuesAlignedData",
-        Kind::Measurands,
-        false,
-        "Energy.Active.Import.Register",
-    ),
-    key("MeterValuesAlignedDataMaxLength", Kind::UInt, true, "5"),
-    key(
-        "MeterValuesSampledData",
-        Kind::Measurands,
-        false,
-        "Energy.Active.Import.Register",
-    ),
-    key("MeterValuesSampledDataMaxLength", Kind::UInt, true, "5"),
-    key("MeterValueSampleInterval", Kind::UInt, false, "0"),
-    key("MinimumStatusDuration", Kind::UInt, false, "0"),
-    key("NumberOfConnectors", Kind::UInt, true, "1"),
-    key("ResetRetries", Kind::UInt, false, "1"),
-    key(
-        "StopTransactionOnEVSideDisconnect",
-        Kind::Bool,
-        false,
-        "true",
-    ),
-    key("StopTransactionOnInvalidId", Kind::Bool, false, "true"),
-    key("StopTxnAlignedData", Kind::Measurands, false, ""),
-    key("StopTxnAlignedDataMaxLength", Kind::UInt, true, "5"),
-    key("StopTxnSampledData", Kind::Measurands, false, ""),
-    key("StopTxnSampledDataMaxLength", Kind::UInt, true, "5"),
+/// Declares [`Key`] and [`KEYS`] from one list, so a key's name, kind, access and default are
+/// written once and a misspelled key is a compile error, not a silent `0`/`false`.
+macro_rules! key_table {
+    (@readonly rw) => { false };
+    (@readonly ro) => { true };
+    ($($(#[$doc:meta])* $name:ident: $kind:ident, $access:ident, $default:expr;)*) => {
+        /// A configuration key. Read values with [`Config::flag`], [`Config::uint`] and
+        /// [`Config::list`]; the string form is only for the wire and the installer file.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Key {
+            $($(#[$doc])* $name,)*
+        }
+
+        /// Every key we report, in GetConfiguration order (`KEYS[key as usize].key == key`).
+        pub const KEYS: &[KeyDef] = &[$(KeyDef {
+            key: Key::$name,
+            name: stringify!($name),
+            kind: Kind::$kind,
+            readonly: key_table!(@readonly $access),
+            reboot_required: false,
+            default: $default,
+        },)*];
+    };
+}
+
+key_table! {
+    AllowOfflineTxForUnknownId: Bool, rw, "false";
+    AuthorizationCacheEnabled: Bool, rw, "true";
+    AuthorizeRemoteTxRequests: Bool, rw, "false";
+    ClockAlignedDataInterval: UInt, rw, "0";
+    ConnectionTimeOut: UInt, rw, "60";
+    ConnectorPhaseRotation: PhaseRotation, rw, "0.NotApplicable,1.NotApplicable";
+    GetConfigurationMaxKeys: UInt, ro, "50";
+    HeartbeatInterval: UInt, rw, "300";
+    LocalAuthorizeOffline: Bool, rw, "true";
+    LocalPreAuthorize: Bool, rw, "false";
+    MaxEnergyOnInvalidId: UInt, rw, "0";
+    MeterValuesAlignedData: Measurands, rw, "Energy.Active.Import.Register";
+    MeterValuesAlignedDataMaxLength: UInt, ro, "5";
+    MeterValuesSampledData: Measurands, rw, "Energy.Active.Import.Register";
+    MeterValuesSampledDataMaxLength: UInt, ro, "5";
+    MeterValueSampleInterval: UInt, rw, "0";
+    MinimumStatusDuration: UInt, rw, "0";
+    NumberOfConnectors: UInt, ro, "1";
+    ResetRetries: UInt, rw, "1";
+    StopTransactionOnEVSideDisconnect: Bool, rw, "true";
+    StopTransactionOnInvalidId: Bool, rw, "true";
+    StopTxnAlignedData: Measurands, rw, "";
+    StopTxnAlignedDataMaxLength: UInt, ro, "5";
+    StopTxnSampledData: Measurands, rw, "";
+    StopTxnSampledDataMaxLength: UInt, ro, "5";
     // Errata v4 3.89: with five measurands per value, a StopTransaction stays well below the
     // 64 KiB frames central systems accept.
-    key("StopTransactionMaxMeterValues", Kind::UInt, true, "50"),
-    key(
-        "SupportedFeatureProfiles",
-        Kind::Csl,
-        true,
-        SUPPORTED_PROFILES,
-    ),
-    key("TransactionMessageAttempts", Kind::UInt, false, "3"),
-    key("TransactionMessageRetryInterval", Kind::UInt, false, "60"),
-    key(
-        "UnlockConnectorOnEVSideDisconnect",
-        Kind::Bool,
-        false,
-        "true",
-    ),
-    key("WebSocketPingInterval", Kind::UInt, false, "30"),
-    key("LocalAuthListEnabled", Kind::Bool, false, "true"),
-    key("LocalAuthListMaxLength", Kind::UInt, true, "1000"),
-    key("SendLocalListMaxLength", Kind::UInt, true, "250"),
-    key("MessageTimeout", Kind::UInt, false, "30"),
-];
+    StopTransactionMaxMeterValues: UInt, ro, "50";
+    SupportedFeatureProfiles: Csl, ro, SUPPORTED_PROFILES;
+    TransactionMessageAttempts: UInt, rw, "3";
+    TransactionMessageRetryInterval: UInt, rw, "60";
+    UnlockConnectorOnEVSideDisconnect: Bool, rw, "true";
+    WebSocketPingInterval: UInt, rw, "30";
+    LocalAuthListEnabled: Bool, rw, "true";
+    LocalAuthListMaxLength: UInt, ro, "1000";
+    SendLocalListMaxLength: UInt, ro, "250";
+    MessageTimeout: UInt, rw, "30";
+}
+
+impl Key {
+    /// The key's definition.
+    pub fn def(self) -> &'static KeyDef {
+        &KEYS[self as usize]
+    }
+
+    /// The canonical OCPP spelling.
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
+}
 
 /// Looks a key up by name. Keys are CiString50Type in OCPP, so any letter case matches; the
 /// canonical spelling is what we report.
@@ -248,25 +243,24 @@ pub fn validate_entry(key_name: &str, value: &str) -> Result<(), ConfigError> {
 }
 
 /// The effective configuration: defaults, overlaid by installer values, overlaid by values the
-/// central system set (persisted).
+/// central system set (persisted). Values are kept in canonical form, indexed by [`Key`].
 #[derive(Clone, Debug)]
 pub struct Config {
-    values: BTreeMap<&'static str, String>,
+    values: Vec<String>,
 }
 
 impl Config {
     /// Defaults overlaid with installer entries (already validated).
     pub fn new(installer: &[(String, String)]) -> Result<Config, ConfigError> {
-        let mut values: BTreeMap<&'static str, String> = KEYS
-            .iter()
-            .map(|k| (k.name, k.default.to_string()))
-            .collect();
+        let mut config = Config {
+            values: KEYS.iter().map(|k| k.default.to_string()).collect(),
+        };
         for (k, v) in installer {
             validate_entry(k, v)?;
             let def = lookup(k).expect("validated");
-            values.insert(def.name, normalize(def, v).expect("validated"));
+            config.set(def, normalize(def, v).expect("validated"));
         }
-        Ok(Config { values })
+        Ok(config)
     }
 
     /// Sets a value already known to be valid (restored from the store). Bad stored values are
@@ -275,7 +269,7 @@ impl Config {
         match lookup(key_name) {
             Some(def) if !def.readonly => match normalize(def, value) {
                 Ok(v) => {
-                    self.values.insert(def.name, v);
+                    self.set(def, v);
                     true
                 }
                 Err(_) => false,
@@ -284,7 +278,8 @@ impl Config {
         }
     }
 
-    /// Checks a ChangeConfiguration; returns the canonical key name and value to store.
+    /// Checks a ChangeConfiguration; returns the key's definition and the canonical value to
+    /// store.
     pub fn check_change(
         &self,
         key_name: &str,
@@ -309,35 +304,63 @@ impl Config {
 
     /// Stores a checked value.
     pub fn set(&mut self, def: &'static KeyDef, value: String) {
-        self.values.insert(def.name, value);
+        self.values[def.key as usize] = value;
     }
 
-    /// The value of a key (any case), if the key exists.
+    /// The value of a key given by name (any case), if the key exists: for the wire
+    /// (GetConfiguration) and the shell. Code reads values with the typed accessors.
     pub fn get(&self, key_name: &str) -> Option<&str> {
-        lookup(key_name).and_then(|d| self.values.get(d.name).map(String::as_str))
+        lookup(key_name).map(|d| self.value(d.key))
     }
 
-    /// A boolean key's value (false if absent: the table makes that impossible).
-    pub fn flag(&self, key_name: &str) -> bool {
-        self.get(key_name) == Some("true")
+    /// The canonical value of a key.
+    pub fn value(&self, key: Key) -> &str {
+        &self.values[key as usize]
     }
 
-    /// An integer key's value (0 if absent).
-    pub fn uint(&self, key_name: &str) -> u64 {
-        self.get(key_name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_default()
+    /// A boolean key's value.
+    pub fn flag(&self, key: Key) -> bool {
+        debug_assert_eq!(key.def().kind, Kind::Bool, "{key:?} is not a boolean");
+        self.value(key) == "true"
     }
 
-    /// A CSL key's items.
-    pub fn list(&self, key_name: &str) -> Vec<String> {
-        self.get(key_name)
-            .map(|v| {
-                v.split(',')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// An integer key's value (stored values are checked, so this never falls back in practice).
+    pub fn uint(&self, key: Key) -> u64 {
+        debug_assert_eq!(key.def().kind, Kind::UInt, "{key:?} is not an integer");
+        self.value(key).parse().unwrap_or_default()
+    }
+
+    /// A list key's items.
+    pub fn list(&self, key: Key) -> Vec<String> {
+        self.value(key)
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_indexed_by_key() {
+        for (i, def) in KEYS.iter().enumerate() {
+            assert_eq!(def.key as usize, i, "{}", def.name);
+            assert_eq!(format!("{:?}", def.key), def.name);
+        }
+    }
+
+    #[test]
+    fn typed_reads_see_installer_values_and_defaults() {
+        let c = Config::new(&[("heartbeatinterval".into(), "60".into())]).unwrap();
+        assert_eq!(c.uint(Key::HeartbeatInterval), 60);
+        assert!(c.flag(Key::AuthorizationCacheEnabled));
+        assert_eq!(c.get("HEARTBEATINTERVAL"), Some("60"));
+        assert_eq!(
+            c.list(Key::MeterValuesSampledData),
+            vec!["Energy.Active.Import.Register".to_string()]
+        );
     }
 }

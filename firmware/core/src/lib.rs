@@ -22,7 +22,7 @@ pub use charger::{
     AuthorizationMode, Charger, ConfigEntry, LocalReply, LocalRequest, LocalStatus,
     TransactionView, WRITE_ONLY_KEYS,
 };
-pub use config::{validate_entry, ConfigError};
+pub use config::{validate_entry, ConfigError, Key};
 pub use io::{BoardInput, HardwareCmd, Input, Output, PilotState};
 pub use settings::{validate_installer_config, Settings};
 pub use status::{BoardView, ConnectorStatus};

@@ -1,19 +1,23 @@
 //! Presented id tags: start, stop, release a held lock; online Authorize or the offline decision.
 
 use rust_ocpp::v1_6::messages::authorize::AuthorizeRequest;
-use rust_ocpp::v1_6::types::{AuthorizationStatus, IdTagInfo};
+use rust_ocpp::v1_6::types::{AuthorizationStatus, IdTagInfo, Reason};
 use serde_json::Value;
 
-use super::{keys, AuthPurpose, Authorized, CallKind, Charger, WaitingCall};
+use super::link::{CallKind, WaitingCall};
+use super::session::{AuthPurpose, Authorized};
+use super::start_gate::StartStep;
+use super::{keys, Charger};
 use crate::auth::{self, OfflinePolicy};
+use crate::config::Key;
 
 impl Charger {
     fn policy(&self) -> OfflinePolicy {
         OfflinePolicy {
-            local_list_enabled: self.config.flag("LocalAuthListEnabled"),
-            cache_enabled: self.config.flag("AuthorizationCacheEnabled"),
-            local_authorize_offline: self.config.flag("LocalAuthorizeOffline"),
-            allow_offline_tx_for_unknown_id: self.config.flag("AllowOfflineTxForUnknownId"),
+            local_list_enabled: self.config.flag(Key::LocalAuthListEnabled),
+            cache_enabled: self.config.flag(Key::AuthorizationCacheEnabled),
+            local_authorize_offline: self.config.flag(Key::LocalAuthorizeOffline),
+            allow_offline_tx_for_unknown_id: self.config.flag(Key::AllowOfflineTxForUnknownId),
         }
     }
 
@@ -61,48 +65,35 @@ impl Charger {
             return;
         }
         // A DeAuthorized stop left the cable locked: the same tag or parent releases it.
-        if let Some(hold) = self.hold.clone() {
+        if let Some(hold) = self.connector.hold.clone() {
             if hold.tag.eq_ignore_ascii_case(tag) || self.same_parent(tag, hold.parent.as_deref()) {
                 self.release_hold();
                 return;
             }
-            if hold.parent.is_some() && self.online() && self.known_parent(tag).is_none() {
+            if hold.parent.is_some() && self.link.online() && self.known_parent(tag).is_none() {
                 self.send_authorize(tag, AuthPurpose::ReleaseHold);
             }
             return;
         }
-        if let Some(tx) = self.tx.clone() {
+        if let Some(tx) = self.session.tx.clone() {
             if tx.tag.eq_ignore_ascii_case(tag) {
                 // §4.1: the same tag stops without asking the central system.
-                self.stop_transaction("Local", Some(tag));
+                self.stop_transaction(Reason::Local, Some(tag));
             } else if self.same_parent(tag, tx.parent.as_deref()) {
-                self.stop_transaction("Local", Some(tag));
-            } else if tx.parent.is_some() && self.online() && !self.auth_pending {
+                self.stop_transaction(Reason::Local, Some(tag));
+            } else if tx.parent.is_some() && self.link.online() && !self.session.auth_pending {
                 self.send_authorize(tag, AuthPurpose::Stop);
             } else {
                 tracing::info!(%tag, "tag does not belong to the running transaction");
             }
             return;
         }
-        if !self.available {
-            tracing::info!(%tag, "connector is Unavailable; tag ignored");
+        if let Err(why) = self.may_start(StartStep::AcceptTag) {
+            tracing::info!(%tag, ?why, "a session cannot start now; tag ignored");
             return;
         }
-        if self.finishing && self.pilot.plugged() {
-            // §4.9 Finishing: not available for a new user until the EV is unplugged.
-            tracing::info!(%tag, "connector is Finishing; tag ignored");
-            return;
-        }
-        if self.auth_pending {
-            tracing::info!(%tag, "authorization already in progress; tag ignored");
-            return;
-        }
-        if let Some(a) = &self.authorized {
-            tracing::info!(%tag, authorized = %a.tag, "already authorized; tag ignored");
-            return;
-        }
-        if self.online() {
-            if self.config.flag("LocalPreAuthorize") {
+        if self.link.online() {
+            if self.config.flag(Key::LocalPreAuthorize) {
                 if let Some(parent) = self.locally_valid(tag) {
                     tracing::info!(%tag, "authorized locally (LocalPreAuthorize)");
                     self.grant(tag, parent);
@@ -129,10 +120,9 @@ impl Charger {
         })
         .unwrap_or(Value::Null);
         if purpose == AuthPurpose::Start {
-            self.auth_pending = true;
+            self.session.auth_pending = true;
         }
-        self.waiting.push_back(WaitingCall {
-            action: "Authorize",
+        self.link.waiting.push_back(WaitingCall {
             payload,
             kind: CallKind::Authorize {
                 tag: tag.to_string(),
@@ -153,8 +143,8 @@ impl Charger {
 
     /// Authorizes `tag` to start; the transaction starts when the EV is (or gets) plugged in.
     pub(super) fn grant(&mut self, tag: &str, parent: Option<String>) {
-        let timeout_ms = self.config.uint("ConnectionTimeOut") * 1000;
-        self.authorized = Some(Authorized {
+        let timeout_ms = self.config.uint(Key::ConnectionTimeOut) * 1000;
+        self.session.authorized = Some(Authorized {
             tag: tag.to_string(),
             parent,
             expires_ms: self.now.mono_ms + timeout_ms,
@@ -171,7 +161,7 @@ impl Charger {
         info: Option<IdTagInfo>,
     ) {
         if purpose == AuthPurpose::Start {
-            self.auth_pending = false;
+            self.session.auth_pending = false;
         }
         let Some(info) = info else {
             if purpose == AuthPurpose::Start {
@@ -192,15 +182,15 @@ impl Charger {
                 }
             }
             AuthPurpose::Stop => {
-                let parent = self.tx.as_ref().and_then(|t| t.parent.clone());
+                let parent = self.session.tx.as_ref().and_then(|t| t.parent.clone());
                 if let (Some(p), Some(q)) = (parent, info.parent_id_tag.as_deref()) {
-                    if p.eq_ignore_ascii_case(q) && self.tx.is_some() {
-                        self.stop_transaction("Local", Some(tag));
+                    if p.eq_ignore_ascii_case(q) && self.session.tx.is_some() {
+                        self.stop_transaction(Reason::Local, Some(tag));
                     }
                 }
             }
             AuthPurpose::ReleaseHold => {
-                let parent = self.hold.as_ref().and_then(|h| h.parent.clone());
+                let parent = self.connector.hold.as_ref().and_then(|h| h.parent.clone());
                 if let (Some(p), Some(q)) = (parent, info.parent_id_tag.as_deref()) {
                     if p.eq_ignore_ascii_case(q) {
                         self.release_hold();
@@ -214,7 +204,7 @@ impl Charger {
     /// contradicts the list is reported as LocalListConflict on connector 0, §3.5.2, and the
     /// list stays as it is).
     pub(super) fn learn(&mut self, tag: &str, info: &IdTagInfo) {
-        if self.config.flag("LocalAuthListEnabled") {
+        if self.config.flag(Key::LocalAuthListEnabled) {
             if let Some(rec) = self.list.get(tag) {
                 let list_ok = rec.is_valid(self.now.utc);
                 let conf_ok = info.status == AuthorizationStatus::Accepted;
@@ -225,7 +215,7 @@ impl Charger {
                 return;
             }
         }
-        if !self.config.flag("AuthorizationCacheEnabled") {
+        if !self.config.flag(Key::AuthorizationCacheEnabled) {
             return;
         }
         let ops = self.cache.update(tag, info, self.now.utc);
@@ -233,7 +223,7 @@ impl Charger {
     }
 
     pub(super) fn release_hold(&mut self) {
-        if let Some(h) = self.hold.take() {
+        if let Some(h) = self.connector.hold.take() {
             tracing::info!(tag = %h.tag, "cable lock released");
             self.delete_state(keys::HOLD);
             self.update_hardware();

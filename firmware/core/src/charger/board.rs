@@ -1,22 +1,14 @@
-//! The board side: pilot states, cards, the stop button, PWM/contactor/lock, connector status
-//! and the energy register.
+//! Reactions to the board: pilot changes, cards, the stop button; driving PWM/contactor/lock
+//! from the state; the energy register's persistence. The connector's state is `connector.rs`.
 
+use rust_ocpp::v1_6::types::Reason;
 use serde_json::Value;
 
-use super::{keys, Charger, METER_PERSIST_PERIOD_MS};
+use super::connector::Wanted;
+use super::{keys, ts, Charger, METER_PERSIST_PERIOD_MS};
+use crate::config::Key;
 use crate::io::{HardwareCmd, Output, PilotState};
 use crate::status::ConnectorStatus;
-
-/// PWM duty (permille) that offers `amps` (IEC 61851-1 table A.8: 6–51 A: duty = A / 0.6 %;
-/// 51–80 A: duty = A / 2.5 + 64 %).
-pub fn duty_permille(amps: f32) -> u16 {
-    let pct = if amps <= 51.0 {
-        amps / 0.6
-    } else {
-        amps / 2.5 + 64.0
-    };
-    ((pct * 10.0) as u16).clamp(100, 970)
-}
 
 /// An RFID UID as an id tag: upper-case hex.
 pub fn uid_to_tag(uid: &[u8]) -> String {
@@ -25,26 +17,30 @@ pub fn uid_to_tag(uid: &[u8]) -> String {
 
 impl Charger {
     pub(super) fn on_pilot(&mut self, p: PilotState) {
-        let old = self.pilot;
+        let old = self.connector.pilot;
         if old == p {
             return;
         }
-        self.pilot = p;
+        self.connector.pilot = p;
         tracing::debug!(from = ?old, to = ?p, "pilot changed");
         // Safety first: the contactor opens in this very call when the EV leaves C/D.
         self.update_hardware();
         if p == PilotState::A {
-            self.finishing = false;
-            if self.tx.is_some() && self.config.flag("StopTransactionOnEVSideDisconnect") {
-                self.stop_transaction("EVDisconnected", None);
+            self.connector.finishing = false;
+            if self.session.tx.is_some() && self.config.flag(Key::StopTransactionOnEVSideDisconnect)
+            {
+                self.stop_transaction(Reason::EVDisconnected, None);
             }
         }
+        // Free charge: plugging in presents the serial number as a tag, unless a tag is already
+        // in play. This is not the start gate: `present_tag` applies it (and a cable held for
+        // the serial number is released by it).
         if !old.plugged()
             && p.plugged()
             && self.settings.free_charge
-            && self.tx.is_none()
-            && self.authorized.is_none()
-            && !self.auth_pending
+            && self.session.tx.is_none()
+            && self.session.authorized.is_none()
+            && !self.session.auth_pending
         {
             let serial = self.settings.serial_number.clone();
             self.present_tag(&serial);
@@ -64,56 +60,40 @@ impl Charger {
     }
 
     pub(super) fn on_stop_button(&mut self) {
-        if self.tx.is_some() {
-            let tag = self.tx.as_ref().map(|t| t.tag.clone());
-            self.stop_transaction("Local", tag.as_deref());
-        } else if self.authorized.take().is_some() {
+        if self.session.tx.is_some() {
+            let tag = self.session.tx.as_ref().map(|t| t.tag.clone());
+            self.stop_transaction(Reason::Local, tag.as_deref());
+        } else if self.session.authorized.take().is_some() {
             tracing::info!("authorization cancelled by the stop button");
         }
     }
 
-    /// The current the meter sees: the EV load, limited to the offered current, while the
-    /// contactor is closed.
+    /// The current the meter sees (see [`super::connector::Connector::metered_current`]).
     pub(super) fn metered_current(&self) -> u16 {
-        if self.contactor {
-            let offered = (self.settings.max_current_a * 10.0) as u16;
-            self.load_da.min(offered)
-        } else {
-            0
-        }
+        self.connector.metered_current(self.settings.max_current_a)
     }
 
     /// Brings PWM, contactor and lock in line with the state. Opening happens before anything
     /// else; closing only after the transaction is persisted.
     pub(super) fn update_hardware(&mut self) {
-        let fault = self.pilot.is_fault();
-        let offering = !fault
-            && self.available_now()
-            && self.pilot.plugged()
-            && self.tx.as_ref().is_some_and(|t| !t.suspended);
-        let pwm = if fault {
-            0
-        } else if offering {
-            duty_permille(self.settings.max_current_a)
-        } else {
-            1000
-        };
-        let contactor = offering && self.pilot.wants_energy();
-        // During a transaction the cable stays locked, also when unplugged at the EV with
-        // StopTransactionOnEVSideDisconnect false (that has priority, §3.x "EV side disconnect");
-        // afterwards only a held lock keeps it.
-        let lock = self.hold.is_some() || self.tx.is_some();
-        if self.contactor && !contactor {
-            self.contactor = false;
+        let Wanted {
+            pwm,
+            contactor,
+            lock,
+        } = self
+            .connector
+            .wanted(self.session.tx.as_ref(), self.settings.max_current_a);
+        if self.connector.contactor && !contactor {
+            self.connector.contactor = false;
             self.out
                 .push_back(Output::Hardware(HardwareCmd::Contactor(false)));
         }
-        if self.pwm != pwm {
-            self.pwm = pwm;
+        if self.connector.pwm != pwm {
+            self.connector.pwm = pwm;
             self.out.push_back(Output::Hardware(HardwareCmd::Pwm(pwm)));
         }
-        if self.locked != lock {
-            self.locked = lock;
+        if self.connector.locked != lock {
+            self.connector.locked = lock;
             if lock {
                 self.emit(Output::Hardware(HardwareCmd::Lock(true)));
             } else {
@@ -121,56 +101,22 @@ impl Charger {
                     .push_back(Output::Hardware(HardwareCmd::Lock(false)));
             }
         }
-        if !self.contactor && contactor {
-            self.contactor = true;
+        if !self.connector.contactor && contactor {
+            self.connector.contactor = true;
             self.emit(Output::Hardware(HardwareCmd::Contactor(true)));
         }
     }
 
-    /// The connector is available for charging (not set Inoperative).
-    pub(super) fn available_now(&self) -> bool {
-        self.available
-    }
-
-    /// OCPP ChargePointStatus of connector 1 (§4.9), derived from the state.
+    /// Connector 1's status (§4.9): the connector's own rule, given the session.
     pub(super) fn connector_status(&self) -> ConnectorStatus {
-        if self.pilot.is_fault() {
-            return ConnectorStatus::Faulted;
-        }
-        if let Some(tx) = &self.tx {
-            if tx.suspended || (!self.available && self.pilot.plugged()) {
-                return ConnectorStatus::SuspendedEVSE;
-            }
-            if self.contactor {
-                return ConnectorStatus::Charging;
-            }
-            return ConnectorStatus::SuspendedEV;
-        }
-        if !self.available {
-            return ConnectorStatus::Unavailable;
-        }
-        if self.hold.is_some() || (self.finishing && self.pilot.plugged()) {
-            return ConnectorStatus::Finishing;
-        }
-        if self.authorized.is_some() || self.pilot.plugged() {
-            return ConnectorStatus::Preparing;
-        }
-        ConnectorStatus::Available
-    }
-
-    /// Connector 0 (the charge point as a whole).
-    pub(super) fn charge_point_status(&self) -> ConnectorStatus {
-        if self.available {
-            ConnectorStatus::Available
-        } else {
-            ConnectorStatus::Unavailable
-        }
+        self.connector
+            .status(self.session.tx.as_ref(), self.session.authorized.is_some())
     }
 
     /// Persists the register on every Wh change, and every few seconds during a transaction.
     pub(super) fn persist_meter_if_due(&mut self) {
         let wh = self.meter.wh();
-        let periodic = self.tx.is_some()
+        let periodic = self.session.tx.is_some()
             && self.now.mono_ms >= self.meter.persisted_at_ms + METER_PERSIST_PERIOD_MS;
         if wh != self.meter.persisted_wh || periodic {
             self.persist_meter();
@@ -178,7 +124,7 @@ impl Charger {
     }
 
     pub(super) fn persist_meter(&mut self) {
-        let rec = self.meter.record(super::ts(self.now.utc));
+        let rec = self.meter.record(ts(self.now.utc));
         self.meter.persisted_wh = rec.wh;
         self.meter.persisted_at_ms = self.now.mono_ms;
         self.meter.persisted_time = rec.time;
@@ -191,9 +137,11 @@ impl Charger {
     /// Late rejection with StopTransactionOnInvalidId=false: stop delivering energy once
     /// MaxEnergyOnInvalidId Wh have gone into the transaction.
     pub(super) fn check_invalid_energy(&mut self) {
-        let limit = self.config.uint("MaxEnergyOnInvalidId");
+        let limit = self.config.uint(Key::MaxEnergyOnInvalidId);
         let wh = self.meter.wh();
-        let Some(tx) = self.tx.as_mut() else { return };
+        let Some(tx) = self.session.tx.as_mut() else {
+            return;
+        };
         if tx.invalid && !tx.suspended && wh.saturating_sub(tx.meter_start) >= limit {
             tracing::info!(
                 local_tx = tx.local_id,
@@ -210,14 +158,6 @@ impl Charger {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn duty_for_16_amps_is_266_permille() {
-        assert_eq!(duty_permille(16.0), 266);
-        assert_eq!(duty_permille(6.0), 100);
-        assert_eq!(duty_permille(32.0), 533);
-        assert_eq!(duty_permille(80.0), 960);
-    }
 
     #[test]
     fn uid_becomes_upper_case_hex_tag() {

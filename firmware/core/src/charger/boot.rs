@@ -1,41 +1,27 @@
-//! Connection life cycle: BootNotification and registration, heartbeats, StatusNotification.
+//! Connection life cycle: connect/disconnect, BootNotification and registration, heartbeats.
 
 use rust_ocpp::v1_6::messages::boot_notification::BootNotificationRequest;
 use rust_ocpp::v1_6::messages::heart_beat::HeartbeatRequest;
-use rust_ocpp::v1_6::messages::status_notification::StatusNotificationRequest;
-use rust_ocpp::v1_6::types::{ChargePointErrorCode, ChargePointStatus, RegistrationStatus};
+use rust_ocpp::v1_6::types::RegistrationStatus;
 use serde_json::Value;
 
-use super::{ts, CallKind, Charger, Registration, WaitingCall};
+use super::link::{CallKind, Registration, WaitingCall};
+use super::Charger;
+use crate::config::Key;
 use crate::confs::BootConf;
-use crate::status::ConnectorStatus;
 use crate::store::{StoreOp, Table};
 
 /// Wait before re-sending a BootNotification that got no usable answer, or when the central
 /// system gave interval 0.
 const BOOT_RETRY_MS: u64 = 30_000;
 
-fn ocpp_status(s: ConnectorStatus) -> ChargePointStatus {
-    match s {
-        ConnectorStatus::Available => ChargePointStatus::Available,
-        ConnectorStatus::Preparing => ChargePointStatus::Preparing,
-        ConnectorStatus::Charging => ChargePointStatus::Charging,
-        ConnectorStatus::SuspendedEVSE => ChargePointStatus::SuspendedEVSE,
-        ConnectorStatus::SuspendedEV => ChargePointStatus::SuspendedEV,
-        ConnectorStatus::Finishing => ChargePointStatus::Finishing,
-        ConnectorStatus::Reserved => ChargePointStatus::Reserved,
-        ConnectorStatus::Unavailable => ChargePointStatus::Unavailable,
-        ConnectorStatus::Faulted => ChargePointStatus::Faulted,
-    }
-}
-
 impl Charger {
     pub(super) fn on_connected(&mut self) {
         tracing::info!("connected to the central system");
-        self.connected = true;
-        match self.registration {
+        self.link.connected = true;
+        match self.link.registration {
             Registration::Unknown | Registration::Pending => {
-                self.boot_at_ms = Some(self.now.mono_ms);
+                self.link.boot_at_ms = Some(self.now.mono_ms);
             }
             // A reconnect: say hello at once, so the central system sees the charger is back
             // even when nothing changed while offline.
@@ -45,28 +31,28 @@ impl Charger {
     }
 
     pub(super) fn on_disconnected(&mut self) {
-        if !self.connected {
+        if !self.link.connected {
             return;
         }
         tracing::warn!("disconnected from the central system");
-        self.connected = false;
+        self.link.connected = false;
         // Offline time consumes no attempts: an unanswered transaction message is simply resent.
-        if let Some(o) = self.outstanding.take() {
+        if let Some(o) = self.link.outstanding.take() {
             self.on_call_failed(o.kind, false);
         }
-        for call in std::mem::take(&mut self.waiting) {
+        for call in std::mem::take(&mut self.link.waiting) {
             match call.kind {
-                CallKind::Status { connector } => self.reported[connector as usize] = None,
+                CallKind::Status { connector } => self.reports.reported[connector as usize] = None,
                 CallKind::Authorize { tag, purpose } => {
                     self.on_authorize_result(&tag, purpose, None)
                 }
                 _ => {}
             }
         }
-        if self.registration != Registration::Accepted
-            && self.registration != Registration::Rejected
+        if self.link.registration != Registration::Accepted
+            && self.link.registration != Registration::Rejected
         {
-            self.boot_at_ms = Some(self.now.mono_ms);
+            self.link.boot_at_ms = Some(self.now.mono_ms);
         }
     }
 
@@ -88,26 +74,27 @@ impl Charger {
 
     /// Sends BootNotification when due and nothing else is in flight.
     pub(super) fn boot_if_due(&mut self) {
-        if !self.connected
-            || self.registration == Registration::Accepted
+        if !self.link.connected
+            || self.link.registration == Registration::Accepted
             || self.reset_pending.is_some()
         {
             return;
         }
-        let Some(at) = self.boot_at_ms else { return };
-        if self.now.mono_ms < at || self.outstanding.is_some() {
+        let Some(at) = self.link.boot_at_ms else {
+            return;
+        };
+        if self.now.mono_ms < at || self.link.outstanding.is_some() {
             return;
         }
-        self.boot_at_ms = None;
+        self.link.boot_at_ms = None;
         let payload = self.boot_request();
-        self.send_call("BootNotification", payload, CallKind::Boot);
+        self.send_call(payload, CallKind::Boot);
     }
 
     /// Queues a BootNotification asked for by TriggerMessage.
     pub(super) fn trigger_boot(&mut self) {
         let payload = self.boot_request();
-        self.waiting.push_back(WaitingCall {
-            action: "BootNotification",
+        self.link.waiting.push_back(WaitingCall {
             payload,
             kind: CallKind::Boot,
             triggered: true,
@@ -117,8 +104,8 @@ impl Charger {
     /// The answer to a BootNotification (`None`: timeout, CallError or malformed answer).
     pub(super) fn on_boot_result(&mut self, conf: Option<BootConf>) {
         let Some(conf) = conf else {
-            if self.registration != Registration::Accepted {
-                self.boot_at_ms = Some(self.now.mono_ms + BOOT_RETRY_MS);
+            if self.link.registration != Registration::Accepted {
+                self.link.boot_at_ms = Some(self.now.mono_ms + BOOT_RETRY_MS);
             }
             return;
         };
@@ -126,12 +113,14 @@ impl Charger {
         match conf.status {
             RegistrationStatus::Accepted => {
                 tracing::info!(interval = conf.interval, "boot accepted");
-                let first = self.registration != Registration::Accepted;
-                self.registration = Registration::Accepted;
-                self.boot_at_ms = None;
+                let first = self.link.registration != Registration::Accepted;
+                self.link.registration = Registration::Accepted;
+                self.link.boot_at_ms = None;
                 if conf.interval > 0 {
                     let v = conf.interval.to_string();
-                    if let Ok((def, v)) = self.config.check_change("HeartbeatInterval", &v) {
+                    if let Ok((def, v)) =
+                        self.config.check_change(Key::HeartbeatInterval.name(), &v)
+                    {
                         self.config.set(def, v.clone());
                         self.persist(vec![StoreOp::Put {
                             table: Table::Config,
@@ -142,18 +131,18 @@ impl Charger {
                 }
                 if first {
                     // §4.9 / E-3.22: report connector 0 and every connector after Accepted.
-                    self.reported = [None, None];
-                    self.status_since.1 = self
+                    self.reports.reported = [None, None];
+                    self.reports.since_ms = self
                         .now
                         .mono_ms
-                        .saturating_sub(self.config.uint("MinimumStatusDuration") * 1000);
+                        .saturating_sub(self.config.uint(Key::MinimumStatusDuration) * 1000);
                 }
             }
             RegistrationStatus::Pending => {
                 tracing::info!(interval = conf.interval, "boot pending");
-                if self.registration != Registration::Accepted {
-                    self.registration = Registration::Pending;
-                    self.boot_at_ms = Some(
+                if self.link.registration != Registration::Accepted {
+                    self.link.registration = Registration::Pending;
+                    self.link.boot_at_ms = Some(
                         self.now.mono_ms
                             + if interval_ms == 0 {
                                 BOOT_RETRY_MS
@@ -165,9 +154,9 @@ impl Charger {
             }
             RegistrationStatus::Rejected => {
                 tracing::warn!(interval = conf.interval, "boot rejected");
-                self.registration = Registration::Rejected;
-                self.waiting.clear();
-                self.boot_at_ms = Some(
+                self.link.registration = Registration::Rejected;
+                self.link.waiting.clear();
+                self.link.boot_at_ms = Some(
                     self.now.mono_ms
                         + if interval_ms == 0 {
                             BOOT_RETRY_MS
@@ -179,115 +168,25 @@ impl Charger {
         }
     }
 
-    /// Rejected registration lasts until the boot interval passes.
-    pub(super) fn rejected_now(&self) -> bool {
-        self.registration == Registration::Rejected
-    }
-
     pub(super) fn heartbeat_if_due(&mut self) {
-        let hb = self.config.uint("HeartbeatInterval");
-        if hb == 0 || !self.online() || self.outstanding.is_some() || !self.waiting.is_empty() {
+        let hb = self.config.uint(Key::HeartbeatInterval);
+        if hb == 0
+            || !self.link.online()
+            || self.link.outstanding.is_some()
+            || !self.link.waiting.is_empty()
+        {
             return;
         }
-        if self.now.mono_ms >= self.last_sent_ms + hb * 1000 {
+        if self.now.mono_ms >= self.link.last_sent_ms + hb * 1000 {
             self.queue_heartbeat(false);
         }
     }
 
     pub(super) fn queue_heartbeat(&mut self, triggered: bool) {
-        self.waiting.push_back(WaitingCall {
-            action: "Heartbeat",
+        self.link.waiting.push_back(WaitingCall {
             payload: serde_json::to_value(HeartbeatRequest {}).unwrap_or(Value::Null),
             kind: CallKind::Heartbeat,
             triggered,
         });
     }
-
-    fn status_payload(&self, connector: u32, error: ChargePointErrorCode) -> Value {
-        let (status, since) = if connector == 0 {
-            (self.charge_point_status(), self.now.utc)
-        } else {
-            (self.status_since.0, self.status_since.2)
-        };
-        let error_code = if connector == 1 && status == ConnectorStatus::Faulted {
-            ChargePointErrorCode::EVCommunicationError
-        } else {
-            error
-        };
-        let req = StatusNotificationRequest {
-            connector_id: connector,
-            error_code,
-            info: None,
-            status: ocpp_status(status),
-            timestamp: Some(ts(since)),
-            vendor_id: None,
-            vendor_error_code: None,
-        };
-        serde_json::to_value(req).unwrap_or(Value::Null)
-    }
-
-    /// Queues a StatusNotification for `connector` with the current status.
-    pub(super) fn queue_status(&mut self, connector: u32, triggered: bool) {
-        let payload = self.status_payload(connector, ChargePointErrorCode::NoError);
-        self.reported[connector as usize] = Some(if connector == 0 {
-            self.charge_point_status()
-        } else {
-            self.status_since.0
-        });
-        // Errata v4 3.19 (§4.9): every status that held for MinimumStatusDuration is reported,
-        // in order with its own timestamp, also when it changed while another CALL was out.
-        // Only a central system that stops answering would let them pile up: beyond
-        // MAX_WAITING_STATUSES the newest waiting report is brought up to date instead.
-        if !triggered {
-            let mut waiting = self
-                .waiting
-                .iter_mut()
-                .filter(|c| c.kind == CallKind::Status { connector } && !c.triggered);
-            if let Some(last) = waiting.by_ref().nth(MAX_WAITING_STATUSES - 1) {
-                let last = waiting.last().unwrap_or(last);
-                last.payload = payload;
-                return;
-            }
-        }
-        self.waiting.push_back(WaitingCall {
-            action: "StatusNotification",
-            payload,
-            kind: CallKind::Status { connector },
-            triggered,
-        });
-    }
-
-    /// A StartTransaction.conf contradicted the local list (§3.5.2).
-    pub(super) fn queue_local_list_conflict(&mut self) {
-        let payload = self.status_payload(0, ChargePointErrorCode::LocalListConflict);
-        self.waiting.push_back(WaitingCall {
-            action: "StatusNotification",
-            payload,
-            kind: CallKind::Status { connector: 0 },
-            triggered: false,
-        });
-    }
-
-    /// Follows connector status changes and reports them once stable for MinimumStatusDuration.
-    pub(super) fn track_status(&mut self) {
-        let cur = self.connector_status();
-        if cur != self.status_since.0 {
-            tracing::info!(from = ?self.status_since.0, to = ?cur, "connector status");
-            self.status_since = (cur, self.now.mono_ms, self.now.utc);
-        }
-        if !self.online() {
-            return;
-        }
-        if self.reported[0] != Some(self.charge_point_status()) {
-            self.queue_status(0, false);
-        }
-        let stable_ms = self.config.uint("MinimumStatusDuration") * 1000;
-        if self.reported[1] != Some(cur) && self.now.mono_ms >= self.status_since.1 + stable_ms {
-            self.queue_status(1, false);
-        }
-    }
 }
-
-/// Status reports per connector that may wait behind an outstanding CALL before the newest
-/// one is updated in place (a stuck central system must not grow memory without bound).
-const MAX_WAITING_STATUSES: usize = 16;

@@ -1,100 +1,66 @@
-//! Requests from the central system: decoded strictly, answered with a CALLRESULT or CALLERROR.
-//! Anything that changes persistent state is persisted before the answer goes out.
+//! Requests from the central system: decoded ([`CsmsRequest`]), answered with a CALLRESULT or
+//! CALLERROR, then a typed [`FollowUp`] applied. Anything that changes persistent state is
+//! persisted before the answer goes out.
 
 use rust_ocpp::v1_6::messages::change_availability::{
     ChangeAvailabilityRequest, ChangeAvailabilityResponse,
 };
-use rust_ocpp::v1_6::messages::change_configuration::{
-    ChangeConfigurationRequest, ChangeConfigurationResponse,
-};
+use rust_ocpp::v1_6::messages::change_configuration::ChangeConfigurationResponse;
 use rust_ocpp::v1_6::messages::clear_cache::ClearCacheResponse;
-use rust_ocpp::v1_6::messages::data_transfer::{DataTransferRequest, DataTransferResponse};
-use rust_ocpp::v1_6::messages::get_configuration::{
-    GetConfigurationRequest, GetConfigurationResponse,
-};
+use rust_ocpp::v1_6::messages::data_transfer::DataTransferResponse;
+use rust_ocpp::v1_6::messages::get_configuration::GetConfigurationResponse;
 use rust_ocpp::v1_6::messages::get_local_list_version::GetLocalListVersionResponse;
 use rust_ocpp::v1_6::messages::meter_values::MeterValuesRequest;
-use rust_ocpp::v1_6::messages::remote_start_transaction::{
-    RemoteStartTransactionRequest, RemoteStartTransactionResponse,
-};
-use rust_ocpp::v1_6::messages::remote_stop_transaction::{
-    RemoteStopTransactionRequest, RemoteStopTransactionResponse,
-};
-use rust_ocpp::v1_6::messages::reset::{ResetRequest, ResetResponse};
+use rust_ocpp::v1_6::messages::remote_start_transaction::RemoteStartTransactionResponse;
+use rust_ocpp::v1_6::messages::remote_stop_transaction::RemoteStopTransactionResponse;
+use rust_ocpp::v1_6::messages::reset::ResetResponse;
 use rust_ocpp::v1_6::messages::send_local_list::{SendLocalListRequest, SendLocalListResponse};
 use rust_ocpp::v1_6::messages::trigger_message::{TriggerMessageRequest, TriggerMessageResponse};
-use rust_ocpp::v1_6::messages::unlock_connector::{
-    UnlockConnectorRequest, UnlockConnectorResponse,
-};
+use rust_ocpp::v1_6::messages::unlock_connector::UnlockConnectorResponse;
 use rust_ocpp::v1_6::types::{
     AvailabilityStatus, AvailabilityType, ClearCacheStatus, ConfigurationStatus,
-    DataTransferStatus, KeyValue, MessageTrigger, ReadingContext, RemoteStartStopStatus,
-    ResetRequestStatus, ResetResponseStatus, TriggerMessageStatus, UnlockStatus, UpdateStatus,
-    UpdateType,
+    DataTransferStatus, KeyValue, MessageTrigger, ReadingContext, Reason, RemoteStartStopStatus,
+    ResetResponseStatus, TriggerMessageStatus, UnlockStatus, UpdateStatus, UpdateType,
 };
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{keys, ts, CallKind, Charger, PendingReset, Registration, WaitingCall};
+use super::csms_request::CsmsRequest;
+use super::link::{CallKind, Registration, WaitingCall};
+use super::start_gate::StartStep;
+use super::{keys, ts, Charger};
 use crate::auth::TagRecord;
-use crate::config::{self, ConfigError};
+use crate::config::{self, ConfigError, Key};
 use crate::io::Output;
-use crate::ocppj::{self, ErrorCode};
+use crate::ocppj;
 use crate::store::{StoreOp, Table};
 
-/// Actions of profiles we do not implement (Reservation, SmartCharging, FirmwareManagement).
-const UNSUPPORTED: &[&str] = &[
-    "ReserveNow",
-    "CancelReservation",
-    "SetChargingProfile",
-    "ClearChargingProfile",
-    "GetCompositeSchedule",
-    "GetDiagnostics",
-    "UpdateFirmware",
-];
-
-/// Top-level fields each action accepts (the official schemas forbid additional properties).
-fn allowed_fields(action: &str) -> Option<&'static [&'static str]> {
-    Some(match action {
-        "ChangeConfiguration" => &["key", "value"],
-        "GetConfiguration" => &["key"],
-        "ClearCache" | "GetLocalListVersion" => &[],
-        "SendLocalList" => &["listVersion", "localAuthorizationList", "updateType"],
-        "RemoteStartTransaction" => &["connectorId", "idTag", "chargingProfile"],
-        "RemoteStopTransaction" => &["transactionId"],
-        "Reset" => &["type"],
-        "TriggerMessage" => &["requestedMessage", "connectorId"],
-        "ChangeAvailability" => &["connectorId", "type"],
-        "UnlockConnector" => &["connectorId"],
-        "DataTransfer" => &["vendorId", "messageId", "data"],
-        _ => return None,
-    })
+/// What to do once the answer to a request is sent (the answer goes out first, so the central
+/// system learns e.g. that a Reset is accepted before the StopTransaction it causes).
+#[derive(Debug)]
+enum FollowUp {
+    Nothing,
+    /// RemoteStartTransaction accepted for this tag.
+    RemoteStart(String),
+    /// Stop the running transaction (RemoteStopTransaction accepted).
+    Stop(Reason),
+    Reset {
+        hard: bool,
+    },
+    /// UnlockConnector: stop, release a held cable, unlock.
+    Unlock,
+    /// TriggerMessage accepted.
+    Trigger(Triggered),
 }
 
-/// A request we refuse with a CallError.
-type Refusal = (ErrorCode, String);
-
-fn id_tag_ok(tag: &str) -> Result<(), Refusal> {
-    if tag.is_empty() || tag.chars().count() > 20 {
-        Err((
-            ErrorCode::PropertyConstraintViolation,
-            format!("idTag `{tag}` must be 1..=20 characters"),
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-/// A CiStringNType field: at most `max` characters (the schemas' maxLength counts characters).
-fn max_len(field: &str, value: &str, max: usize) -> Result<(), Refusal> {
-    if value.chars().count() > max {
-        Err((
-            ErrorCode::PropertyConstraintViolation,
-            format!("{field} longer than {max} characters"),
-        ))
-    } else {
-        Ok(())
-    }
+/// A message TriggerMessage asked for, with its connector where that matters.
+#[derive(Debug)]
+enum Triggered {
+    Boot,
+    Heartbeat,
+    /// `None`: connector 0 and connector 1.
+    Status(Option<u32>),
+    MeterValues(Option<u32>),
 }
 
 fn to_json<T: Serialize>(v: T) -> Value {
@@ -102,39 +68,14 @@ fn to_json<T: Serialize>(v: T) -> Value {
 }
 
 impl Charger {
+    /// One CALL: decoded into a [`CsmsRequest`] (or refused with a CallError), answered, then
+    /// its follow-up applied.
     pub(super) fn on_call(&mut self, id: &str, action: &str, payload: &Value) {
-        let result = if UNSUPPORTED.contains(&action) {
-            Err((
-                ErrorCode::NotSupported,
-                format!(
-                    "{action} is not supported (profiles: {})",
-                    config::SUPPORTED_PROFILES
-                ),
-            ))
-        } else {
-            match allowed_fields(action) {
-                None => Err((
-                    ErrorCode::NotImplemented,
-                    format!("unknown action {action}"),
-                )),
-                Some(allowed) => {
-                    let extra = payload
-                        .as_object()
-                        .and_then(|o| o.keys().find(|k| !allowed.contains(&k.as_str())).cloned());
-                    match extra {
-                        Some(k) => Err((
-                            ErrorCode::FormationViolation,
-                            format!("unexpected field `{k}` in {action}"),
-                        )),
-                        None => self.dispatch(action, payload),
-                    }
-                }
-            }
-        };
-        match result {
-            Ok((answer, after)) => {
+        match CsmsRequest::from_frame(action, payload) {
+            Ok(req) => {
+                let (answer, follow_up) = self.answer(req);
                 self.emit(Output::Send(ocppj::call_result(id, &answer)));
-                after(self);
+                self.apply(follow_up);
             }
             Err((code, why)) => {
                 tracing::warn!(%id, action, code = code.as_str(), %why, "refusing request");
@@ -143,177 +84,136 @@ impl Charger {
         }
     }
 
-    /// Handles a known action. Returns the answer and what to do once it is sent.
-    #[allow(clippy::type_complexity)]
-    fn dispatch(
-        &mut self,
-        action: &str,
-        payload: &Value,
-    ) -> Result<(Value, Box<dyn FnOnce(&mut Charger)>), Refusal> {
-        let nothing: Box<dyn FnOnce(&mut Charger)> = Box::new(|_| {});
-        match action {
-            "ChangeConfiguration" => {
-                let req: ChangeConfigurationRequest = ocppj::decode(payload)?;
-                max_len("key", &req.key, 50)?;
-                max_len("value", &req.value, 500)?;
+    /// Answers a decoded request. What changes persistent state is done here, so it is
+    /// persisted before the answer goes out; what must follow the answer is returned.
+    fn answer(&mut self, req: CsmsRequest) -> (Value, FollowUp) {
+        let nothing = FollowUp::Nothing;
+        match req {
+            CsmsRequest::ChangeConfiguration(req) => {
                 let status = self.change_configuration(&req.key, &req.value);
-                Ok((to_json(ChangeConfigurationResponse { status }), nothing))
+                (to_json(ChangeConfigurationResponse { status }), nothing)
             }
-            "GetConfiguration" => {
-                let req: GetConfigurationRequest = ocppj::decode(payload)?;
-                for k in req.key.iter().flatten() {
-                    max_len("key", k, 50)?;
-                }
-                Ok((
-                    self.get_configuration(req.key.unwrap_or_default())?,
-                    nothing,
-                ))
-            }
-            "ClearCache" => {
+            CsmsRequest::GetConfiguration(keys) => (self.get_configuration(keys), nothing),
+            CsmsRequest::ClearCache => {
                 let status = if self.clear_authorization_cache() {
                     ClearCacheStatus::Accepted
                 } else {
                     ClearCacheStatus::Rejected
                 };
-                Ok((to_json(ClearCacheResponse { status }), nothing))
+                (to_json(ClearCacheResponse { status }), nothing)
             }
-            "GetLocalListVersion" => {
-                let list_version = if self.config.flag("LocalAuthListEnabled") {
+            CsmsRequest::GetLocalListVersion => {
+                let list_version = if self.config.flag(Key::LocalAuthListEnabled) {
                     self.list.reported_version()
                 } else {
                     -1
                 };
-                Ok((
+                (
                     to_json(GetLocalListVersionResponse { list_version }),
                     nothing,
-                ))
+                )
             }
-            "SendLocalList" => {
-                let req: SendLocalListRequest = ocppj::decode(payload)?;
-                let status = self.send_local_list(req)?;
-                Ok((to_json(SendLocalListResponse { status }), nothing))
+            CsmsRequest::SendLocalList(req) => {
+                let status = self.send_local_list(req);
+                (to_json(SendLocalListResponse { status }), nothing)
             }
-            "RemoteStartTransaction" => {
-                // SmartCharging is not supported, so a chargingProfile is ignored; it only has to
-                // be an object (rust-ocpp's profile type also rejects valid profiles).
-                let mut payload = payload.clone();
-                if let Some(p) = payload
-                    .as_object_mut()
-                    .and_then(|o| o.remove("chargingProfile"))
-                {
-                    if !p.is_object() {
-                        return Err((
-                            ErrorCode::TypeConstraintViolation,
-                            "chargingProfile must be an object".into(),
-                        ));
-                    }
+            CsmsRequest::RemoteStartTransaction(req) => {
+                let ok = req.connector_id.is_none_or(|c| c == 1)
+                    && self.may_start(StartStep::RemoteStart).is_ok();
+                if ok {
+                    (
+                        to_json(RemoteStartTransactionResponse {
+                            status: RemoteStartStopStatus::Accepted,
+                        }),
+                        FollowUp::RemoteStart(req.id_tag),
+                    )
+                } else {
+                    (
+                        to_json(RemoteStartTransactionResponse {
+                            status: RemoteStartStopStatus::Rejected,
+                        }),
+                        nothing,
+                    )
                 }
-                let req: RemoteStartTransactionRequest = ocppj::decode(&payload)?;
-                id_tag_ok(&req.id_tag)?;
-                let ok = self.registration == Registration::Accepted
-                    && req.connector_id.is_none_or(|c| c == 1)
-                    && self.tx.is_none()
-                    && self.hold.is_none()
-                    && !(self.finishing && self.pilot.plugged())
-                    && self.reset_pending.is_none()
-                    && !self.auth_pending
-                    && self.available
-                    && !self.pilot.is_fault();
-                let status = if ok {
-                    RemoteStartStopStatus::Accepted
-                } else {
-                    RemoteStartStopStatus::Rejected
-                };
-                let tag = req.id_tag.clone();
-                let after: Box<dyn FnOnce(&mut Charger)> = if ok {
-                    Box::new(move |c: &mut Charger| c.remote_start(&tag))
-                } else {
-                    nothing
-                };
-                Ok((to_json(RemoteStartTransactionResponse { status }), after))
             }
-            "RemoteStopTransaction" => {
-                let req: RemoteStopTransactionRequest = ocppj::decode(payload)?;
-                let ok = self.registration == Registration::Accepted
-                    && self
-                        .tx
-                        .as_ref()
-                        .is_some_and(|t| self.tx_ids.get(&t.local_id) == Some(&req.transaction_id));
-                let status = if ok {
-                    RemoteStartStopStatus::Accepted
+            CsmsRequest::RemoteStopTransaction(req) => {
+                let ok = self.link.registration == Registration::Accepted
+                    && self.session.tx.as_ref().is_some_and(|t| {
+                        self.outbox.tx_ids.get(&t.local_id) == Some(&req.transaction_id)
+                    });
+                let (status, follow_up) = if ok {
+                    (
+                        RemoteStartStopStatus::Accepted,
+                        FollowUp::Stop(Reason::Remote),
+                    )
                 } else {
-                    RemoteStartStopStatus::Rejected
+                    (RemoteStartStopStatus::Rejected, nothing)
                 };
-                let after: Box<dyn FnOnce(&mut Charger)> = if ok {
-                    Box::new(|c: &mut Charger| c.stop_transaction("Remote", None))
-                } else {
-                    nothing
-                };
-                Ok((to_json(RemoteStopTransactionResponse { status }), after))
+                (to_json(RemoteStopTransactionResponse { status }), follow_up)
             }
-            "Reset" => {
-                let req: ResetRequest = ocppj::decode(payload)?;
-                let hard = matches!(req.kind, ResetRequestStatus::Hard);
-                let after: Box<dyn FnOnce(&mut Charger)> =
-                    Box::new(move |c: &mut Charger| c.reset(hard));
-                Ok((
-                    to_json(ResetResponse {
-                        status: ResetResponseStatus::Accepted,
-                    }),
-                    after,
-                ))
+            CsmsRequest::Reset { hard } => (
+                to_json(ResetResponse {
+                    status: ResetResponseStatus::Accepted,
+                }),
+                FollowUp::Reset { hard },
+            ),
+            CsmsRequest::TriggerMessage(req) => {
+                let (status, follow_up) = trigger(req);
+                (to_json(TriggerMessageResponse { status }), follow_up)
             }
-            "TriggerMessage" => {
-                let req: TriggerMessageRequest = ocppj::decode(payload)?;
-                self.trigger(req)
-            }
-            "ChangeAvailability" => {
-                let req: ChangeAvailabilityRequest = ocppj::decode(payload)?;
+            CsmsRequest::ChangeAvailability(req) => {
                 let status = self.change_availability(req);
-                Ok((to_json(ChangeAvailabilityResponse { status }), nothing))
+                (to_json(ChangeAvailabilityResponse { status }), nothing)
             }
-            "UnlockConnector" => {
-                let req: UnlockConnectorRequest = ocppj::decode(payload)?;
+            CsmsRequest::UnlockConnector(req) => {
                 if req.connector_id != 1 {
-                    return Ok((
+                    (
                         to_json(UnlockConnectorResponse {
                             status: UnlockStatus::NotSupported,
                         }),
                         nothing,
-                    ));
+                    )
+                } else {
+                    (
+                        to_json(UnlockConnectorResponse {
+                            status: UnlockStatus::Unlocked,
+                        }),
+                        FollowUp::Unlock,
+                    )
                 }
-                let after: Box<dyn FnOnce(&mut Charger)> = Box::new(|c: &mut Charger| {
-                    c.stop_transaction("UnlockCommand", None);
-                    c.release_hold();
-                    c.update_hardware();
-                });
-                Ok((
-                    to_json(UnlockConnectorResponse {
-                        status: UnlockStatus::Unlocked,
-                    }),
-                    after,
-                ))
             }
-            "DataTransfer" => {
-                let req: DataTransferRequest = ocppj::decode(payload)?;
-                max_len("vendorId", &req.vendor_string, 255)?;
-                max_len(
-                    "messageId",
-                    req.message_id.as_deref().unwrap_or_default(),
-                    50,
-                )?;
-                Ok((
-                    to_json(DataTransferResponse {
-                        status: DataTransferStatus::UnknownVendorId,
-                        data: None,
-                    }),
-                    nothing,
-                ))
+            CsmsRequest::DataTransfer => (
+                to_json(DataTransferResponse {
+                    status: DataTransferStatus::UnknownVendorId,
+                    data: None,
+                }),
+                nothing,
+            ),
+        }
+    }
+
+    /// Carries out what follows an answer.
+    fn apply(&mut self, follow_up: FollowUp) {
+        match follow_up {
+            FollowUp::Nothing => {}
+            FollowUp::RemoteStart(tag) => self.remote_start(&tag),
+            FollowUp::Stop(reason) => self.stop_transaction(reason, None),
+            FollowUp::Reset { hard } => self.reset(hard),
+            FollowUp::Unlock => {
+                self.stop_transaction(Reason::UnlockCommand, None);
+                self.release_hold();
+                self.update_hardware();
             }
-            _ => Err((
-                ErrorCode::NotImplemented,
-                format!("unknown action {action}"),
-            )),
+            FollowUp::Trigger(Triggered::Boot) => self.trigger_boot(),
+            FollowUp::Trigger(Triggered::Heartbeat) => self.queue_heartbeat(true),
+            FollowUp::Trigger(Triggered::Status(Some(n))) => self.queue_status(n, true),
+            FollowUp::Trigger(Triggered::Status(None)) => {
+                self.queue_status(0, true);
+                self.queue_status(1, true);
+            }
+            FollowUp::Trigger(Triggered::MeterValues(connector)) => {
+                self.queue_triggered_meter_values(connector)
+            }
         }
     }
 
@@ -329,7 +229,7 @@ impl Charger {
     /// Clears the authorization cache unless it is disabled (then `false`, nothing changes).
     /// Shared by ClearCache and the local interface.
     pub(super) fn clear_authorization_cache(&mut self) -> bool {
-        if !self.config.flag("AuthorizationCacheEnabled") {
+        if !self.config.flag(Key::AuthorizationCacheEnabled) {
             return false;
         }
         let ops = self.cache.clear();
@@ -359,26 +259,16 @@ impl Charger {
                     key: def.name.into(),
                     value: Value::from(v),
                 }]);
-                if def.name == "MeterValueSampleInterval" && self.tx.is_some() {
-                    let i = self.config.uint("MeterValueSampleInterval");
-                    self.next_sample_ms = (i > 0).then(|| self.now.mono_ms + i * 1000);
+                if def.key == Key::MeterValueSampleInterval && self.session.tx.is_some() {
+                    let i = self.config.uint(Key::MeterValueSampleInterval);
+                    self.session.restart_sampling(i, self.now.mono_ms);
                 }
                 Ok(def.reboot_required)
             }
         }
     }
 
-    fn get_configuration(&self, keys: Vec<String>) -> Result<Value, Refusal> {
-        if keys.len() > config::GET_CONFIGURATION_MAX_KEYS {
-            return Err((
-                ErrorCode::OccurenceConstraintViolation,
-                format!(
-                    "{} keys requested; GetConfigurationMaxKeys is {}",
-                    keys.len(),
-                    config::GET_CONFIGURATION_MAX_KEYS
-                ),
-            ));
-        }
+    fn get_configuration(&self, keys: Vec<String>) -> Value {
         let kv = |def: &config::KeyDef| KeyValue {
             key: def.name.to_string(),
             readonly: def.readonly,
@@ -396,29 +286,20 @@ impl Charger {
                 }
             }
         }
-        Ok(to_json(GetConfigurationResponse {
+        to_json(GetConfigurationResponse {
             configuration_key: (!known.is_empty()).then_some(known),
             unknown_key: (!unknown.is_empty()).then_some(unknown),
-        }))
+        })
     }
 
-    fn send_local_list(&mut self, req: SendLocalListRequest) -> Result<UpdateStatus, Refusal> {
+    /// SendLocalList (already checked for id tag lengths by the decode).
+    fn send_local_list(&mut self, req: SendLocalListRequest) -> UpdateStatus {
         let entries = req.local_authorization_list.unwrap_or_default();
-        for e in &entries {
-            id_tag_ok(&e.id_tag)?;
-            if let Some(parent) = e
-                .id_tag_info
-                .as_ref()
-                .and_then(|i| i.parent_id_tag.as_ref())
-            {
-                max_len("parentIdTag", parent, 20)?;
-            }
-        }
-        if !self.config.flag("LocalAuthListEnabled") {
-            return Ok(UpdateStatus::NotSupported);
+        if !self.config.flag(Key::LocalAuthListEnabled) {
+            return UpdateStatus::NotSupported;
         }
         if entries.len() > config::SEND_LOCAL_LIST_MAX_LENGTH {
-            return Ok(UpdateStatus::Failed);
+            return UpdateStatus::Failed;
         }
         // The list rules: §6.41 "All idTags in the localAuthorizationList MUST be unique" (id
         // tags compare case-insensitively, §7.28) and §7.1 idTagInfo "Required when UpdateType
@@ -432,12 +313,12 @@ impl Charger {
             .find(|e| !seen.insert(e.id_tag.to_ascii_uppercase()))
         {
             tracing::warn!(id_tag = %dup.id_tag, "SendLocalList with a duplicate idTag: Failed");
-            return Ok(UpdateStatus::Failed);
+            return UpdateStatus::Failed;
         }
         if req.update_type == UpdateType::Full {
             if let Some(e) = entries.iter().find(|e| e.id_tag_info.is_none()) {
                 tracing::warn!(id_tag = %e.id_tag, "SendLocalList Full entry without idTagInfo: Failed");
-                return Ok(UpdateStatus::Failed);
+                return UpdateStatus::Failed;
             }
         }
         let ops = match req.update_type {
@@ -451,13 +332,13 @@ impl Charger {
                     })
                     .collect();
                 if records.len() > config::LOCAL_AUTH_LIST_MAX_LENGTH {
-                    return Ok(UpdateStatus::Failed);
+                    return UpdateStatus::Failed;
                 }
                 self.list.replace(req.list_version, records)
             }
             UpdateType::Differential => {
                 if req.list_version <= self.list.version {
-                    return Ok(UpdateStatus::VersionMismatch);
+                    return UpdateStatus::VersionMismatch;
                 }
                 let changes: Vec<(String, Option<TagRecord>)> = entries
                     .iter()
@@ -471,7 +352,7 @@ impl Charger {
                     })
                     .collect();
                 if self.list.size_after(&changes) > config::LOCAL_AUTH_LIST_MAX_LENGTH {
-                    return Ok(UpdateStatus::Failed);
+                    return UpdateStatus::Failed;
                 }
                 self.list.apply_diff(req.list_version, changes)
             }
@@ -482,89 +363,16 @@ impl Charger {
             "local list updated"
         );
         self.persist(ops);
-        Ok(UpdateStatus::Accepted)
+        UpdateStatus::Accepted
     }
 
     /// RemoteStartTransaction accepted: authorize (or ask first, per AuthorizeRemoteTxRequests).
     fn remote_start(&mut self, tag: &str) {
-        if self.config.flag("AuthorizeRemoteTxRequests") {
+        if self.config.flag(Key::AuthorizeRemoteTxRequests) {
             self.present_tag(tag);
         } else {
             self.grant(tag, None);
         }
-    }
-
-    /// Reset.req accepted: stop the transaction (reason SoftReset/HardReset) and send its
-    /// StopTransaction.req before rebooting (errata v4 3.36, §5.14: "SHALL send a
-    /// StopTransaction.req for any ongoing transaction before performing the reset"; without a
-    /// confirmation it stays queued). The queue is delivered in order, so what precedes the stop
-    /// goes first. A CALL in flight is always settled first, so an answer on its way (a
-    /// StartTransaction.conf carrying the transactionId) is not lost and nothing is sent twice.
-    /// Hard resets do the same: §5.14 does not require it for them, but nothing forbids it and
-    /// the central system learns the stop sooner.
-    pub(super) fn reset(&mut self, hard: bool) {
-        tracing::warn!(hard, "reset requested");
-        if let Some(r) = self.reset_pending.as_mut() {
-            // A second Reset while the first is being carried out: same reset, hard wins.
-            r.hard |= hard;
-            return;
-        }
-        let had_tx = self.tx.is_some();
-        self.stop_transaction(if hard { "HardReset" } else { "SoftReset" }, None);
-        self.persist_meter();
-        self.update_hardware();
-        self.authorized = None;
-        let deliver_to = if had_tx {
-            self.queue.iter().last().map(|(seq, _)| seq)
-        } else {
-            None
-        };
-        // Every CALL is bounded by MessageTimeout; new ones start only within one
-        // MessageTimeout of the reset, so it happens within two at the latest.
-        self.reset_pending = Some(PendingReset {
-            hard,
-            deliver_to,
-            gave_up: false,
-            deadline_ms: self.now.mono_ms + self.message_timeout_ms(),
-        });
-        self.pump();
-        self.reboot_if_settled();
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn trigger(
-        &mut self,
-        req: TriggerMessageRequest,
-    ) -> Result<(Value, Box<dyn FnOnce(&mut Charger)>), Refusal> {
-        let answer = |status| to_json(TriggerMessageResponse { status });
-        let connector = req.connector_id;
-        if connector.is_some_and(|c| c > 1) {
-            return Ok((answer(TriggerMessageStatus::Rejected), Box::new(|_| {})));
-        }
-        let after: Box<dyn FnOnce(&mut Charger)> = match req.requested_message {
-            MessageTrigger::BootNotification => Box::new(|c: &mut Charger| c.trigger_boot()),
-            MessageTrigger::Heartbeat => Box::new(|c: &mut Charger| c.queue_heartbeat(true)),
-            MessageTrigger::StatusNotification => {
-                Box::new(move |c: &mut Charger| match connector {
-                    Some(n) => c.queue_status(n, true),
-                    None => {
-                        c.queue_status(0, true);
-                        c.queue_status(1, true);
-                    }
-                })
-            }
-            MessageTrigger::MeterValues => {
-                Box::new(move |c: &mut Charger| c.queue_triggered_meter_values(connector))
-            }
-            MessageTrigger::DiagnosticsStatusNotification
-            | MessageTrigger::FirmwareStatusNotification => {
-                return Ok((
-                    answer(TriggerMessageStatus::NotImplemented),
-                    Box::new(|_| {}),
-                ));
-            }
-        };
-        Ok((answer(TriggerMessageStatus::Accepted), after))
     }
 
     /// A triggered MeterValues. Connector 0 is the charge point's main meter (§6.31): our one
@@ -575,20 +383,20 @@ impl Charger {
         let mv = self.meter_value(
             ts(self.now.utc),
             ReadingContext::Trigger,
-            "MeterValuesSampledData",
+            Key::MeterValuesSampledData,
         );
         let transaction_id = self
+            .session
             .tx
             .as_ref()
             .filter(|_| !main_meter)
-            .and_then(|t| self.tx_ids.get(&t.local_id).copied());
+            .and_then(|t| self.outbox.tx_ids.get(&t.local_id).copied());
         let req = MeterValuesRequest {
             connector_id: if main_meter { 0 } else { 1 },
             transaction_id,
             meter_value: vec![mv],
         };
-        self.waiting.push_back(WaitingCall {
-            action: "MeterValues",
+        self.link.waiting.push_back(WaitingCall {
             payload: to_json(req),
             kind: CallKind::TriggeredMeter,
             triggered: true,
@@ -601,18 +409,38 @@ impl Charger {
         }
         let operative = matches!(req.kind, AvailabilityType::Operative);
         if operative {
-            self.unavailable_scheduled = false;
-            self.available = true;
+            self.connector.unavailable_scheduled = false;
+            self.connector.available = true;
             self.put_state(keys::AVAILABLE, Value::from(true));
             AvailabilityStatus::Accepted
-        } else if self.tx.is_some() {
-            self.unavailable_scheduled = true;
+        } else if self.session.tx.is_some() {
+            self.connector.unavailable_scheduled = true;
             AvailabilityStatus::Scheduled
         } else {
-            self.available = false;
-            self.authorized = None;
+            self.connector.available = false;
+            self.session.authorized = None;
             self.put_state(keys::AVAILABLE, Value::from(false));
             AvailabilityStatus::Accepted
         }
     }
+}
+
+/// TriggerMessage: which message to send (§5.17). Connectors beyond 1 do not exist;
+/// diagnostics and firmware status belong to FirmwareManagement, which we do not implement.
+fn trigger(req: TriggerMessageRequest) -> (TriggerMessageStatus, FollowUp) {
+    let connector = req.connector_id;
+    if connector.is_some_and(|c| c > 1) {
+        return (TriggerMessageStatus::Rejected, FollowUp::Nothing);
+    }
+    let what = match req.requested_message {
+        MessageTrigger::BootNotification => Triggered::Boot,
+        MessageTrigger::Heartbeat => Triggered::Heartbeat,
+        MessageTrigger::StatusNotification => Triggered::Status(connector),
+        MessageTrigger::MeterValues => Triggered::MeterValues(connector),
+        MessageTrigger::DiagnosticsStatusNotification
+        | MessageTrigger::FirmwareStatusNotification => {
+            return (TriggerMessageStatus::NotImplemented, FollowUp::Nothing);
+        }
+    };
+    (TriggerMessageStatus::Accepted, FollowUp::Trigger(what))
 }

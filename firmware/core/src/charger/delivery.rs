@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use super::{keys, CallKind, Charger, Outstanding, Registration};
+use super::link::{CallKind, Outstanding, Registration};
+use super::{keys, Charger};
+use crate::config::Key;
 use crate::confs;
 use crate::io::Output;
 use crate::ocppj::{self, ErrorCode, Frame};
@@ -10,23 +12,24 @@ use crate::queue::{Failure, TxAction};
 
 impl Charger {
     /// Sends one CALL and remembers it as outstanding.
-    pub(super) fn send_call(&mut self, action: &str, payload: Value, kind: CallKind) {
-        let id = self.next_message_id();
+    pub(super) fn send_call(&mut self, payload: Value, kind: CallKind) {
+        let action = kind.action();
+        let id = self.link.next_message_id();
         let frame = ocppj::call(&id, action, &payload);
         tracing::debug!(%id, action, "sending CALL");
-        self.outstanding = Some(Outstanding {
+        self.link.outstanding = Some(Outstanding {
             id,
             kind,
             deadline_ms: self.now.mono_ms + self.message_timeout_ms(),
         });
-        self.last_sent_ms = self.now.mono_ms;
+        self.link.last_sent_ms = self.now.mono_ms;
         self.emit(Output::Send(frame));
     }
 
     /// Sends the next CALL if none is in flight: waiting requests first (they may overtake the
     /// queue), then the head of the transaction queue once its retry time has come.
     pub(super) fn pump(&mut self) {
-        if !self.connected || self.outstanding.is_some() || self.rejected_now() {
+        if !self.link.connected || self.link.outstanding.is_some() || self.link.rejected() {
             return;
         }
         if self.reset_pending.is_some() {
@@ -36,46 +39,42 @@ impl Charger {
             }
             return;
         }
-        if self.registration != Registration::Accepted {
+        if self.link.registration != Registration::Accepted {
             // Pending / not yet answered: only what TriggerMessage asked for.
-            if let Some(pos) = self.waiting.iter().position(|c| c.triggered) {
-                let call = self.waiting.remove(pos).expect("position is valid");
-                self.send_call(call.action, call.payload, call.kind);
+            if let Some(pos) = self.link.waiting.iter().position(|c| c.triggered) {
+                let call = self.link.waiting.remove(pos).expect("position is valid");
+                self.send_call(call.payload, call.kind);
             }
             return;
         }
-        if let Some(call) = self.waiting.pop_front() {
-            self.send_call(call.action, call.payload, call.kind);
+        if let Some(call) = self.link.waiting.pop_front() {
+            self.send_call(call.payload, call.kind);
             return;
         }
-        if self
-            .queue
-            .head()
-            .is_some_and(|(_, m)| m.not_before_ms <= self.now.mono_ms)
-        {
+        if self.outbox.head_due(self.now.mono_ms) {
             self.send_queue_head();
         }
     }
 
     /// Sends the head of the transaction queue, with the transactionId known by now.
     fn send_queue_head(&mut self) {
-        let Some((seq, msg)) = self.queue.head() else {
+        let Some((seq, msg)) = self.outbox.queue.head() else {
             return;
         };
         let mut payload = msg.payload.clone();
         let action = msg.action;
         if action != TxAction::StartTransaction {
-            let id = self.tx_ids.get(&msg.local_tx).copied().unwrap_or(-1);
+            let id = self.outbox.tx_ids.get(&msg.local_tx).copied().unwrap_or(-1);
             if let Some(obj) = payload.as_object_mut() {
                 obj.insert("transactionId".into(), Value::from(id));
             }
         }
-        self.send_call(action.as_str(), payload, CallKind::Tx { seq });
+        self.send_call(payload, CallKind::Tx { seq, action });
     }
 
     /// One inbound text frame.
     pub(super) fn on_frame(&mut self, text: &str) {
-        let rejected = self.rejected_now();
+        let rejected = self.link.rejected();
         match ocppj::parse(text) {
             // Rejected: answer nothing (§4.2); answers to our own BootNotification still count.
             Err(_) | Ok(Frame::Call { .. }) if rejected => {
@@ -93,7 +92,7 @@ impl Charger {
                 action,
                 payload,
             }) => self.on_call(&id, &action, &payload),
-            Ok(Frame::CallResult { id, payload }) => match self.take_outstanding(&id) {
+            Ok(Frame::CallResult { id, payload }) => match self.link.take_outstanding(&id) {
                 Some(kind) => self.on_call_result(kind, &payload),
                 None => tracing::warn!(%id, "CALLRESULT for no outstanding request: ignored"),
             },
@@ -101,7 +100,7 @@ impl Charger {
                 id,
                 code,
                 description,
-            }) => match self.take_outstanding(&id) {
+            }) => match self.link.take_outstanding(&id) {
                 Some(kind) => {
                     tracing::warn!(%id, %code, %description, "CALLERROR from the central system");
                     self.on_call_failed(kind, true);
@@ -117,7 +116,7 @@ impl Charger {
     pub(super) fn on_oversized_frame(&mut self, head: &str, len: usize) {
         let id = ocppj::recover_id(head);
         tracing::warn!(len, id = ?id, "oversized frame from the central system");
-        if self.rejected_now() {
+        if self.link.rejected() {
             return;
         }
         if let Some(id) = id {
@@ -127,14 +126,6 @@ impl Charger {
                 &format!("message of {len} bytes is too large for this charge point"),
             );
             self.emit(Output::Send(frame));
-        }
-    }
-
-    fn take_outstanding(&mut self, id: &str) -> Option<CallKind> {
-        if self.outstanding.as_ref().is_some_and(|o| o.id == id) {
-            self.outstanding.take().map(|o| o.kind)
-        } else {
-            None
         }
     }
 
@@ -157,12 +148,12 @@ impl Charger {
                 let info = confs::authorize_conf(payload);
                 self.on_authorize_result(&tag, purpose, info);
             }
-            CallKind::Tx { seq } => self.on_tx_result(seq, payload),
+            CallKind::Tx { seq, .. } => self.on_tx_result(seq, payload),
         }
     }
 
     fn on_tx_result(&mut self, seq: u64, payload: &Value) {
-        let Some(msg) = self.queue.get(seq).cloned() else {
+        let Some(msg) = self.outbox.queue.get(seq).cloned() else {
             return;
         };
         match msg.action {
@@ -172,7 +163,7 @@ impl Charger {
                     self.fail_tx(seq);
                     return;
                 };
-                if let Some((_, op)) = self.queue.remove(seq) {
+                if let Some((_, op)) = self.outbox.queue.remove(seq) {
                     self.persist(vec![op]);
                 }
                 let tag = msg
@@ -184,7 +175,7 @@ impl Charger {
                 self.on_start_confirmed(msg.local_tx, &tag, transaction_id, &info);
             }
             TxAction::StopTransaction => {
-                if let Some((_, op)) = self.queue.remove(seq) {
+                if let Some((_, op)) = self.outbox.queue.remove(seq) {
                     self.persist(vec![op]);
                 }
                 if let (Some(info), Some(tag)) = (
@@ -197,7 +188,7 @@ impl Charger {
                 self.forget_tx_id(msg.local_tx);
             }
             TxAction::MeterValues => {
-                if let Some((_, op)) = self.queue.remove(seq) {
+                if let Some((_, op)) = self.outbox.queue.remove(seq) {
                     self.persist(vec![op]);
                 }
             }
@@ -206,13 +197,18 @@ impl Charger {
 
     /// The transaction's messages are all delivered: its id mapping is no longer needed.
     fn forget_tx_id(&mut self, local_tx: u64) {
-        if self.tx.as_ref().is_some_and(|t| t.local_id == local_tx) {
+        if self
+            .session
+            .tx
+            .as_ref()
+            .is_some_and(|t| t.local_id == local_tx)
+        {
             return;
         }
-        if self.queue.has_messages_for(local_tx) {
+        if self.outbox.queue.has_messages_for(local_tx) {
             return;
         }
-        if self.tx_ids.remove(&local_tx).is_some() {
+        if self.outbox.tx_ids.remove(&local_tx).is_some() {
             self.delete_state(&format!("{}{local_tx:020}", keys::TXID_PREFIX));
         }
     }
@@ -225,11 +221,11 @@ impl Charger {
             CallKind::Authorize { tag, purpose } => self.on_authorize_result(&tag, purpose, None),
             CallKind::Status { connector } => {
                 if !live {
-                    self.reported[connector as usize] = None;
+                    self.reports.reported[connector as usize] = None;
                 }
             }
             CallKind::Heartbeat | CallKind::TriggeredMeter => {}
-            CallKind::Tx { seq } => {
+            CallKind::Tx { seq, .. } => {
                 if live {
                     self.fail_tx(seq);
                 }
@@ -242,9 +238,9 @@ impl Charger {
     }
 
     fn fail_tx(&mut self, seq: u64) {
-        let retry_ms = self.config.uint("TransactionMessageRetryInterval") * 1000;
-        let attempts = self.config.uint("TransactionMessageAttempts") as u32;
-        let Some((failure, op)) = self.queue.fail(seq, self.now, retry_ms, attempts) else {
+        let retry_ms = self.config.uint(Key::TransactionMessageRetryInterval) * 1000;
+        let attempts = self.config.uint(Key::TransactionMessageAttempts) as u32;
+        let Some((failure, op)) = self.outbox.queue.fail(seq, self.now, retry_ms, attempts) else {
             return;
         };
         self.persist(vec![op]);
@@ -264,7 +260,7 @@ impl Charger {
                 );
                 match msg.action {
                     TxAction::StartTransaction => {
-                        self.tx_ids.insert(msg.local_tx, -1);
+                        self.outbox.tx_ids.insert(msg.local_tx, -1);
                         self.put_state(
                             &format!("{}{:020}", keys::TXID_PREFIX, msg.local_tx),
                             Value::from(-1),

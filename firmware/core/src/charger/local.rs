@@ -8,7 +8,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{keys, Charger, Registration};
+use super::link::Registration;
+use super::{keys, Charger};
 use crate::config::{self, ConfigError};
 use crate::io::Output;
 use crate::status::ConnectorStatus;
@@ -177,7 +178,7 @@ impl Charger {
         config::KEYS
             .iter()
             .map(|def| {
-                let value = self.config.get(def.name).unwrap_or_default();
+                let value = self.config.value(def.key);
                 let write_only = WRITE_ONLY_KEYS.contains(&def.name);
                 ConfigEntry {
                     key: def.name,
@@ -198,24 +199,24 @@ impl Charger {
             vendor: s.vendor.clone(),
             model: s.model.clone(),
             firmware_version: s.firmware_version.clone(),
-            connected: self.connected,
-            registration: match self.registration {
+            connected: self.link.connected,
+            registration: match self.link.registration {
                 Registration::Unknown => None,
                 Registration::Pending => Some("Pending"),
                 Registration::Accepted => Some("Accepted"),
                 Registration::Rejected => Some("Rejected"),
             },
-            online: self.online(),
+            online: self.link.online(),
             connector_status: self.connector_status(),
-            transaction: self.tx.as_ref().map(|t| TransactionView {
+            transaction: self.session.tx.as_ref().map(|t| TransactionView {
                 local_id: t.local_id,
-                transaction_id: self.tx_ids.get(&t.local_id).copied(),
+                transaction_id: self.outbox.tx_ids.get(&t.local_id).copied(),
                 id_tag: t.tag.clone(),
                 started: t.start_time,
                 meter_start_wh: t.meter_start,
             }),
             energy_wh: self.meter.wh(),
-            queued_messages: self.queue.len(),
+            queued_messages: self.outbox.queue.len(),
             cache_entries: self.cache.len(),
             local_list_version: self.list.reported_version(),
             security_profile: self

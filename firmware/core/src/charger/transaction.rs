@@ -1,58 +1,33 @@
-//! Transactions: start, stop, periodic samples, power-loss recovery, late rejection.
+//! Transactions: start, stop, power-loss recovery, late rejection (StartTransaction.conf).
 
 use chrono::{DateTime, Utc};
-use rust_ocpp::v1_6::messages::meter_values::MeterValuesRequest;
 use rust_ocpp::v1_6::messages::start_transaction::StartTransactionRequest;
 use rust_ocpp::v1_6::messages::stop_transaction::StopTransactionRequest;
-use rust_ocpp::v1_6::types::{
-    AuthorizationStatus, IdTagInfo, Measurand, MeterValue, ReadingContext, Reason, SampledValue,
-    UnitOfMeasure,
-};
+use rust_ocpp::v1_6::types::{AuthorizationStatus, IdTagInfo, MeterValue, ReadingContext, Reason};
 use serde_json::Value;
 
-use super::{keys, ts, Charger, Hold, Transaction};
-use crate::meter::VOLTS;
+use super::connector::Hold;
+use super::session::Transaction;
+use super::start_gate::StartStep;
+use super::{keys, ts, Charger};
+use crate::config::Key;
 use crate::queue::TxAction;
-
-fn reason_of(s: &str) -> Reason {
-    match s {
-        "DeAuthorized" => Reason::DeAuthorized,
-        "EmergencyStop" => Reason::EmergencyStop,
-        "EVDisconnected" => Reason::EVDisconnected,
-        "HardReset" => Reason::HardReset,
-        "Local" => Reason::Local,
-        "PowerLoss" => Reason::PowerLoss,
-        "Reboot" => Reason::Reboot,
-        "Remote" => Reason::Remote,
-        "SoftReset" => Reason::SoftReset,
-        "UnlockCommand" => Reason::UnlockCommand,
-        _ => Reason::Other,
-    }
-}
 
 impl Charger {
     /// Starts a transaction when a tag is authorized and the EV is plugged in (either order).
     pub(super) fn try_start_transaction(&mut self) {
-        if self.tx.is_some()
-            || !self.pilot.plugged()
-            || !self.available
-            || self.hold.is_some()
-            || self.reset_pending.is_some()
-        {
+        if self.may_start(StartStep::Begin).is_err() {
             return;
         }
-        if self.pilot.is_fault() {
-            return;
-        }
-        let Some(a) = self.authorized.take() else {
+        let Some(a) = self.session.authorized.take() else {
             return;
         };
         self.start_transaction(&a.tag, a.parent);
     }
 
     fn start_transaction(&mut self, tag: &str, parent: Option<String>) {
-        let local_id = self.next_local_tx;
-        self.next_local_tx += 1;
+        let local_id = self.session.next_local_tx;
+        self.session.next_local_tx += 1;
         let meter_start = self.meter.wh();
         let start_time = ts(self.now.utc);
         let tx = Transaction {
@@ -73,49 +48,51 @@ impl Charger {
             reservation_id: None,
             timestamp: start_time,
         };
-        let (_, op) = self.queue.push(
+        let (_, op) = self.outbox.queue.push(
             TxAction::StartTransaction,
             local_id,
             serde_json::to_value(req).unwrap_or(Value::Null),
         );
         self.persist(vec![op]);
-        self.put_state(keys::NEXT_TX, Value::from(self.next_local_tx));
+        self.put_state(keys::NEXT_TX, Value::from(self.session.next_local_tx));
         self.put_state(keys::TX, serde_json::to_value(&tx).unwrap_or(Value::Null));
         self.persist_meter();
-        self.tx = Some(tx);
+        self.session.tx = Some(tx);
         self.collect_stop_data(start_time, ReadingContext::TransactionBegin, None);
-        self.finishing = false;
-        let interval = self.config.uint("MeterValueSampleInterval");
-        self.next_sample_ms = (interval > 0).then(|| self.now.mono_ms + interval * 1000);
+        self.connector.finishing = false;
+        let interval = self.config.uint(Key::MeterValueSampleInterval);
+        self.session.restart_sampling(interval, self.now.mono_ms);
         self.update_hardware();
     }
 
     /// Stops the running transaction: queues StopTransaction with the event time.
-    pub(super) fn stop_transaction(&mut self, reason: &str, tag: Option<&str>) {
-        let Some(tx) = self.tx.take() else { return };
+    pub(super) fn stop_transaction(&mut self, reason: Reason, tag: Option<&str>) {
+        let Some(tx) = self.session.tx.take() else {
+            return;
+        };
         // The contactor opens before the stop is recorded.
         self.update_hardware();
         let meter_stop = self.meter.wh();
         tracing::info!(
             local_tx = tx.local_id,
-            reason,
+            ?reason,
             meter_stop,
             "transaction stopped"
         );
         // Never before the start, even if an adopted central-system clock went back meanwhile.
         let time = ts(self.now.utc).max(tx.start_time);
         let data = self.stop_data(&tx, time);
-        self.queue_stop(&tx, reason, tag, meter_stop, time, data);
+        self.queue_stop(&tx, reason.clone(), tag, meter_stop, time, data);
         self.delete_state(keys::TX);
         self.persist_meter();
-        self.next_sample_ms = None;
-        self.authorized = None;
-        self.finishing = self.pilot.plugged();
+        self.session.next_sample_ms = None;
+        self.session.authorized = None;
+        self.connector.finishing = self.connector.pilot.plugged();
         // DeAuthorized, or unplugged at the EV with UnlockConnectorOnEVSideDisconnect false: the
         // cable stays locked until the same tag (or one with the same parent) is presented.
-        if reason == "DeAuthorized"
-            || (reason == "EVDisconnected"
-                && !self.config.flag("UnlockConnectorOnEVSideDisconnect"))
+        if reason == Reason::DeAuthorized
+            || (reason == Reason::EVDisconnected
+                && !self.config.flag(Key::UnlockConnectorOnEVSideDisconnect))
         {
             let hold = Hold {
                 tag: tx.tag.clone(),
@@ -125,11 +102,11 @@ impl Charger {
                 keys::HOLD,
                 serde_json::to_value(&hold).unwrap_or(Value::Null),
             );
-            self.hold = Some(hold);
+            self.connector.hold = Some(hold);
         }
-        if self.unavailable_scheduled {
-            self.unavailable_scheduled = false;
-            self.available = false;
+        if self.connector.unavailable_scheduled {
+            self.connector.unavailable_scheduled = false;
+            self.connector.available = false;
             self.put_state(keys::AVAILABLE, Value::from(false));
         }
         self.update_hardware();
@@ -138,7 +115,7 @@ impl Charger {
     fn queue_stop(
         &mut self,
         tx: &Transaction,
-        reason: &str,
+        reason: Reason,
         tag: Option<&str>,
         meter_stop: u64,
         time: DateTime<Utc>,
@@ -149,10 +126,10 @@ impl Charger {
             meter_stop: meter_stop.min(i32::MAX as u64) as i32,
             timestamp: time,
             transaction_id: -1,
-            reason: Some(reason_of(reason)),
+            reason: Some(reason),
             transaction_data,
         };
-        let (_, op) = self.queue.push(
+        let (_, op) = self.outbox.queue.push(
             TxAction::StopTransaction,
             tx.local_id,
             serde_json::to_value(req).unwrap_or(Value::Null),
@@ -171,225 +148,8 @@ impl Charger {
             "stopping transaction interrupted by power loss"
         );
         let data = self.stop_data(&tx, ts(time));
-        self.queue_stop(&tx, "PowerLoss", None, wh, ts(time), data);
+        self.queue_stop(&tx, Reason::PowerLoss, None, wh, ts(time), data);
         self.delete_state(keys::TX);
-    }
-
-    /// Queues a periodic MeterValues sample, stamped with the time it was due.
-    pub(super) fn sample_meter_values(&mut self) {
-        let Some(due) = self.next_sample_ms else {
-            return;
-        };
-        if self.now.mono_ms < due || self.tx.is_none() {
-            return;
-        }
-        let interval_ms = self.config.uint("MeterValueSampleInterval") * 1000;
-        let late = self.now.mono_ms - due;
-        let at = self.now.utc - chrono::Duration::milliseconds(late as i64);
-        let local_id = self.tx.as_ref().map(|t| t.local_id).unwrap_or_default();
-        let mv = self.meter_value(
-            ts(at),
-            ReadingContext::SamplePeriodic,
-            "MeterValuesSampledData",
-        );
-        let req = MeterValuesRequest {
-            connector_id: 1,
-            transaction_id: Some(-1),
-            meter_value: vec![mv],
-        };
-        let (_, op) = self.queue.push(
-            TxAction::MeterValues,
-            local_id,
-            serde_json::to_value(req).unwrap_or(Value::Null),
-        );
-        self.persist(vec![op]);
-        self.collect_stop_data(
-            ts(at),
-            ReadingContext::SamplePeriodic,
-            Some("StopTxnSampledData"),
-        );
-        self.next_sample_ms = if interval_ms == 0 {
-            None
-        } else if late >= interval_ms {
-            // Far behind (the shell stalled): resume the rhythm from now rather than bursting.
-            Some(self.now.mono_ms + interval_ms)
-        } else {
-            Some(due + interval_ms)
-        };
-    }
-
-    /// ClockAlignedDataInterval: a sample of MeterValuesAlignedData at every boundary of the
-    /// interval counted from midnight UTC. During a transaction it goes through the queue (it is
-    /// transaction data); otherwise it is sent if online and skipped if not.
-    pub(super) fn sample_clock_aligned(&mut self) {
-        let interval = self.config.uint("ClockAlignedDataInterval") as i64;
-        if interval == 0 {
-            self.next_aligned = None;
-            return;
-        }
-        let now = self.now.utc;
-        let next_boundary = |t: DateTime<Utc>| {
-            let midnight = t
-                .date_naive()
-                .and_hms_opt(0, 0, 0)
-                .map(|m| m.and_utc())
-                .unwrap_or(t);
-            let since = (t - midnight).num_seconds();
-            midnight + chrono::Duration::seconds((since / interval + 1) * interval)
-        };
-        let Some(due) = self.next_aligned else {
-            self.next_aligned = Some(next_boundary(now));
-            return;
-        };
-        if now < due {
-            return;
-        }
-        self.next_aligned = Some(next_boundary(now));
-        let mv = self.meter_value(due, ReadingContext::SampleClock, "MeterValuesAlignedData");
-        self.collect_stop_data(due, ReadingContext::SampleClock, Some("StopTxnAlignedData"));
-        if let Some(local_id) = self.tx.as_ref().map(|t| t.local_id) {
-            let req = MeterValuesRequest {
-                connector_id: 1,
-                transaction_id: Some(-1),
-                meter_value: vec![mv],
-            };
-            let (_, op) = self.queue.push(
-                TxAction::MeterValues,
-                local_id,
-                serde_json::to_value(req).unwrap_or(Value::Null),
-            );
-            self.persist(vec![op]);
-        } else if self.online() {
-            let req = MeterValuesRequest {
-                connector_id: 1,
-                transaction_id: None,
-                meter_value: vec![mv],
-            };
-            self.waiting.push_back(super::WaitingCall {
-                action: "MeterValues",
-                payload: serde_json::to_value(req).unwrap_or(Value::Null),
-                kind: super::CallKind::TriggeredMeter,
-                triggered: false,
-            });
-        }
-    }
-
-    /// The measurands of the Transaction.Begin / Transaction.End values in transactionData:
-    /// every measurand configured in StopTxnSampledData or StopTxnAlignedData (errata v4 3.14).
-    fn stop_measurands(&self) -> Vec<String> {
-        let mut list = self.config.list("StopTxnSampledData");
-        for m in self.config.list("StopTxnAlignedData") {
-            if !list.contains(&m) {
-                list.push(m);
-            }
-        }
-        list
-    }
-
-    /// Adds a value to the running transaction's transactionData: a sample of the measurands in
-    /// `key`, or (`None`) a Begin value of all stop measurands. Nothing when none is configured.
-    fn collect_stop_data(&mut self, at: DateTime<Utc>, context: ReadingContext, key: Option<&str>) {
-        let list = match key {
-            Some(k) => self.config.list(k),
-            None => self.stop_measurands(),
-        };
-        if list.is_empty() || self.tx.is_none() {
-            return;
-        }
-        let mv = self.meter_value_of(at, context, &list);
-        // Room is always left for the Transaction.End value.
-        let max = (self.config.uint("StopTransactionMaxMeterValues") as usize).max(3);
-        let Some(tx) = self.tx.as_mut() else { return };
-        tx.data.push(mv);
-        if tx.data.len() >= max {
-            thin_out(&mut tx.data);
-        }
-        let v = serde_json::to_value(&*tx).unwrap_or(Value::Null);
-        self.put_state(keys::TX, v);
-    }
-
-    /// StopTransaction.transactionData: what was collected plus a Transaction.End value;
-    /// `None` when StopTxnSampledData and StopTxnAlignedData are both empty (§3.16.5).
-    fn stop_data(&self, tx: &Transaction, end: DateTime<Utc>) -> Option<Vec<MeterValue>> {
-        let list = self.stop_measurands();
-        if list.is_empty() {
-            return None;
-        }
-        let mut data = tx.data.clone();
-        data.push(self.meter_value_of(end, ReadingContext::TransactionEnd, &list));
-        Some(data)
-    }
-
-    /// One MeterValue with the measurands listed in `key` (the energy register if empty).
-    pub(super) fn meter_value(
-        &self,
-        at: DateTime<Utc>,
-        context: ReadingContext,
-        key: &str,
-    ) -> MeterValue {
-        let mut list = self.config.list(key);
-        if list.is_empty() {
-            list.push("Energy.Active.Import.Register".into());
-        }
-        self.meter_value_of(at, context, &list)
-    }
-
-    /// One MeterValue with the given measurands, read now and stamped `at`.
-    fn meter_value_of(
-        &self,
-        at: DateTime<Utc>,
-        context: ReadingContext,
-        list: &[String],
-    ) -> MeterValue {
-        let current_a = f64::from(self.metered_current()) / 10.0;
-        let sampled_value = list
-            .iter()
-            .map(|m| {
-                let (measurand, unit, value) = match m.as_str() {
-                    "Power.Active.Import" => (
-                        Measurand::PowerActiveImport,
-                        UnitOfMeasure::W,
-                        format!("{:.0}", current_a * VOLTS as f64),
-                    ),
-                    "Current.Import" => (
-                        Measurand::CurrentImport,
-                        UnitOfMeasure::A,
-                        format!("{current_a:.1}"),
-                    ),
-                    "Current.Offered" => (
-                        Measurand::CurrentOffered,
-                        UnitOfMeasure::A,
-                        format!(
-                            "{:.1}",
-                            if self.pwm > 0 && self.pwm < 1000 {
-                                self.settings.max_current_a
-                            } else {
-                                0.0
-                            }
-                        ),
-                    ),
-                    "Voltage" => (Measurand::Voltage, UnitOfMeasure::V, VOLTS.to_string()),
-                    _ => (
-                        Measurand::EnergyActiveImportRegister,
-                        UnitOfMeasure::Wh,
-                        self.meter.wh().to_string(),
-                    ),
-                };
-                SampledValue {
-                    value,
-                    context: Some(context.clone()),
-                    format: None,
-                    measurand: Some(measurand),
-                    phase: None,
-                    location: None,
-                    unit: Some(unit),
-                }
-            })
-            .collect();
-        MeterValue {
-            timestamp: at,
-            sampled_value,
-        }
     }
 
     /// A StartTransaction.conf arrived for our transaction `local_id`.
@@ -400,81 +160,39 @@ impl Charger {
         tx_id: i32,
         info: &IdTagInfo,
     ) {
-        self.tx_ids.insert(local_id, tx_id);
+        self.outbox.tx_ids.insert(local_id, tx_id);
         self.put_state(
             &format!("{}{local_id:020}", keys::TXID_PREFIX),
             Value::from(tx_id),
         );
         self.learn(tag, info);
-        let running = self.tx.as_ref().is_some_and(|t| t.local_id == local_id);
+        let running = self
+            .session
+            .tx
+            .as_ref()
+            .is_some_and(|t| t.local_id == local_id);
         if !running {
             return;
         }
-        if let Some(tx) = self.tx.as_mut() {
+        if let Some(tx) = self.session.tx.as_mut() {
             if tx.parent.is_none() {
                 tx.parent = info.parent_id_tag.clone();
             }
         }
         if info.status != AuthorizationStatus::Accepted {
             tracing::warn!(local_tx = local_id, status = ?info.status, "transaction rejected late");
-            if self.config.flag("StopTransactionOnInvalidId") {
-                self.stop_transaction("DeAuthorized", None);
+            if self.config.flag(Key::StopTransactionOnInvalidId) {
+                self.stop_transaction(Reason::DeAuthorized, None);
                 return;
             }
-            if let Some(tx) = self.tx.as_mut() {
+            if let Some(tx) = self.session.tx.as_mut() {
                 tx.invalid = true;
             }
             self.check_invalid_energy();
         }
-        if let Some(tx) = &self.tx {
+        if let Some(tx) = &self.session.tx {
             let v = serde_json::to_value(tx).unwrap_or(Value::Null);
             self.put_state(keys::TX, v);
-        }
-    }
-}
-
-/// Halves the intermediate values (every other one after the Transaction.Begin value, counted
-/// so that the newest sample stays), as errata v4 3.89 recommends: the Begin value and the
-/// latest sample are kept and the resolution of the whole transaction degrades evenly.
-fn thin_out(data: &mut Vec<MeterValue>) {
-    let keep_first = data
-        .first()
-        .and_then(|mv| mv.sampled_value.first())
-        .is_some_and(|sv| sv.context == Some(ReadingContext::TransactionBegin));
-    let start = usize::from(keep_first);
-    let last = data.len().saturating_sub(1);
-    let mut i = 0;
-    data.retain(|_| {
-        let idx = i;
-        i += 1;
-        idx < start || (last - idx).is_multiple_of(2)
-    });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn mv(secs: i64, context: ReadingContext) -> MeterValue {
-        MeterValue {
-            timestamp: DateTime::from_timestamp(secs, 0).expect("valid"),
-            sampled_value: vec![SampledValue {
-                value: secs.to_string(),
-                context: Some(context),
-                ..SampledValue::default()
-            }],
-        }
-    }
-
-    #[test]
-    fn thinning_keeps_the_begin_value_and_the_newest_sample_and_halves_the_rest() {
-        for n in [48, 49] {
-            let mut data = vec![mv(0, ReadingContext::TransactionBegin)];
-            data.extend((1..=n).map(|s| mv(s, ReadingContext::SamplePeriodic)));
-            thin_out(&mut data);
-            assert_eq!(data[0].sampled_value[0].value, "0");
-            assert_eq!(data.last().unwrap().sampled_value[0].value, n.to_string());
-            assert_eq!(data.len(), 1 + (n as usize).div_ceil(2));
         }
     }
 }
