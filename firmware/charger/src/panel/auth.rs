@@ -77,7 +77,7 @@ fn check_phc(h: &str) -> anyhow::Result<()> {
 }
 
 /// Writes `text` to `path` readable by the owner only, atomically (temporary file + rename).
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(super) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new()
         .write(true)

@@ -85,11 +85,8 @@ pub async fn start(
     let addr = listener
         .local_addr()
         .context("configuration panel address")?;
-    let addr_file = data_dir.join(ADDR_FILE);
-    let tmp = addr_file.with_extension("tmp");
-    std::fs::write(&tmp, format!("{addr}\n"))
-        .and_then(|()| std::fs::rename(&tmp, &addr_file))
-        .with_context(|| format!("writing {}", addr_file.display()))?;
+    // Like everything in the data directory, readable by the charger's user only.
+    auth::write_private(&data_dir.join(ADDR_FILE), &addr.to_string())?;
     info!(%addr, url = %format!("http://{addr}/"), "configuration panel listening");
     let state = Arc::new(PanelState {
         tx,
