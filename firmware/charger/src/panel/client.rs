@@ -51,8 +51,26 @@ pub enum PanelError {
     LoginRefused { status: u16, message: String },
     #[error("configuration panel refused the value: {0}")]
     Refused(String),
+    #[error("configuration panel: the charger is restarting")]
+    Restarting,
     #[error("configuration panel: {0}")]
     Unexpected(String),
+}
+
+impl PanelError {
+    /// The charger is (re)starting: nothing listens yet, or the panel says so. Worth waiting for.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PanelError::Io { .. } | PanelError::Restarting)
+    }
+}
+
+/// An answer the panel should not have given (`Restarting` for its 503 page).
+fn unexpected(what: &str, status: u16) -> PanelError {
+    if status == 503 {
+        PanelError::Restarting
+    } else {
+        PanelError::Unexpected(format!("{what}: HTTP {status}"))
+    }
 }
 
 /// A browser-like session with the panel.
@@ -161,7 +179,11 @@ impl PanelClient {
 
     /// Whether the session cookie still opens the panel.
     pub fn logged_in(&mut self) -> Result<bool, PanelError> {
-        Ok(self.get("/")?.status == 200)
+        match self.get("/")?.status {
+            200 => Ok(true),
+            503 => Err(PanelError::Restarting),
+            _ => Ok(false),
+        }
     }
 
     /// Logs in unless already logged in.
@@ -177,11 +199,10 @@ impl PanelClient {
     pub fn page(&mut self, path: &str) -> Result<String, PanelError> {
         let res = self.get(path)?;
         if res.status != 200 {
-            return Err(PanelError::Unexpected(format!(
-                "GET {path}: HTTP {} (location {:?})",
-                res.status,
-                res.header("location")
-            )));
+            if res.status == 303 && res.header("location") == Some("/login") {
+                return Err(PanelError::Unexpected(format!("GET {path}: not logged in")));
+            }
+            return Err(unexpected(&format!("GET {path}"), res.status));
         }
         Ok(res.body)
     }
@@ -214,7 +235,7 @@ impl PanelClient {
                     .or_else(|| element_text(&res.body, "message"))
                     .unwrap_or_else(|| "refused".into()),
             )),
-            s => Err(PanelError::Unexpected(format!("saving {field}: HTTP {s}"))),
+            s => Err(unexpected(&format!("saving {field}"), s)),
         }
     }
 
@@ -231,9 +252,7 @@ impl PanelClient {
         let res = self.post("/authorization", &[("csrf", &csrf), ("mode", mode)])?;
         match res.status {
             303 => Ok(()),
-            s => Err(PanelError::Unexpected(format!(
-                "setting the authorization mode: HTTP {s}"
-            ))),
+            s => Err(unexpected("setting the authorization mode", s)),
         }
     }
 
@@ -246,9 +265,7 @@ impl PanelClient {
             409 => Err(PanelError::Refused(
                 element_text(&res.body, "cache-result").unwrap_or_default(),
             )),
-            s => Err(PanelError::Unexpected(format!(
-                "clearing the cache: HTTP {s}"
-            ))),
+            s => Err(unexpected("clearing the cache", s)),
         }
     }
 
@@ -265,7 +282,7 @@ impl PanelClient {
         let res = self.post("/logout", &[("csrf", &csrf)])?;
         match res.status {
             303 => Ok(()),
-            s => Err(PanelError::Unexpected(format!("logging out: HTTP {s}"))),
+            s => Err(unexpected("logging out", s)),
         }
     }
 }
