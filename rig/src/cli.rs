@@ -77,17 +77,6 @@ pub enum Command {
     Sim(SimArgs),
     /// Measure the link round trip (pilot command to the status showing it)
     Bench(BenchArgs),
-    /// Run the charger firmware in-process (what simulated boards run); see `rig charger --help`
-    #[command(disable_help_flag = true)]
-    Charger {
-        /// The charger's own arguments, e.g. --board sim:PATH --csms-url URL --data-dir DIR
-        #[arg(
-            trailing_var_arg = true,
-            allow_hyphen_values = true,
-            value_name = "ARGS"
-        )]
-        args: Vec<std::ffi::OsString>,
-    },
 }
 
 /// `rig run` flags; mapped 1:1 onto `rig::runner::RunOptions`.

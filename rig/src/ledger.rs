@@ -110,32 +110,149 @@ fn energy_readings(meter_values: &Value) -> Vec<Reading> {
 /// When the answer that assigned `transaction_id` went out just before its connection closed,
 /// the charger probably never got it and rightly sent the request again: say so, so that the
 /// scenario (a fault injected right after an answer) is fixed rather than the firmware blamed.
-fn lost_in_flight_hint(history: &History, transaction_id: i32) -> String {
+/// Milliseconds between the answer and its connection closing, when under a second.
+fn lost_in_flight(history: &History, transaction_id: i32) -> Option<i64> {
     let answer = history.records.iter().find(|r| {
         r.direction == crate::csms::Direction::Out
             && r.kind == Kind::Result
             && r.action.as_deref() == Some("StartTransaction")
             && r.payload["transactionId"].as_i64() == Some(i64::from(transaction_id))
     });
-    let Some(answer) = answer else {
-        return String::new();
-    };
+    let answer = answer?;
     let closed = history
         .connections
         .iter()
         .find(|c| c.connection == answer.connection && !c.opened && c.at >= answer.at);
-    match closed {
-        Some(c) if (c.at - answer.at).num_milliseconds() < 1000 => format!(
-            "; the answer with id {transaction_id} went out {} ms before its connection closed, \
-             so it was probably lost in flight: let the charger's queue empty before the fault",
-            (c.at - answer.at).num_milliseconds()
-        ),
-        _ => String::new(),
+    closed
+        .map(|c| (c.at - answer.at).num_milliseconds())
+        .filter(|ms| *ms < 1000)
+}
+
+/// One way the ledger does not balance. `Display` gives the sentence a failing step prints.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// The same start (connector, tag, meter, time) got two transaction ids.
+    StartedTwice {
+        start: Value,
+        first: i32,
+        again: i32,
+        /// The first id's answer went out this many ms before its connection closed.
+        lost_in_flight_ms: Option<i64>,
+    },
+    StoppedMoreThanOnce {
+        transaction_id: i32,
+        stops: Vec<Value>,
+    },
+    StopOfUnknownTransaction {
+        transaction_id: i32,
+    },
+    MeterStopBelowMeterStart {
+        transaction_id: i32,
+        meter_stop: i64,
+        meter_start: i64,
+    },
+    StoppedBeforeStarted {
+        transaction_id: i32,
+        begin: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
+    /// More stops with transaction id -1 than starts that went unaccepted.
+    UnexplainedMinusOne {
+        minus_one: usize,
+        never_accepted: usize,
+    },
+    EnergyWentBackwards {
+        transaction_id: i32,
+        from_wh: f64,
+        to_wh: f64,
+    },
+    ReadingBelowMeterStart {
+        transaction_id: i32,
+        reading_wh: f64,
+        meter_start: i64,
+    },
+    NeverStopped {
+        transaction_ids: Vec<i32>,
+    },
+    /// The board's count of transactions and the central system's differ.
+    BoardDisagrees {
+        board_total: usize,
+        board_completed: usize,
+        board_open: bool,
+        reported: usize,
+        accepted: usize,
+        dropped: usize,
+    },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::StartedTwice { start, first, again, lost_in_flight_ms } => {
+                write!(f, "StartTransaction {start} reported twice (transaction ids {first} and {again})")?;
+                if let Some(ms) = lost_in_flight_ms {
+                    write!(
+                        f,
+                        "; the answer with id {first} went out {ms} ms before its connection closed, \
+                         so it was probably lost in flight: let the charger's queue empty before the fault"
+                    )?;
+                }
+                Ok(())
+            }
+            Problem::StoppedMoreThanOnce { transaction_id, stops } => write!(
+                f,
+                "transaction {transaction_id} was stopped {} times: {}",
+                stops.len(),
+                stops.iter().map(Value::to_string).collect::<Vec<_>>().join(" / ")
+            ),
+            Problem::StopOfUnknownTransaction { transaction_id } => write!(
+                f,
+                "StopTransaction for transaction {transaction_id}, which the central system never assigned"
+            ),
+            Problem::MeterStopBelowMeterStart { transaction_id, meter_stop, meter_start } => write!(
+                f,
+                "transaction {transaction_id}: meterStop {meter_stop} is below meterStart {meter_start}"
+            ),
+            Problem::StoppedBeforeStarted { transaction_id, begin, end } => write!(
+                f,
+                "transaction {transaction_id}: stopped at {end} before it started at {begin}"
+            ),
+            Problem::UnexplainedMinusOne { minus_one, never_accepted } => write!(
+                f,
+                "{minus_one} StopTransaction(s) with transaction id -1, but only {never_accepted} \
+                 StartTransaction(s) went unaccepted"
+            ),
+            Problem::EnergyWentBackwards { transaction_id, from_wh, to_wh } => write!(
+                f,
+                "transaction {transaction_id}: energy register went backwards from {from_wh} Wh to {to_wh} Wh"
+            ),
+            Problem::ReadingBelowMeterStart { transaction_id, reading_wh, meter_start } => write!(
+                f,
+                "transaction {transaction_id}: reading {reading_wh} Wh below meterStart {meter_start}"
+            ),
+            Problem::NeverStopped { transaction_ids } => write!(
+                f,
+                "transaction(s) {transaction_ids:?} started but never stopped at the central system"
+            ),
+            Problem::BoardDisagrees {
+                board_total,
+                board_completed,
+                board_open,
+                reported,
+                accepted,
+                dropped,
+            } => write!(
+                f,
+                "the board ran {board_total} transaction(s) ({board_completed} completed{}), the central system saw {reported} \
+                 ({accepted} accepted StartTransaction, {dropped} dropped)",
+                if *board_open { ", 1 running" } else { "" },
+            ),
+        }
     }
 }
 
 /// Runs the check; returns every violation found (empty = the ledger balances).
-pub fn check(history: &History, board: Option<BoardTransactions>) -> Vec<String> {
+pub fn check(history: &History, board: Option<BoardTransactions>) -> Vec<Problem> {
     let mut problems = Vec::new();
 
     // Starts: group attempts by content; an accepted (answered) start yields a transaction id.
@@ -162,11 +279,12 @@ pub fn check(history: &History, board: Option<BoardTransactions>) -> Vec<String>
             .map(|id| id as i32);
         match starts.iter_mut().find(|s| s.key == key) {
             Some(existing) => match (existing.transaction_id, transaction_id) {
-                (Some(first), Some(again)) => problems.push(format!(
-                    "StartTransaction {} reported twice (transaction ids {first} and {again}){}",
-                    record.payload,
-                    lost_in_flight_hint(history, first)
-                )),
+                (Some(first), Some(again)) => problems.push(Problem::StartedTwice {
+                    start: record.payload.clone(),
+                    first,
+                    again,
+                    lost_in_flight_ms: lost_in_flight(history, first),
+                }),
                 (None, Some(id)) => {
                     existing.transaction_id = Some(id);
                     by_id.insert(id, starts.len());
@@ -209,46 +327,44 @@ pub fn check(history: &History, board: Option<BoardTransactions>) -> Vec<String>
             continue;
         }
         if records.len() > 1 {
-            problems.push(format!(
-                "transaction {id} was stopped {} times: {}",
-                records.len(),
-                records
-                    .iter()
-                    .map(|r| r.payload.to_string())
-                    .collect::<Vec<_>>()
-                    .join(" / ")
-            ));
+            problems.push(Problem::StoppedMoreThanOnce {
+                transaction_id: *id,
+                stops: records.iter().map(|r| r.payload.clone()).collect(),
+            });
         }
         let Some(&start) = by_id.get(id) else {
-            problems.push(format!(
-                "StopTransaction for transaction {id}, which the central system never assigned"
-            ));
+            problems.push(Problem::StopOfUnknownTransaction {
+                transaction_id: *id,
+            });
             continue;
         };
         let start = &starts[start];
         let stop = &records[0].payload;
         let meter_stop = stop["meterStop"].as_i64().unwrap_or(0);
         if meter_stop < start.meter_start {
-            problems.push(format!(
-                "transaction {id}: meterStop {meter_stop} is below meterStart {}",
-                start.meter_start
-            ));
+            problems.push(Problem::MeterStopBelowMeterStart {
+                transaction_id: *id,
+                meter_stop,
+                meter_start: start.meter_start,
+            });
         }
         if let (Some(begin), Some(end)) = (start.timestamp, timestamp(&stop["timestamp"])) {
             if end < begin {
-                problems.push(format!(
-                    "transaction {id}: stopped at {end} before it started at {begin}"
-                ));
+                problems.push(Problem::StoppedBeforeStarted {
+                    transaction_id: *id,
+                    begin,
+                    end,
+                });
             }
         }
     }
     // Stops carrying -1 are allowed only where a start was never accepted.
     let dropped_starts = minus_one.min(never_accepted);
     if minus_one > never_accepted {
-        problems.push(format!(
-            "{minus_one} StopTransaction(s) with transaction id -1, but only {never_accepted} \
-             StartTransaction(s) went unaccepted"
-        ));
+        problems.push(Problem::UnexplainedMinusOne {
+            minus_one,
+            never_accepted,
+        });
     }
 
     // Meter readings of each transaction never go backwards.
@@ -275,17 +391,19 @@ pub fn check(history: &History, board: Option<BoardTransactions>) -> Vec<String>
         }
         values.sort_by_key(|v| v.0);
         if let Some(pair) = values.windows(2).find(|w| w[1].1 < w[0].1) {
-            problems.push(format!(
-                "transaction {id}: energy register went backwards from {} Wh to {} Wh",
-                pair[0].1, pair[1].1
-            ));
+            problems.push(Problem::EnergyWentBackwards {
+                transaction_id: id,
+                from_wh: pair[0].1,
+                to_wh: pair[1].1,
+            });
         }
         if let Some(start) = by_id.get(&id).map(|&i| &starts[i]) {
             if let Some(low) = values.iter().find(|v| (v.1 as i64) < start.meter_start) {
-                problems.push(format!(
-                    "transaction {id}: reading {} Wh below meterStart {}",
-                    low.1, start.meter_start
-                ));
+                problems.push(Problem::ReadingBelowMeterStart {
+                    transaction_id: id,
+                    reading_wh: low.1,
+                    meter_start: start.meter_start,
+                });
             }
         }
     }
@@ -311,25 +429,23 @@ pub fn check(history: &History, board: Option<BoardTransactions>) -> Vec<String>
         .collect();
     let allowed_open = usize::from(open_board || board.is_none());
     if unstopped.len() > allowed_open {
-        problems.push(format!(
-            "transaction(s) {unstopped:?} started but never stopped at the central system"
-        ));
+        problems.push(Problem::NeverStopped {
+            transaction_ids: unstopped,
+        });
     }
 
     // Nothing the board did is missing, nothing invented.
     if let Some(board) = board {
         let reported = by_id.len() + dropped_starts;
         if reported != board.total() {
-            problems.push(format!(
-                "the board ran {} transaction(s) ({} completed{}), the central system saw {} \
-                 ({} accepted StartTransaction, {} dropped)",
-                board.total(),
-                board.completed,
-                if board.open { ", 1 running" } else { "" },
+            problems.push(Problem::BoardDisagrees {
+                board_total: board.total(),
+                board_completed: board.completed,
+                board_open: board.open,
                 reported,
-                by_id.len(),
-                dropped_starts
-            ));
+                accepted: by_id.len(),
+                dropped: dropped_starts,
+            });
         }
     }
     problems
@@ -338,6 +454,14 @@ pub fn check(history: &History, board: Option<BoardTransactions>) -> Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The problems as the sentences a failing step prints.
+    fn check(history: &History, board: Option<BoardTransactions>) -> Vec<String> {
+        super::check(history, board)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
     use crate::csms::Direction;
     use serde_json::json;
 
@@ -494,6 +618,10 @@ mod tests {
         assert!(check(&b.0, completed(1))
             .iter()
             .any(|p| p.contains("stopped 2 times")));
+        assert!(super::check(&b.0, completed(1)).iter().any(|p| matches!(
+            p,
+            Problem::StoppedMoreThanOnce { transaction_id: 1, stops } if stops.len() == 2
+        )));
         let mut b = Builder::new();
         b.start("1", "A", T0, Some(1));
         assert!(check(&b.0, completed(1))

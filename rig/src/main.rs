@@ -9,13 +9,6 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
-    // `rig charger ARGS...` is the firmware itself, so simulated boards need no separately
-    // built binary. Handled before clap so every argument, --help included, is the charger's.
-    if args.get(1).is_some_and(|a| a == "charger") {
-        let mut v = vec![OsString::from("charger")];
-        v.extend(args.into_iter().skip(2));
-        return charger::cli::main_from_args(v);
-    }
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
@@ -111,29 +104,20 @@ fn dispatch(cli: Cli) -> i32 {
             },
             Err(code) => code,
         },
-        Command::Charger { args } => {
-            // Only reached through a parse path that bypassed the early dispatch.
-            let mut v = vec![OsString::from("charger")];
-            v.extend(args.iter().cloned());
-            match charger::cli::main_from_args(v) {
-                c if c == ExitCode::SUCCESS => 0,
-                _ => 1,
-            }
-        }
         Command::Sim(_) | Command::Run(_) => {
             let Cli { command, .. } = cli;
             match command {
                 Command::Run(r) => {
                     let code = rig::runner::run(r.into_options());
                     // Safety net: nothing the run started outlives it.
-                    rig::simboard::kill_all();
+                    rig::charger_process::kill_all();
                     code
                 }
                 Command::Sim(s) => match runtime().block_on(rig::sim_cmd::run(s)) {
                     Ok(code) => code,
                     Err(e) => {
                         eprintln!("rig: error: {e:#}");
-                        rig::simboard::kill_all();
+                        rig::charger_process::kill_all();
                         1
                     }
                 },
@@ -183,8 +167,8 @@ fn bench(link: &Option<String>, b: &rig::cli::BenchArgs) -> i32 {
     }
     let rt = runtime();
     let dir = std::env::temp_dir().join(format!("rig-bench-{}", std::process::id()));
-    let started = rt.block_on(rig::simboard::SimBoard::start(
-        rig::simboard::SimBoardOptions::in_dir(&dir, "ws://127.0.0.1:9/ocpp"),
+    let started = rt.block_on(rig::charger_process::ChargerProcess::start(
+        rig::charger_process::ChargerProcessOptions::in_dir(&dir, "ws://127.0.0.1:9/ocpp"),
     ));
     let code = match started {
         Ok(board) => {

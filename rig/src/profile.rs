@@ -3,6 +3,10 @@
 //! the time budgets. The default profile is the simulated board on this machine.
 
 use chargerig_link::LinkSpec;
+
+// Driver settings live next to their drivers; the profile composes them.
+pub use crate::gate::{GateChoice, NftablesConfig};
+pub use crate::power::PowerChoice;
 use serde::Deserialize;
 use std::fmt;
 use std::net::SocketAddr;
@@ -45,50 +49,6 @@ impl std::error::Error for ProfileError {}
 pub enum LinkChoice {
     Sim,
     Real(LinkSpec),
-}
-
-/// How the board's power is switched.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PowerChoice {
-    /// SIGKILL and restart of the simulated board.
-    Sim,
-    /// Shell commands (a relay CLI), then `settle` before the board is expected to boot.
-    Command {
-        on: String,
-        off: String,
-        settle: Duration,
-    },
-    /// No power switch: `@power` scenarios must be skipped on this bench.
-    None,
-}
-
-/// How network faults are made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GateChoice {
-    /// TCP proxy between charger and central system.
-    Proxy,
-    /// Kernel rules on a rig host that routes the board's traffic.
-    Nftables(NftablesConfig),
-}
-
-/// Settings of the nftables gate; explicit commands win over the generated rules.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NftablesConfig {
-    /// The board's IP address (rules match its traffic to the central system).
-    pub board_ip: Option<String>,
-    /// The central system's TCP port.
-    pub csms_port: Option<u16>,
-    /// Table name used for the generated rules.
-    #[serde(default = "default_nft_table")]
-    pub table: String,
-    pub cut: Option<Vec<String>>,
-    pub refuse: Option<Vec<String>>,
-    pub restore: Option<Vec<String>>,
-}
-
-fn default_nft_table() -> String {
-    "chargerig".into()
 }
 
 /// Scenarios with this tag are reported as skipped, with the reason.
@@ -534,12 +494,11 @@ fn check_charger_config(
 ) -> Result<(), (usize, String)> {
     let generated =
         toml::to_string(table).map_err(|e| (line_of(profile_text, span.start), e.to_string()))?;
-    let overrides = charger::config::Overrides {
+    let overrides = charger_config::Overrides {
         serial_number: None,
         csms_url: Some("ws://127.0.0.1:9/ocpp".into()),
     };
-    let result = charger::config::parse(&generated, None, &overrides)
-        .and_then(|cfg| charger::config::validate_installer(&cfg));
+    let result = charger_config::parse_checked(&generated, None, &overrides);
     let Err(e) = result else { return Ok(()) };
     // Find the offending key in the profile: the key of the generated line the charger named.
     let key = e

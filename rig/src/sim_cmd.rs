@@ -1,12 +1,11 @@
 //! `rig sim`: one simulated board with a test central system and a proxy gate, for poking by
-//! hand. Prints the link and the URLs, then runs until Ctrl-C (or until the board dies).
+//! hand: the profile's [`Bench`] without a link client (the port is left to the one-shots). Prints the link and the URLs, then runs until Ctrl-C (or until the board dies).
 //! Lines typed on stdin drive faults: `cut`, `refuse`, `restore`, `off`, `on`, `status`.
 
+use crate::bench::{Bench, BenchSpec, ChargerConfigFile};
 use crate::cli::SimArgs;
 use crate::csms::{Csms, IdTagEntry};
-use crate::gate::{NetworkGate, ProxyGate};
 use crate::profile::Profile;
-use crate::simboard::{SimBoard, SimBoardOptions};
 use anyhow::{Context, Result};
 use rust_ocpp::v1_6::types::AuthorizationStatus;
 use std::io::BufRead;
@@ -38,29 +37,41 @@ pub async fn run(args: SimArgs) -> Result<i32> {
             )
         });
     }
-    let gate = ProxyGate::start("127.0.0.1:0".parse().expect("literal"), csms.addr()).await?;
-    let url = profile.charger_url_for(gate.local_addr(), csms.addr());
-
-    let mut opts = SimBoardOptions::in_dir(&args.dir, url.clone());
-    if let Some(program) = &profile.charger_program {
-        opts.program = program.iter().map(Into::into).collect();
-    }
-    opts.serial_number = args.serial_number.clone();
-    opts.config = match &args.config {
-        Some(c) => Some(c.clone()),
+    let config = match &args.config {
+        Some(path) => ChargerConfigFile::Path(path.clone()),
         None => {
-            let path = args.dir.join("charger.toml");
             let mut table = toml::Table::new();
             profile.apply_charger_config(&mut table);
-            std::fs::write(&path, toml::to_string_pretty(&table)?)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            Some(path)
+            ChargerConfigFile::Text(toml::to_string_pretty(&table)?)
         }
     };
-    let mut board = SimBoard::start(opts).await?;
-    let link = board.link_spec();
+    let spec = BenchSpec {
+        dir: args.dir.clone(),
+        config,
+        serial: args.serial_number.clone(),
+        // The port stays free for the one-shots typed in another terminal.
+        attach_link: false,
+        isolate: false,
+    };
+    let mut bench = Bench::start(&profile, &spec, &csms)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let board = bench
+        .board
+        .clone()
+        .context("rig sim needs a simulated board (profile link = \"sim\")")?;
+    let link = bench.link.clone();
+    let url = bench.charger_url.clone();
+    let (pid, data_dir, log_path) = {
+        let b = board.lock().await;
+        (
+            b.pid().unwrap_or(0),
+            b.data_dir().to_path_buf(),
+            b.log_path().to_path_buf(),
+        )
+    };
 
-    println!("simulated board running (pid {})", board.pid().unwrap_or(0));
+    println!("simulated board running (pid {pid})");
     println!("  link:            {link}");
     println!("  charger url:     {url}  (through the network gate)");
     println!(
@@ -68,8 +79,8 @@ pub async fn run(args: SimArgs) -> Result<i32> {
         csms.url(),
         args.accept.join(", ")
     );
-    println!("  data dir:        {}", board.data_dir().display());
-    println!("  charger log:     {}", board.log_path().display());
+    println!("  data dir:        {}", data_dir.display());
+    println!("  charger log:     {}", log_path.display());
     println!("try, in another terminal:");
     for cmd in [
         "status --json",
@@ -110,20 +121,20 @@ pub async fn run(args: SimArgs) -> Result<i32> {
             _ = tokio::signal::ctrl_c() => break 0,
             _ = term.recv() => break 0,
             _ = tick.tick() => {
-                if !powered_off && !board.is_powered() {
+                if !powered_off && !board.lock().await.is_powered() {
                     eprintln!("rig: the simulated board exited; last lines of {}:\n{}",
-                        board.log_path().display(), crate::simboard::tail(board.log_path(), 20));
+                        log_path.display(), crate::charger_process::tail(&log_path, 20));
                     break 1;
                 }
             }
             Some(line) = lines.recv() => {
                 let r: Result<String> = match line.trim() {
                     "" => continue,
-                    "cut" => gate.cut().await.map(|_| "network cut (silent drop)".into()).map_err(Into::into),
-                    "refuse" => gate.refuse().await.map(|_| "connections refused".into()).map_err(Into::into),
-                    "restore" => gate.restore().await.map(|_| "network restored".into()).map_err(Into::into),
-                    "off" => { powered_off = true; board.kill_power().await.map(|_| "power cut (SIGKILL)".into()).map_err(Into::into) }
-                    "on" => { powered_off = false; board.restore_power().await.map(|_| "power restored".into()).map_err(Into::into) }
+                    "cut" => bench.network_cut().await.map(|_| "network cut (silent drop)".into()).map_err(anyhow::Error::msg),
+                    "refuse" => bench.network_refuse().await.map(|_| "connections refused".into()).map_err(anyhow::Error::msg),
+                    "restore" => bench.network_restore().await.map(|_| "network restored".into()).map_err(anyhow::Error::msg),
+                    "off" => { powered_off = true; bench.power_off().await.map(|_| "power cut (SIGKILL)".into()).map_err(anyhow::Error::msg) }
+                    "on" => { powered_off = false; bench.power_on().await.map(|_| "power restored".into()).map_err(anyhow::Error::msg) }
                     "status" => {
                         let spec = link.clone();
                         tokio::task::spawn_blocking(move || crate::oneshot::status(&spec, false))
@@ -140,8 +151,8 @@ pub async fn run(args: SimArgs) -> Result<i32> {
             }
         }
     };
-    board.shutdown(Duration::from_secs(3)).await;
-    drop(gate);
+    board.lock().await.shutdown(Duration::from_secs(3)).await;
+    drop(bench);
     drop(csms);
     println!("stopped");
     Ok(code)

@@ -12,32 +12,38 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::bench::{Bench, BenchSpec, ChargerConfigFile};
 use crate::csms::{Answer, Csms, History};
-use crate::link::{BoardView, EventRecord};
-use crate::runner::bench::Bench;
-use crate::runner::context::RunContext;
+use crate::link::{status_line, BoardView, EventRecord};
+use crate::profile::Profile;
 
 /// A fault the scenario injected, for `faults.jsonl` and failure reports.
 #[derive(Debug, Clone, Serialize)]
-pub struct FaultRecord {
+pub struct StepFault {
     pub at: DateTime<Utc>,
     pub fault: String,
 }
 
-/// Where the network gate stands, as the steps left it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NetworkState {
-    Up,
-    Cut,
-    Refused,
+/// Serial number (and charge point id) unless a scenario sets one.
+pub const DEFAULT_SERIAL: &str = charger_config::DEFAULT_SERIAL;
+
+/// The profile of the run in progress: the one piece of run state a world needs, and the only
+/// process-wide one, because cucumber builds worlds without arguments.
+static PROFILE: std::sync::Mutex<Option<Arc<Profile>>> = std::sync::Mutex::new(None);
+
+/// Makes `profile` the one new worlds get (`None` at the end of a run).
+pub fn install_profile(profile: Option<Arc<Profile>>) {
+    *PROFILE.lock().unwrap_or_else(|e| e.into_inner()) = profile;
 }
 
-/// Serial number (and charge point id) unless a scenario sets one.
-pub const DEFAULT_SERIAL: &str = charger::config::DEFAULT_SERIAL;
+fn current_profile() -> Option<Arc<Profile>> {
+    PROFILE.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
 
 /// The scenario's world.
 pub struct RigWorld {
-    pub ctx: Arc<RunContext>,
+    /// The run's profile (the runner installs it: cucumber builds worlds without arguments).
+    pub profile: Arc<Profile>,
     /// Scenario name and artifact folder (set by the runner before the first step).
     pub scenario: String,
     pub artifacts: PathBuf,
@@ -52,8 +58,7 @@ pub struct RigWorld {
     pub last_answer: Option<(String, Answer)>,
     /// The last GetConfiguration response.
     pub last_configuration: Option<Value>,
-    pub faults: Vec<FaultRecord>,
-    pub network: NetworkState,
+    pub faults: Vec<StepFault>,
     /// Connection number current when the last network fault was injected.
     pub fault_connection: u32,
     /// Per action: history position after the last message a `receives` step matched.
@@ -82,11 +87,11 @@ impl cucumber::World for RigWorld {
     type Error = String;
 
     async fn new() -> Result<Self, String> {
-        let ctx = RunContext::current().ok_or("the rig's run context is not set")?;
-        let ctx_watchdog = ctx.profile.scenario_watchdog;
+        let profile = current_profile().ok_or("the rig's run profile is not set")?;
+        let watchdog = profile.scenario_watchdog;
         Ok(RigWorld {
             serial_number: DEFAULT_SERIAL.to_string(),
-            ctx,
+            profile,
             scenario: String::new(),
             artifacts: PathBuf::new(),
             began: Utc::now(),
@@ -97,13 +102,12 @@ impl cucumber::World for RigWorld {
             last_answer: None,
             last_configuration: None,
             faults: Vec::new(),
-            network: NetworkState::Up,
             fault_connection: 0,
             cursors: HashMap::new(),
             boot_mark: 0,
             setup_mark: 0,
             skipping: false,
-            watchdog: Instant::now() + ctx_watchdog,
+            watchdog: Instant::now() + watchdog,
         })
     }
 }
@@ -111,7 +115,7 @@ impl cucumber::World for RigWorld {
 impl RigWorld {
     /// The per-step deadline from the profile.
     pub fn step_deadline(&self) -> Duration {
-        self.ctx.profile.step_deadline
+        self.profile.step_deadline
     }
 
     /// Fails once the scenario has run longer than the profile's scenario watchdog.
@@ -122,7 +126,7 @@ impl RigWorld {
         Err(format!(
             "the scenario watchdog of {:?} expired (profile scenario_watchdog_s); split the \
              scenario or tag it @slow and raise the watchdog",
-            self.ctx.profile.scenario_watchdog
+            self.profile.scenario_watchdog
         ))
     }
 
@@ -134,10 +138,10 @@ impl RigWorld {
     /// The test central system, started on first use.
     pub async fn csms(&mut self) -> Result<&Csms, String> {
         if self.csms.is_none() {
-            let csms = Csms::start(self.ctx.profile.csms_bind).await.map_err(|e| {
+            let csms = Csms::start(self.profile.csms_bind).await.map_err(|e| {
                 format!(
                     "cannot start the test central system on {}: {e}",
-                    self.ctx.profile.csms_bind
+                    self.profile.csms_bind
                 )
             })?;
             self.csms = Some(csms);
@@ -160,27 +164,26 @@ impl RigWorld {
         if self.bench.is_some() {
             return Ok(());
         }
-        if !self.ctx.profile.is_sim() && (self.free_charge || self.serial_number != DEFAULT_SERIAL)
-        {
+        if !self.profile.is_sim() && (self.free_charge || self.serial_number != DEFAULT_SERIAL) {
             return Err(format!(
                 "profile {} drives a real board whose identity and authorization mode the rig \
                  cannot set before boot; tag this scenario @sim-only (and list @sim-only in the \
                  profile's skip_tags)",
-                self.ctx.profile.name
+                self.profile.name
             ));
         }
         self.csms().await?;
         let config = self.charger_config();
         self.boot_mark = self.history().records.len();
         let csms = self.csms.as_ref().expect("started above");
-        let bench = Bench::start(
-            &self.ctx,
-            &self.artifacts,
-            csms,
-            &config,
-            &self.serial_number,
-        )
-        .await?;
+        let spec = BenchSpec {
+            dir: self.artifacts.clone(),
+            config: ChargerConfigFile::Text(config),
+            serial: Some(self.serial_number.clone()),
+            attach_link: true,
+            isolate: true,
+        };
+        let bench = Bench::start(&self.profile, &spec, csms).await?;
         self.bench = Some(bench);
         Ok(())
     }
@@ -189,7 +192,7 @@ impl RigWorld {
     /// the profile's overrides, then what the scenario's steps asked for.
     pub fn charger_config(&self) -> String {
         let mut table = toml::Table::new();
-        self.ctx.profile.apply_charger_config(&mut table);
+        self.profile.apply_charger_config(&mut table);
         let section = |table: &mut toml::Table, name: &str| -> toml::Table {
             match table.remove(name) {
                 Some(toml::Value::Table(t)) => t,
@@ -275,7 +278,7 @@ impl RigWorld {
             None => Ok(()),
             Some(status) => Err(self.failure(&format!(
                 "expected {what} for {period:?}, but the board reported {}",
-                describe_status(&status)
+                status_line(&status)
             ))),
         }
     }
@@ -319,7 +322,7 @@ impl RigWorld {
     pub fn note_fault(&mut self, fault: impl Into<String>) {
         let fault = fault.into();
         tracing::debug!(scenario = %self.scenario, %fault, "fault injected");
-        self.faults.push(FaultRecord {
+        self.faults.push(StepFault {
             at: Utc::now(),
             fault,
         });
@@ -331,12 +334,12 @@ impl RigWorld {
         if Instant::now() >= self.watchdog {
             out.push_str(&format!(
                 " (the scenario watchdog of {:?} expired)",
-                self.ctx.profile.scenario_watchdog
+                self.profile.scenario_watchdog
             ));
         }
         out.push_str("\n  last board status: ");
         match self.status() {
-            Some(s) => out.push_str(&describe_status(&s)),
+            Some(s) => out.push_str(&status_line(&s)),
             None => out.push_str("none (board not started or silent)"),
         }
         if let Some(client) = self.bench.as_ref().and_then(|b| b.client.as_ref()) {
@@ -382,20 +385,4 @@ impl RigWorld {
         }
         out
     }
-}
-
-/// One line describing a board status, for failure messages.
-pub fn describe_status(s: &BoardStatus) -> String {
-    format!(
-        "pilot {} pwm {}‰ contactor {} connector {} locked {} online {} transaction {} fault {} queue {}",
-        s.pilot.as_str(),
-        s.pwm_duty_permille,
-        if s.contactor_closed { "closed" } else { "open" },
-        s.connector_status.as_str(),
-        s.cable_locked,
-        s.online,
-        s.transaction_active,
-        s.fault,
-        s.queue_len
-    )
 }

@@ -54,8 +54,7 @@ fn a_real_board_profile_applies_its_ocpp_keys_once_online_then_the_scenario_keys
     )
     .unwrap();
     let _board = Board(
-        Command::new(env!("CARGO_BIN_EXE_rig"))
-            .arg("charger")
+        Command::new(&rig::charger_bin::program().expect("the charger binary")[0])
             .arg("--board")
             .arg(format!("sim:{}", board_path.display()))
             .arg("--csms-url")

@@ -3,22 +3,20 @@
 
 use chargerig_link::candump::read_log;
 use chargerig_link::{EventKind, Frame, PilotState};
+use rig::charger_process::{ChargerProcess, ChargerProcessOptions};
 use rig::link::{BoardClient, BoardClientOptions};
 use rig::power::{PowerSwitch, SimPower};
-use rig::simboard::{SimBoard, SimBoardOptions};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const RIG: &str = env!("CARGO_BIN_EXE_rig");
 const WAIT: Duration = Duration::from_secs(15);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn client_survives_a_power_cut_and_records_everything() {
     let dir = std::env::temp_dir().join(format!("rig-client-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut o = SimBoardOptions::in_dir(&dir, "ws://127.0.0.1:9/ocpp");
-    o.program = vec![RIG.into(), "charger".into()];
-    let board = SimBoard::start(o).await.expect("board starts");
+    let o = ChargerProcessOptions::in_dir(&dir, "ws://127.0.0.1:9/ocpp");
+    let board = ChargerProcess::start(o).await.expect("board starts");
     let spec = board.link_spec();
     let candump = dir.join("board.candump");
     let client = BoardClient::connect(
@@ -132,9 +130,8 @@ async fn client_survives_a_power_cut_and_records_everything() {
 async fn after_a_quick_power_cycle_the_wait_sees_only_the_new_boot() {
     let dir = std::env::temp_dir().join(format!("rig-client-reboot-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut o = SimBoardOptions::in_dir(&dir, "ws://127.0.0.1:9/ocpp");
-    o.program = vec![RIG.into(), "charger".into()];
-    let board = SimBoard::start(o).await.expect("board starts");
+    let o = ChargerProcessOptions::in_dir(&dir, "ws://127.0.0.1:9/ocpp");
+    let board = ChargerProcess::start(o).await.expect("board starts");
     let client = BoardClient::connect(board.link_spec(), BoardClientOptions::default(), WAIT)
         .await
         .expect("connects");

@@ -2,14 +2,12 @@
 //! is noticed by the charger on its own (ping/pong), a refusal at once, and restoring brings
 //! it back online. Uses the sim profile's charger overrides.
 
+use rig::charger_process::{ChargerProcess, ChargerProcessOptions};
 use rig::csms::Csms;
 use rig::gate::{GateState, NetworkGate, ProxyGate};
 use rig::link::{BoardClient, BoardClientOptions};
 use rig::profile::Profile;
-use rig::simboard::{SimBoard, SimBoardOptions};
 use std::time::{Duration, Instant};
-
-const RIG: &str = env!("CARGO_BIN_EXE_rig");
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cut_refuse_restore_as_the_charger_sees_them() {
@@ -26,13 +24,12 @@ async fn cut_refuse_restore_as_the_charger_sees_them() {
     let config_path = dir.join("charger.toml");
     std::fs::write(&config_path, toml::to_string(&config).unwrap()).unwrap();
 
-    let mut o = SimBoardOptions::in_dir(
+    let mut o = ChargerProcessOptions::in_dir(
         &dir,
         profile.charger_url_for(gate.local_addr(), csms.addr()),
     );
-    o.program = vec![RIG.into(), "charger".into()];
     o.config = Some(config_path);
-    let board = SimBoard::start(o).await.expect("board starts");
+    let board = ChargerProcess::start(o).await.expect("board starts");
     let client = BoardClient::connect(
         board.link_spec(),
         BoardClientOptions::default(),

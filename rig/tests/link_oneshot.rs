@@ -1,7 +1,7 @@
 //! The one-shot commands of board-link.md against a real simulated board process
 //! (`rig charger --board sim:PTY ...`), through the `rig` binary.
 
-use rig::simboard::{SimBoard, SimBoardOptions};
+use rig::charger_process::{ChargerProcess, ChargerProcessOptions};
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
@@ -27,10 +27,11 @@ fn text(o: &Output) -> String {
     )
 }
 
-async fn board(dir: &Path) -> SimBoard {
-    let mut o = SimBoardOptions::in_dir(dir, "ws://127.0.0.1:9/ocpp");
-    o.program = vec![RIG.into(), "charger".into()];
-    SimBoard::start(o).await.expect("simulated board starts")
+async fn board(dir: &Path) -> ChargerProcess {
+    let o = ChargerProcessOptions::in_dir(dir, "ws://127.0.0.1:9/ocpp");
+    ChargerProcess::start(o)
+        .await
+        .expect("simulated board starts")
 }
 
 fn status_json(link: &str) -> Value {

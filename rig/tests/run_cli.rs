@@ -365,3 +365,32 @@ fn the_scenario_watchdog_bounds_a_scenario() {
         run.stdout
     );
 }
+
+/// A rig whose `charger` is not built next to it, outside cargo: the run stops before any
+/// scenario and names the command that builds it.
+#[test]
+fn a_missing_charger_outside_cargo_names_the_build_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let rig = dir.path().join("rig");
+    std::fs::copy(env!("CARGO_BIN_EXE_rig"), &rig).unwrap();
+    let feature = write(
+        dir.path(),
+        "x.feature",
+        "Feature: x\n  Scenario: y\n    Given the charger is online\n",
+    );
+    let out = Command::new(&rig)
+        .current_dir(workspace())
+        .env_remove("CARGO")
+        .env_remove("RIG_CHARGER_CMD")
+        .args(["run", &feature, "--artifacts"])
+        .arg(dir.path().join("artifacts"))
+        .output()
+        .expect("run the copied rig");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("run `cargo build -p charger`"), "{stderr}");
+    assert!(
+        !dir.path().join("artifacts").join("x").exists(),
+        "no scenario ran"
+    );
+}

@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 use charger::store::Store;
 use charger_core::{BoardInput, Charger, Input, Now, Output, PilotState, Settings};
 use common::board::Board;
-use common::csms::Csms;
 use common::process::{ChargerProc, FAST_CONFIG};
+use common::{calls_in, rig_csms, wait_until};
+use rig::csms::{Csms, IdTagEntry};
+use rust_ocpp::v1_6::types::AuthorizationStatus;
 
 /// Messages to queue; `CHARGER_BENCH_QUEUED` overrides it for a quick smoke run.
 fn queued() -> usize {
@@ -51,11 +53,11 @@ fn boot_latency(rt: &tokio::runtime::Runtime) {
     for _ in 0..7 {
         let dir = tempfile::tempdir().unwrap();
         let ms = rt.block_on(async {
-            let csms = Csms::start("127.0.0.1:0").await;
+            let csms = rig_csms("127.0.0.1:0").await;
             let t0 = Instant::now();
             let _p = ChargerProc::start(dir.path(), &csms.url(), FAST_CONFIG, &[]);
-            csms.wait_until("BootNotification", Duration::from_secs(20), |c| {
-                !c.calls("BootNotification").is_empty()
+            wait_until(&csms, "BootNotification", Duration::from_secs(20), |h| {
+                !calls_in(h, "BootNotification").is_empty()
             })
             .await;
             t0.elapsed().as_secs_f64() * 1000.0
@@ -167,22 +169,30 @@ fn queue(rt: &tokio::runtime::Runtime) {
     drop(board);
 
     rt.block_on(async {
-        let csms = Csms::start(&format!("127.0.0.1:{port}")).await;
-        csms.wait_until("BootNotification", Duration::from_secs(30), |c| {
-            !c.calls("BootNotification").is_empty()
+        let csms = rig_csms(&format!("127.0.0.1:{port}")).await;
+        // The card of the queued sessions (an unknown one would be answered Invalid).
+        csms.script(|s| {
+            s.set_id_tag(
+                "04A1B2C3",
+                IdTagEntry {
+                    status: AuthorizationStatus::Accepted,
+                    expiry: None,
+                    parent: None,
+                },
+            )
+        });
+        wait_until(&csms, "BootNotification", Duration::from_secs(30), |h| {
+            !calls_in(h, "BootNotification").is_empty()
         })
         .await;
         let t0 = Instant::now();
         let tx_msgs = |c: &Csms| {
-            c.received()
-                .iter()
-                .filter(|r| {
-                    matches!(
-                        r.action(),
-                        Some("StartTransaction" | "StopTransaction" | "MeterValues")
-                    )
-                })
-                .count()
+            c.with_history(|h| {
+                ["StartTransaction", "StopTransaction", "MeterValues"]
+                    .iter()
+                    .map(|a| h.received(a).count())
+                    .sum::<usize>()
+            })
         };
         let deadline = Instant::now() + Duration::from_secs(600);
         while tx_msgs(&csms) < n {

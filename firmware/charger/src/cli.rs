@@ -1,5 +1,5 @@
-//! The command line. [`main_from_args`] is the whole program: the `charger` binary calls it, and
-//! so does the rig (`rig charger ...`) to start simulated boards without a second binary.
+//! The command line. [`main_from_args`] is the whole program: the `charger` binary calls it
+//! (tests can call it in-process too).
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -1,5 +1,6 @@
 //! The charger firmware's shell: everything around the sans-IO `charger-core` that touches the
-//! world. The command line ([`cli`]), the configuration file ([`config`]), the SQLite store
+//! world. The command line ([`cli`]), the configuration file ([`config`], schema in
+//! `charger-config`), the SQLite store
 //! ([`store`]) behind a data-directory lock ([`lock`]), the OCPP-J WebSocket client ([`ws`]) and
 //! the simulated board ([`board_sim`]) on its pseudo-terminal ([`pty`]), tied together by
 //! [`runtime`].

@@ -1,5 +1,5 @@
-//! The `charger` binary: the whole program is [`charger::cli::main_from_args`], so the rig can run
-//! the very same firmware in-process (`rig charger ...`).
+//! The `charger` binary: the whole program is [`charger::cli::main_from_args`]. The rig starts
+//! simulated boards from this binary (`target/<profile>/charger`).
 
 fn main() -> std::process::ExitCode {
     charger::cli::main_from_args(std::env::args_os().collect())

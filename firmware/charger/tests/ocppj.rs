@@ -5,22 +5,42 @@ mod common;
 
 use std::time::Duration;
 
-use common::csms::Csms;
 use common::process::{ChargerProc, FAST_CONFIG};
-use serde_json::Value;
+use common::{answer_to, calls, calls_in, rig_csms, wait_until};
+use rig::csms::{Answer, Csms, History, Kind, WsMessage};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(15);
 
 async fn booted(csms: &Csms) {
-    csms.wait_until("BootNotification", WAIT, |c| {
-        !c.calls("BootNotification").is_empty()
+    wait_until(csms, "BootNotification", WAIT, |h| {
+        !calls_in(h, "BootNotification").is_empty()
     })
     .await;
 }
 
+fn send_text(csms: &Csms, text: impl Into<String>) {
+    csms.send_raw(WsMessage::text(text.into()))
+        .expect("a live connection");
+}
+
+fn connections(csms: &Csms) -> usize {
+    csms.with_history(|h| h.connections.iter().filter(|c| c.opened).count())
+}
+
+/// `(kind, code or payload)` of the charger's answer to our request `id`.
+fn answer(csms: &Csms, id: &str) -> rig::csms::Record {
+    csms.with_history(|h| answer_to(h, id))
+        .unwrap_or_else(|| panic!("no answer to {id}"))
+}
+
+fn answered(ids: &'static [&'static str]) -> impl Fn(&History) -> bool {
+    move |h| ids.iter().all(|id| answer_to(h, id).is_some())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn boots_with_its_serial_number_at_the_url_with_the_charge_point_id() {
-    let csms = Csms::start("127.0.0.1:0").await;
+    let csms = rig_csms("127.0.0.1:0").await;
     let dir = tempfile::tempdir().unwrap();
     let p = ChargerProc::start(
         dir.path(),
@@ -29,54 +49,66 @@ async fn boots_with_its_serial_number_at_the_url_with_the_charge_point_id() {
         &["--serial-number", "SN-TEST-7"],
     );
     booted(&csms).await;
-    assert_eq!(csms.paths()[0], "/ocpp/SN-TEST-7");
-    let boot = &csms.calls("BootNotification")[0];
-    assert_eq!(boot.payload()["chargePointVendor"], "Chargerig");
-    assert_eq!(boot.payload()["chargePointModel"], "SimBoard-1");
+    assert_eq!(
+        csms.with_history(|h| h.handshakes.clone())[0],
+        "/ocpp/SN-TEST-7"
+    );
+    let boot = &calls(&csms, "BootNotification")[0];
+    assert_eq!(boot.payload["chargePointVendor"], "Chargerig");
+    assert_eq!(boot.payload["chargePointModel"], "SimBoard-1");
     // After Accepted: connector 0 and connector 1 are reported.
-    csms.wait_until("StatusNotification for connectors 0 and 1", WAIT, |c| {
-        let s = c.calls("StatusNotification");
-        [0, 1]
-            .iter()
-            .all(|n| s.iter().any(|r| r.payload()["connectorId"] == *n))
-    })
+    wait_until(
+        &csms,
+        "StatusNotification for connectors 0 and 1",
+        WAIT,
+        |h| {
+            let s = calls_in(h, "StatusNotification");
+            [0, 1]
+                .iter()
+                .all(|n| s.iter().any(|r| r.payload["connectorId"] == *n))
+        },
+    )
     .await;
-    assert_eq!(csms.connections(), 1, "{}", p.log_text());
+    assert_eq!(connections(&csms), 1, "{}", p.log_text());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_frames_get_call_errors_and_the_connection_survives() {
-    let csms = Csms::start("127.0.0.1:0").await;
+    let csms = rig_csms("127.0.0.1:0").await;
     let dir = tempfile::tempdir().unwrap();
     let p = ChargerProc::start(dir.path(), &csms.url(), FAST_CONFIG, &[]);
     booted(&csms).await;
 
-    csms.send_text(r#"[2,"bad-1","NoSuchAction",{}]"#);
-    csms.send_text("this is not json");
-    csms.send_text(r#"[2,"bad-2","ChangeConfiguration",{"key":17}]"#);
-    csms.send_text(r#"[2,"good-1","GetConfiguration",{"key":["HeartbeatInterval"]}]"#);
-    csms.wait_until("answers to bad-1, bad-2 and good-1", WAIT, |c| {
-        ["bad-1", "bad-2", "good-1"]
-            .iter()
-            .all(|id| c.answer_to(id).is_some())
-    })
+    send_text(&csms, r#"[2,"bad-1","NoSuchAction",{}]"#);
+    send_text(&csms, "this is not json");
+    send_text(&csms, r#"[2,"bad-2","ChangeConfiguration",{"key":17}]"#);
+    send_text(
+        &csms,
+        r#"[2,"good-1","GetConfiguration",{"key":["HeartbeatInterval"]}]"#,
+    );
+    wait_until(
+        &csms,
+        "answers to bad-1, bad-2 and good-1",
+        WAIT,
+        answered(&["bad-1", "bad-2", "good-1"]),
+    )
     .await;
-    let bad1 = csms.answer_to("bad-1").unwrap();
-    assert_eq!(bad1[0], 4, "{bad1}");
-    assert_eq!(bad1[2], "NotImplemented", "{bad1}");
-    let bad2 = csms.answer_to("bad-2").unwrap();
-    assert_eq!(bad2[0], 4, "{bad2}");
+    let bad1 = answer(&csms, "bad-1");
+    assert_eq!(bad1.kind, Kind::Error, "{bad1:?}");
+    assert_eq!(bad1.payload["code"], "NotImplemented", "{bad1:?}");
+    let bad2 = answer(&csms, "bad-2");
+    assert_eq!(bad2.kind, Kind::Error, "{bad2:?}");
     assert!(
         matches!(
-            bad2[2].as_str(),
+            bad2.payload["code"].as_str(),
             Some("TypeConstraintViolation" | "FormationViolation" | "PropertyConstraintViolation")
         ),
-        "{bad2}"
+        "{bad2:?}"
     );
-    let good = csms.answer_to("good-1").unwrap();
-    assert_eq!(good[0], 3, "{good}");
+    let good = answer(&csms, "good-1");
+    assert_eq!(good.kind, Kind::Result, "{good:?}");
     assert_eq!(
-        csms.connections(),
+        connections(&csms),
         1,
         "the connection must survive bad frames:\n{}",
         p.log_text()
@@ -89,7 +121,7 @@ async fn bad_frames_get_call_errors_and_the_connection_survives() {
 /// frame limit; the connection stays up.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_oversized_call_gets_a_call_error_with_its_id_and_the_connection_survives() {
-    let csms = Csms::start("127.0.0.1:0").await;
+    let csms = rig_csms("127.0.0.1:0").await;
     let dir = tempfile::tempdir().unwrap();
     let p = ChargerProc::start(dir.path(), &csms.url(), FAST_CONFIG, &[]);
     booted(&csms).await;
@@ -100,37 +132,42 @@ async fn an_oversized_call_gets_a_call_error_with_its_id_and_the_connection_surv
             "A".repeat(n)
         )
     };
-    csms.send_text(big("big-1", 70 * 1024));
-    csms.send_text(big("big-2", 10 * 1024 * 1024));
-    csms.send_binary(vec![1, 2, 3]);
-    csms.send_text(r#"[2,"after-1","GetConfiguration",{}]"#);
-    csms.wait_until("answers to big-1, big-2 and after-1", WAIT, |c| {
-        ["big-1", "big-2", "after-1"]
-            .iter()
-            .all(|id| c.answer_to(id).is_some())
-    })
+    send_text(&csms, big("big-1", 70 * 1024));
+    send_text(&csms, big("big-2", 10 * 1024 * 1024));
+    csms.send_raw(WsMessage::binary(vec![1, 2, 3])).unwrap();
+    send_text(&csms, r#"[2,"after-1","GetConfiguration",{}]"#);
+    wait_until(
+        &csms,
+        "answers to big-1, big-2 and after-1",
+        WAIT,
+        answered(&["big-1", "big-2", "after-1"]),
+    )
     .await;
     for id in ["big-1", "big-2"] {
-        let a = csms.answer_to(id).unwrap();
-        assert_eq!(a[0], 4, "{a}");
-        assert_eq!(a[2], "GenericError", "{a}");
+        let a = answer(&csms, id);
+        assert_eq!(a.kind, Kind::Error, "{a:?}");
+        assert_eq!(a.payload["code"], "GenericError", "{a:?}");
     }
-    assert_eq!(csms.answer_to("after-1").unwrap()[0], 3);
+    assert_eq!(answer(&csms, "after-1").kind, Kind::Result);
     let log = p.log_text();
     assert!(log.contains("oversized frame"), "{log}");
     assert!(log.contains("binary frame ignored"), "{log}");
-    assert_eq!(csms.connections(), 1, "{log}");
+    assert_eq!(connections(&csms), 1, "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_that_does_not_agree_to_ocpp16_is_refused() {
-    let csms = Csms::start_refusing_subprotocol().await;
+    let csms = rig_csms("127.0.0.1:0").await;
+    csms.agree_subprotocol(false);
     let dir = tempfile::tempdir().unwrap();
     let p = ChargerProc::start(dir.path(), &csms.url(), FAST_CONFIG, &[]);
     // It keeps trying (back-off), and never talks OCPP on such a connection.
-    csms.wait_until("three handshake attempts", WAIT, |c| c.handshakes() >= 3)
-        .await;
-    assert!(csms.received().is_empty(), "{:?}", csms.received());
+    wait_until(&csms, "three handshake attempts", WAIT, |h| {
+        h.handshakes.len() >= 3
+    })
+    .await;
+    let records = csms.with_history(|h| h.records.clone());
+    assert!(records.is_empty(), "{records:?}");
     let log = p.log_text();
     assert!(log.contains("subprotocol"), "{log}");
 }
@@ -183,39 +220,41 @@ async fn a_silent_link_is_noticed_by_ping_timeout_and_the_charger_reconnects() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn call_results_are_valid_ocpp_j_frames() {
-    let csms = Csms::start("127.0.0.1:0").await;
+    let csms = rig_csms("127.0.0.1:0").await;
     let dir = tempfile::tempdir().unwrap();
     let _p = ChargerProc::start(dir.path(), &csms.url(), FAST_CONFIG, &[]);
     booted(&csms).await;
-    for r in csms.received() {
-        let arr = r.frame.as_array().expect("every frame is a JSON array");
-        match arr[0].as_u64() {
-            Some(2) => assert!(
-                arr.len() == 4 && arr[1].is_string() && arr[2].is_string() && arr[3].is_object(),
-                "{}",
-                r.frame
-            ),
-            Some(3) => assert!(arr.len() == 3 && arr[1].is_string(), "{}", r.frame),
-            Some(4) => assert!(arr.len() == 5 && arr[1].is_string(), "{}", r.frame),
-            _ => panic!("bad message type: {}", r.frame),
-        }
-        let _: &Value = &r.frame;
-    }
+    // The central system parses every frame by OCPP-J's shapes and checks each payload
+    // against the rust-ocpp types: anything malformed is a violation.
+    wait_until(&csms, "StatusNotification", WAIT, |h| {
+        !calls_in(h, "StatusNotification").is_empty()
+    })
+    .await;
+    let violations = csms.with_history(|h| h.violations.clone());
+    assert!(violations.is_empty(), "{violations:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_soft_reset_reboots_the_core_and_boots_again_on_a_new_connection() {
-    let csms = Csms::start("127.0.0.1:0").await;
+    let csms = rig_csms("127.0.0.1:0").await;
     let dir = tempfile::tempdir().unwrap();
     let p = ChargerProc::start(dir.path(), &csms.url(), FAST_CONFIG, &[]);
     booted(&csms).await;
-    csms.send_text(r#"[2,"rst-1","Reset",{"type":"Soft"}]"#);
-    csms.wait_until("Reset answered", WAIT, |c| c.answer_to("rst-1").is_some())
-        .await;
-    assert_eq!(csms.answer_to("rst-1").unwrap()[2]["status"], "Accepted");
-    csms.wait_until("a BootNotification on a second connection", WAIT, |c| {
-        c.calls("BootNotification").iter().any(|r| r.conn >= 2)
-    })
+    let answer = csms
+        .call("Reset", json!({"type": "Soft"}), WAIT)
+        .await
+        .expect("Reset answered");
+    assert_eq!(answer, Answer::Result(json!({"status": "Accepted"})));
+    wait_until(
+        &csms,
+        "a BootNotification on a second connection",
+        WAIT,
+        |h| {
+            calls_in(h, "BootNotification")
+                .iter()
+                .any(|r| r.connection >= 2)
+        },
+    )
     .await;
     // Same process (a reboot, not a crash), and it says so in the log.
     assert!(
@@ -227,24 +266,25 @@ async fn a_soft_reset_reboots_the_core_and_boots_again_on_a_new_connection() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_websocket_ping_interval_takes_effect_without_reconnecting() {
-    let csms = Csms::start("127.0.0.1:0").await;
+    let csms = rig_csms("127.0.0.1:0").await;
     let dir = tempfile::tempdir().unwrap();
     let config = format!("{FAST_CONFIG}WebSocketPingInterval = \"0\"\n");
     let p = ChargerProc::start(dir.path(), &csms.url(), &config, &[]);
     booted(&csms).await;
-    csms.send_text(
-        r#"[2,"cc-1","ChangeConfiguration",{"key":"WebSocketPingInterval","value":"1"}]"#,
-    );
-    csms.wait_until("ChangeConfiguration answered", WAIT, |c| {
-        c.answer_to("cc-1").is_some()
-    })
-    .await;
-    assert_eq!(csms.answer_to("cc-1").unwrap()[2]["status"], "Accepted");
-    let pings_before = csms.pings();
-    csms.wait_until("two pings after the change", WAIT, |c| {
-        c.pings() >= pings_before + 2
+    let answer = csms
+        .call(
+            "ChangeConfiguration",
+            json!({"key": "WebSocketPingInterval", "value": "1"}),
+            WAIT,
+        )
+        .await
+        .expect("ChangeConfiguration answered");
+    assert_eq!(answer, Answer::Result(json!({"status": "Accepted"})));
+    let pings_before = csms.with_history(|h| h.pings);
+    wait_until(&csms, "two pings after the change", WAIT, |h| {
+        h.pings >= pings_before + 2
     })
     .await;
     assert_eq!(pings_before, 0, "WebSocketPingInterval 0 means no pings");
-    assert_eq!(csms.connections(), 1, "{}", p.log_text());
+    assert_eq!(connections(&csms), 1, "{}", p.log_text());
 }

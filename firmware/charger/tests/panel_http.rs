@@ -4,11 +4,12 @@
 
 mod common;
 
-use charger::panel::client::{attribute_of, element_text, form_token, PanelClient, PanelError};
 use common::panel::{self, NOWHERE, PASSWORD};
 use common::process::{ChargerProc, FAST_CONFIG};
+use rig::panel::client::{attribute_of, element_text, form_token, HttpResponse};
+use rig::panel::{PanelClient, PanelError};
 
-fn assert_security_headers(res: &charger::panel::client::HttpResponse, what: &str) {
+fn assert_security_headers(res: &HttpResponse, what: &str) {
     let csp = res.header("content-security-policy").unwrap_or_default();
     for part in [
         "default-src 'none'",
@@ -251,7 +252,7 @@ fn an_accepted_change_is_shown_logged_like_change_configuration_and_survives_pow
         "{log}"
     );
 
-    let mut c = panel::power_cycle(&mut p);
+    let mut c = panel::power_cycle(dir.path(), &mut p);
     c.login(PASSWORD).unwrap();
     assert_eq!(
         c.key_value("HeartbeatInterval").unwrap().as_deref(),
@@ -302,7 +303,7 @@ fn authorization_mode_cache_url_and_reboot_from_the_panel() {
     assert!(c.logged_in().unwrap());
 
     // Mode and URL are kept across a power cut; the URL is used from this start on.
-    let mut c = panel::power_cycle(&mut p);
+    let mut c = panel::power_cycle(dir.path(), &mut p);
     c.login(PASSWORD).unwrap();
     let st = c.page("/").unwrap();
     assert_eq!(

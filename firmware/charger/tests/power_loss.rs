@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use chargerig_link::{Frame, PilotState};
-use common::board::Board;
-use common::csms::Csms;
 use common::process::{ChargerProc, FAST_CONFIG};
+use common::{board_client, calls, calls_in, rig_csms, wait_until};
+use rig::csms::Direction;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_offline_transaction_cut_by_power_loss_is_reported_once_in_order_after_restart() {
@@ -22,55 +22,48 @@ async fn an_offline_transaction_cut_by_power_loss_is_reported_once_in_order_afte
     let dir = tempfile::tempdir().unwrap();
     let mut charger = ChargerProc::start(dir.path(), &url, &config, &[]);
 
-    let board_path = charger.board.clone();
-    let (energy_before_cut, started_at) = tokio::task::spawn_blocking(move || {
-        let mut b = Board::open(&board_path);
-        b.send(Frame::Pilot(PilotState::B));
-        b.send(Frame::Card(Some("04A1B2C3".parse().unwrap())));
-        b.send(Frame::Pilot(PilotState::C));
-        b.send(Frame::Load { deci_amps: 320 });
-        let started_at = chrono::Utc::now();
-        let s = b.wait_status("charging offline", Duration::from_secs(10), |s| {
-            s.contactor_closed && s.transaction_active && !s.online
-        });
-        assert!(s.queue_len >= 1, "StartTransaction must be queued: {s:?}");
-        // Let the meter run so the energy register moves (32 A at 230 V: ~2 Wh/s).
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while b.seen.energy_wh < 3 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "energy does not grow: {:?}",
-                b.seen
-            );
-            b.pump(Duration::from_millis(100));
-        }
-        (b.seen.energy_wh, started_at)
-    })
-    .await
-    .unwrap();
+    let board = board_client(&charger.board).await;
+    board.pilot(PilotState::B).unwrap();
+    board.card(Some("04A1B2C3".parse().unwrap())).unwrap();
+    board.pilot(PilotState::C).unwrap();
+    board.send(Frame::Load { deci_amps: 320 }).unwrap();
+    let started_at = chrono::Utc::now();
+    let v = board
+        .wait_for(Duration::from_secs(10), |v| {
+            v.status.contactor_closed && v.status.transaction_active && !v.status.online
+        })
+        .await
+        .expect("charging offline");
+    assert!(
+        v.status.queue_len >= 1,
+        "StartTransaction must be queued: {v:?}"
+    );
+    // Let the meter run so the energy register moves (32 A at 230 V: ~2 Wh/s).
+    let v = board
+        .wait_for(Duration::from_secs(10), |v| v.energy_wh >= 3)
+        .await
+        .expect("energy grows");
+    let energy_before_cut = v.energy_wh;
 
     charger.kill_power();
     let cut_at = chrono::Utc::now();
     charger.restore_power();
-    let csms = Csms::start(&format!("127.0.0.1:{port}")).await;
+    let csms = rig_csms(&format!("127.0.0.1:{port}")).await;
 
-    csms.wait_until("a StopTransaction", Duration::from_secs(30), |c| {
-        !c.calls("StopTransaction").is_empty()
+    wait_until(&csms, "a StopTransaction", Duration::from_secs(30), |h| {
+        !calls_in(h, "StopTransaction").is_empty()
     })
     .await;
     // Wait until the charger's queue is empty and it is online: after that nothing more may come.
-    let board_path = charger.board.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut b = Board::open(&board_path);
-        b.wait_status("queue drained, online", Duration::from_secs(20), |s| {
-            s.online && s.queue_len == 0 && !s.transaction_active
-        });
-    })
-    .await
-    .unwrap();
+    board
+        .wait_for(Duration::from_secs(20), |v| {
+            v.status.online && v.status.queue_len == 0 && !v.status.transaction_active
+        })
+        .await
+        .expect("queue drained, online");
 
-    let starts = csms.calls("StartTransaction");
-    let stops = csms.calls("StopTransaction");
+    let starts = calls(&csms, "StartTransaction");
+    let stops = calls(&csms, "StopTransaction");
     assert_eq!(
         starts.len(),
         1,
@@ -78,26 +71,21 @@ async fn an_offline_transaction_cut_by_power_loss_is_reported_once_in_order_afte
         charger.log_text()
     );
     assert_eq!(stops.len(), 1, "exactly one StopTransaction: {stops:?}");
-    let received = csms.received();
-    let pos = |action: &str| {
-        received
-            .iter()
-            .position(|r| r.action() == Some(action))
-            .unwrap()
-    };
-    assert!(
-        pos("StartTransaction") < pos("StopTransaction"),
-        "Start before Stop"
-    );
+    assert!(starts[0].seq < stops[0].seq, "Start before Stop");
     // BootNotification first on the new connection.
+    let first = csms.with_history(|h| {
+        h.records
+            .iter()
+            .find(|r| r.direction == Direction::In)
+            .cloned()
+    });
     assert_eq!(
-        received[0].action(),
+        first.as_ref().and_then(|r| r.action.as_deref()),
         Some("BootNotification"),
-        "{:?}",
-        received[0]
+        "{first:?}"
     );
 
-    let start = starts[0].payload();
+    let start = &starts[0].payload;
     assert_eq!(start["idTag"], "04A1B2C3");
     let start_ts: chrono::DateTime<chrono::Utc> =
         start["timestamp"].as_str().unwrap().parse().unwrap();
@@ -105,11 +93,11 @@ async fn an_offline_transaction_cut_by_power_loss_is_reported_once_in_order_afte
         start_ts >= started_at - chrono::Duration::seconds(1) && start_ts <= cut_at,
         "StartTransaction carries the time charging started ({start_ts}), not the time it was sent"
     );
-    let stop = stops[0].payload();
+    let stop = &stops[0].payload;
     assert_eq!(stop["reason"], "PowerLoss", "{stop}");
     assert_eq!(
-        stop["transactionId"], 100,
-        "the id the CSMS gave the late StartTransaction: {stop}"
+        stop["transactionId"], 1,
+        "the id the central system gave the late StartTransaction: {stop}"
     );
     let stop_ts: chrono::DateTime<chrono::Utc> =
         stop["timestamp"].as_str().unwrap().parse().unwrap();

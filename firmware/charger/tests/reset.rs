@@ -5,67 +5,69 @@ mod common;
 
 use std::time::Duration;
 
-use chargerig_link::{Frame, PilotState};
-use common::board::Board;
-use common::csms::Csms;
+use chargerig_link::PilotState;
 use common::process::{ChargerProc, FAST_CONFIG};
+use common::{board_client, calls, calls_in, rig_csms, wait_until};
+use rig::csms::IdTagEntry;
+use rust_ocpp::v1_6::types::AuthorizationStatus;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reset_arriving_with_a_start_transaction_conf_does_not_duplicate_the_transaction() {
-    let csms = Csms::start("127.0.0.1:0").await;
+    let csms = rig_csms("127.0.0.1:0").await;
+    csms.script(|s| {
+        s.set_id_tag(
+            "04A1B2C3",
+            IdTagEntry {
+                status: AuthorizationStatus::Accepted,
+                expiry: None,
+                parent: None,
+            },
+        )
+    });
     let dir = tempfile::tempdir().unwrap();
     let charger = ChargerProc::start(dir.path(), &csms.url(), FAST_CONFIG, &[]);
-    csms.wait_until("online", Duration::from_secs(15), |c| {
-        c.calls("StatusNotification").len() >= 2
+    wait_until(&csms, "online", Duration::from_secs(15), |h| {
+        calls_in(h, "StatusNotification").len() >= 2
     })
     .await;
-    csms.reset_before_next_start_conf();
+    // The Hard Reset goes out in the same write as the StartTransaction confirmation.
+    csms.script(|s| {
+        s.request_before_answer(
+            "StartTransaction",
+            "Reset",
+            serde_json::json!({"type": "Hard"}),
+        )
+    });
 
-    let board_path = charger.board.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut b = Board::open(&board_path);
-        b.send(Frame::Pilot(PilotState::B));
-        b.send(Frame::Card(Some("04A1B2C3".parse().unwrap())));
-        b.send(Frame::Pilot(PilotState::C));
-    })
-    .await
-    .unwrap();
+    let board = board_client(&charger.board).await;
+    board.pilot(PilotState::B).unwrap();
+    board.card(Some("04A1B2C3".parse().unwrap())).unwrap();
+    board.pilot(PilotState::C).unwrap();
 
-    csms.wait_until(
+    wait_until(
+        &csms,
         "the StopTransaction after the reset",
         Duration::from_secs(20),
-        |c| !c.calls("StopTransaction").is_empty(),
+        |h| !calls_in(h, "StopTransaction").is_empty(),
     )
     .await;
-    let board_path = charger.board.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut b = Board::open(&board_path);
-        b.wait_status("queue drained, online", Duration::from_secs(20), |s| {
-            s.online && s.queue_len == 0
-        });
-    })
-    .await
-    .unwrap();
+    board
+        .wait_for(Duration::from_secs(20), |v| {
+            v.status.online && v.status.queue_len == 0
+        })
+        .await
+        .expect("queue drained, online");
 
-    let starts = csms.calls("StartTransaction");
+    let starts = calls(&csms, "StartTransaction");
     assert_eq!(
         starts.len(),
         1,
         "StartTransaction sent twice: {starts:?}\n{}",
         charger.log_text()
     );
-    let stops = csms.calls("StopTransaction");
+    let stops = calls(&csms, "StopTransaction");
     assert_eq!(stops.len(), 1, "{stops:?}");
-    assert_eq!(
-        stops[0].payload()["transactionId"],
-        100,
-        "{}",
-        stops[0].frame
-    );
-    assert_eq!(
-        stops[0].payload()["reason"],
-        "HardReset",
-        "{}",
-        stops[0].frame
-    );
+    // The id the central system gave the one StartTransaction (the first it assigns).
+    assert_eq!(stops[0].payload["transactionId"], 1, "{:?}", stops[0]);
+    assert_eq!(stops[0].payload["reason"], "HardReset", "{:?}", stops[0]);
 }

@@ -10,7 +10,7 @@ pub const MAX_MESSAGE_ID_LEN: usize = 36;
 
 /// One decoded OCPP-J message.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Frame {
+pub enum OcppFrame {
     /// `[2, id, action, payload]`
     Call {
         id: String,
@@ -62,9 +62,9 @@ impl FrameError {
     }
 }
 
-impl Frame {
+impl OcppFrame {
     /// Parses one text frame.
-    pub fn parse(text: &str) -> Result<Frame, FrameError> {
+    pub fn parse(text: &str) -> Result<OcppFrame, FrameError> {
         let value: Value =
             serde_json::from_str(text).map_err(|e| FrameError::NotJson(e.to_string()))?;
         let items = value.as_array().ok_or(FrameError::NotArray)?;
@@ -110,16 +110,16 @@ impl Frame {
             }
         };
         Ok(match kind {
-            2 => Frame::Call {
+            2 => OcppFrame::Call {
                 id,
                 action: string_at(2, "action")?,
                 payload: object_at(3, "payload")?,
             },
-            3 => Frame::Result {
+            3 => OcppFrame::Result {
                 id,
                 payload: object_at(2, "payload")?,
             },
-            _ => Frame::Error {
+            _ => OcppFrame::Error {
                 id,
                 code: string_at(2, "error code")?,
                 description: string_at(3, "error description")?,
@@ -131,7 +131,9 @@ impl Frame {
     /// The message id.
     pub fn id(&self) -> &str {
         match self {
-            Frame::Call { id, .. } | Frame::Result { id, .. } | Frame::Error { id, .. } => id,
+            OcppFrame::Call { id, .. }
+            | OcppFrame::Result { id, .. }
+            | OcppFrame::Error { id, .. } => id,
         }
     }
 
@@ -143,13 +145,13 @@ impl Frame {
     /// The JSON array form.
     pub fn to_value(&self) -> Value {
         match self {
-            Frame::Call {
+            OcppFrame::Call {
                 id,
                 action,
                 payload,
             } => json!([2, id, action, payload]),
-            Frame::Result { id, payload } => json!([3, id, payload]),
-            Frame::Error {
+            OcppFrame::Result { id, payload } => json!([3, id, payload]),
+            OcppFrame::Error {
                 id,
                 code,
                 description,
@@ -165,41 +167,41 @@ mod tests {
 
     #[test]
     fn parses_the_three_types() {
-        let call = Frame::parse(r#"[2,"a1","Heartbeat",{}]"#).unwrap();
+        let call = OcppFrame::parse(r#"[2,"a1","Heartbeat",{}]"#).unwrap();
         assert_eq!(
             call,
-            Frame::Call {
+            OcppFrame::Call {
                 id: "a1".into(),
                 action: "Heartbeat".into(),
                 payload: json!({})
             }
         );
-        let result = Frame::parse(r#"[3,"a1",{"currentTime":"x"}]"#).unwrap();
-        assert!(matches!(result, Frame::Result { .. }));
-        let error = Frame::parse(r#"[4,"a1","InternalError","boom",{}]"#).unwrap();
-        assert!(matches!(error, Frame::Error { ref code, .. } if code == "InternalError"));
-        assert_eq!(Frame::parse(&call.to_text()).unwrap(), call);
+        let result = OcppFrame::parse(r#"[3,"a1",{"currentTime":"x"}]"#).unwrap();
+        assert!(matches!(result, OcppFrame::Result { .. }));
+        let error = OcppFrame::parse(r#"[4,"a1","InternalError","boom",{}]"#).unwrap();
+        assert!(matches!(error, OcppFrame::Error { ref code, .. } if code == "InternalError"));
+        assert_eq!(OcppFrame::parse(&call.to_text()).unwrap(), call);
     }
 
     #[test]
     fn rejects_bad_framing() {
-        assert!(matches!(Frame::parse("{"), Err(FrameError::NotJson(_))));
-        assert_eq!(Frame::parse("{}"), Err(FrameError::NotArray));
+        assert!(matches!(OcppFrame::parse("{"), Err(FrameError::NotJson(_))));
+        assert_eq!(OcppFrame::parse("{}"), Err(FrameError::NotArray));
         assert_eq!(
-            Frame::parse(r#"[5,"a",{}]"#),
+            OcppFrame::parse(r#"[5,"a",{}]"#),
             Err(FrameError::UnknownType("5".into()))
         );
         assert!(matches!(
-            Frame::parse(r#"[2,"a","Heartbeat"]"#),
+            OcppFrame::parse(r#"[2,"a","Heartbeat"]"#),
             Err(FrameError::WrongLength { .. })
         ));
         assert!(matches!(
-            Frame::parse(r#"[2,"a","Heartbeat",[]]"#),
+            OcppFrame::parse(r#"[2,"a","Heartbeat",[]]"#),
             Err(FrameError::WrongType { index: 3, .. })
         ));
         let long = "x".repeat(37);
         assert_eq!(
-            Frame::parse(&format!(r#"[3,"{long}",{{}}]"#)),
+            OcppFrame::parse(&format!(r#"[3,"{long}",{{}}]"#)),
             Err(FrameError::BadMessageId)
         );
     }

@@ -120,6 +120,10 @@ pub struct History {
     pub activity: std::collections::BTreeMap<u32, DateTime<Utc>>,
     /// Connections turned away because they came from another scenario's charger.
     pub foreign: Vec<String>,
+    /// The URL path of every WebSocket handshake, accepted or not, in order.
+    pub handshakes: Vec<String>,
+    /// WebSocket pings received from the charger.
+    pub pings: usize,
 }
 
 impl History {

@@ -3,8 +3,10 @@
 
 mod frame;
 mod history;
+mod queries;
 mod script;
 mod server;
+mod session;
 mod validate;
 
 use std::net::SocketAddr;
@@ -18,13 +20,16 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-pub use frame::{Frame, FrameError};
+pub use frame::{FrameError, OcppFrame};
 pub use history::{ConnectionEvent, Direction, History, Kind, Record, Violation};
+pub use queries::{Expected, TransactionAction, TransactionMessage, TransactionRequest};
 pub use script::{
     parse_authorization_status, parse_expiry, parse_registration_status, IdTagEntry, Injection,
     Script,
 };
 pub use server::Answer;
+/// The WebSocket message type of [`Csms::send_raw`].
+pub use tokio_tungstenite::tungstenite::Message as WsMessage;
 pub use validate::CHARGE_POINT_ACTIONS;
 
 use server::Shared;
@@ -79,6 +84,21 @@ impl Csms {
         self.shared.lock().path_prefix = Some(prefix.into());
     }
 
+    /// Whether the handshake answer names `ocpp1.6`; `false` only to test that a charger refuses
+    /// such a server.
+    pub fn agree_subprotocol(&self, agree: bool) {
+        self.shared.lock().agree_subprotocol = agree;
+    }
+
+    /// Sends a raw WebSocket message on the newest connection, outside the script and the
+    /// history (protocol tests: malformed, oversized or binary frames). The charger's answers
+    /// are recorded as usual.
+    pub fn send_raw(&self, message: Message) -> Result<(), CallFailed> {
+        let state = self.shared.lock();
+        let (_, sender) = state.current.as_ref().ok_or(CallFailed::NotConnected)?;
+        sender.send(message).map_err(|_| CallFailed::NotConnected)
+    }
+
     /// Changes the script.
     pub fn script<T>(&self, change: impl FnOnce(&mut Script) -> T) -> T {
         change(&mut self.shared.lock().script)
@@ -129,13 +149,16 @@ impl Csms {
             state
                 .pending
                 .insert(id.clone(), (action.to_string(), connection, reply));
-            state.record(Record {
-                message_id: Some(id.clone()),
-                action: Some(action.to_string()),
-                ignored: false,
-                ..Record::new(Direction::Out, connection, Kind::Call, payload.clone())
-            });
-            let frame = Frame::Call {
+            state.record(
+                chrono::Utc::now(),
+                Record {
+                    message_id: Some(id.clone()),
+                    action: Some(action.to_string()),
+                    ignored: false,
+                    ..Record::new(Direction::Out, connection, Kind::Call, payload.clone())
+                },
+            );
+            let frame = OcppFrame::Call {
                 id: id.clone(),
                 action: action.to_string(),
                 payload,

@@ -48,6 +48,9 @@ pub struct Script {
     injections: HashMap<String, Injection>,
     /// Requests are read but neither processed nor answered.
     pub silent: bool,
+    /// A central-system request sent just before the answer to the charger's next request of
+    /// this action, in the same write: both reach the charger at once (a race a test provokes).
+    before_answer: HashMap<String, (String, serde_json::Value)>,
 }
 
 impl Default for Script {
@@ -60,11 +63,30 @@ impl Default for Script {
             start_status: None,
             injections: HashMap::new(),
             silent: false,
+            before_answer: HashMap::new(),
         }
     }
 }
 
 impl Script {
+    /// Sends `request` (`payload`) just before the answer to the next `action`, in one write.
+    pub fn request_before_answer(
+        &mut self,
+        action: &str,
+        request: &str,
+        payload: serde_json::Value,
+    ) {
+        self.before_answer
+            .insert(action.to_string(), (request.to_string(), payload));
+    }
+
+    pub(crate) fn take_request_before_answer(
+        &mut self,
+        action: &str,
+    ) -> Option<(String, serde_json::Value)> {
+        self.before_answer.remove(action)
+    }
+
     /// Adds or replaces one id tag.
     pub fn set_id_tag(&mut self, tag: &str, entry: IdTagEntry) {
         self.id_tags.insert(tag.to_uppercase(), entry);

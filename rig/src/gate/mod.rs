@@ -15,6 +15,35 @@ pub use timeline::{FaultRecord, FaultTimeline};
 use futures_util::future::BoxFuture;
 use std::fmt;
 
+/// How network faults are made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateChoice {
+    /// TCP proxy between charger and central system.
+    Proxy,
+    /// Kernel rules on a rig host that routes the board's traffic.
+    Nftables(NftablesConfig),
+}
+
+/// Settings of the nftables gate; explicit commands win over the generated rules.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NftablesConfig {
+    /// The board's IP address (rules match its traffic to the central system).
+    pub board_ip: Option<String>,
+    /// The central system's TCP port.
+    pub csms_port: Option<u16>,
+    /// Table name used for the generated rules.
+    #[serde(default = "default_nft_table")]
+    pub table: String,
+    pub cut: Option<Vec<String>>,
+    pub refuse: Option<Vec<String>>,
+    pub restore: Option<Vec<String>>,
+}
+
+fn default_nft_table() -> String {
+    "chargerig".into()
+}
+
 /// What the gate currently does to the charger's traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GateState {

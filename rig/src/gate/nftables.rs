@@ -1,8 +1,8 @@
 //! `NftablesGate`: network faults as kernel rules on a rig host that routes the board's
 //! traffic (bench). The rules live in the rig's own table so other rules are never touched.
 
+use super::NftablesConfig;
 use super::{FaultRecord, FaultTimeline, GateError, GateState, NetworkGate};
-use crate::profile::NftablesConfig;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use std::sync::Mutex;

@@ -11,4 +11,6 @@ pub mod record;
 pub mod replay;
 
 pub use client::{BoardClient, BoardClientOptions, BootMark, ClientError, WaitError};
-pub use record::{board_json, BoardView, Direction, EventRecord, FrameRecord, StatusRecord};
+pub use record::{
+    board_json, status_line, BoardView, Direction, EventRecord, FrameRecord, StatusRecord,
+};

@@ -104,6 +104,23 @@ pub fn board_json_line(s: &BoardStatus, energy_wh: u32, deci_amps: u16) -> Strin
     format!("{{{}}}", parts.join(","))
 }
 
+/// One line describing a board status, for failure messages (the JSON forms are above, the
+/// one-shot's table is `oneshot::format_status`).
+pub fn status_line(s: &BoardStatus) -> String {
+    format!(
+        "pilot {} pwm {}‰ contactor {} connector {} locked {} online {} transaction {} fault {} queue {}",
+        s.pilot.as_str(),
+        s.pwm_duty_permille,
+        if s.contactor_closed { "closed" } else { "open" },
+        s.connector_status.as_str(),
+        s.cable_locked,
+        s.online,
+        s.transaction_active,
+        s.fault,
+        s.queue_len
+    )
+}
+
 /// A status that differs from the previous one (sequence ignored), with when it arrived.
 #[derive(Debug, Clone, Copy)]
 pub struct StatusRecord {

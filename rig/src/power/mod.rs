@@ -6,16 +6,31 @@ pub mod sim;
 pub use command::CommandPower;
 pub use sim::SimPower;
 
-use crate::profile::PowerChoice;
-use crate::simboard::SimBoard;
+use crate::charger_process::ChargerProcess;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Mutex;
+
+/// How the board's power is switched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PowerChoice {
+    /// SIGKILL and restart of the simulated board.
+    Sim,
+    /// Shell commands (a relay CLI), then `settle` before the board is expected to boot.
+    Command {
+        on: String,
+        off: String,
+        settle: Duration,
+    },
+    /// No power switch: `@power` scenarios must be skipped on this bench.
+    None,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PowerError {
     #[error(transparent)]
-    Sim(#[from] crate::simboard::SimBoardError),
+    Sim(#[from] crate::charger_process::ChargerProcessError),
     #[error("power command `{command}` failed ({status}): {stderr}")]
     Command {
         command: String,
@@ -41,7 +56,7 @@ pub trait PowerSwitch: Send + Sync {
 /// scenarios the profile skips) or names the simulator without a simulated board.
 pub fn switch_for(
     choice: &PowerChoice,
-    board: Option<&Arc<Mutex<SimBoard>>>,
+    board: Option<&Arc<Mutex<ChargerProcess>>>,
 ) -> Option<Box<dyn PowerSwitch>> {
     match (choice, board) {
         (PowerChoice::Sim, Some(board)) => Some(Box::new(SimPower::new(board.clone()))),

@@ -1,7 +1,7 @@
 //! Power for a simulated board: SIGKILL, and a restart on the same data directory and pty.
 
 use super::{PowerError, PowerSwitch};
-use crate::simboard::SimBoard;
+use crate::charger_process::ChargerProcess;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use std::sync::Arc;
@@ -10,15 +10,15 @@ use tokio::sync::Mutex;
 /// Shares the board with the bench, which also shuts it down and reads its paths.
 #[derive(Clone)]
 pub struct SimPower {
-    board: Arc<Mutex<SimBoard>>,
+    board: Arc<Mutex<ChargerProcess>>,
 }
 
 impl SimPower {
-    pub fn new(board: Arc<Mutex<SimBoard>>) -> Self {
+    pub fn new(board: Arc<Mutex<ChargerProcess>>) -> Self {
         Self { board }
     }
 
-    pub fn board(&self) -> &Arc<Mutex<SimBoard>> {
+    pub fn board(&self) -> &Arc<Mutex<ChargerProcess>> {
         &self.board
     }
 }
@@ -36,23 +36,23 @@ impl PowerSwitch for SimPower {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::PowerChoice;
-    use crate::simboard::SimBoardOptions;
+    use crate::charger_process::ChargerProcessOptions;
+    use crate::power::PowerChoice;
 
     /// Through the trait object the bench holds: off kills the process, on starts a new one
     /// on the same paths.
     #[tokio::test]
     async fn the_profile_switch_cuts_and_restores_a_simulated_board() {
         let dir = std::env::temp_dir().join(format!("simpower-test-{}", std::process::id()));
-        let mut o = SimBoardOptions::in_dir(&dir, "ws://127.0.0.1:1/ocpp");
+        let mut o = ChargerProcessOptions::in_dir(&dir, "ws://127.0.0.1:1/ocpp");
         // Stand-in board: makes its "pty" (a symlink to /dev/null) and sleeps. $2 is sim:PATH.
-        o.program = vec![
+        o.program = Some(vec![
             "sh".into(),
             "-c".into(),
             "ln -s /dev/null \"${2#sim:}\"; exec sleep 60".into(),
             "sh".into(),
-        ];
-        let board = Arc::new(Mutex::new(SimBoard::start(o).await.expect("start")));
+        ]);
+        let board = Arc::new(Mutex::new(ChargerProcess::start(o).await.expect("start")));
         let switch = super::super::switch_for(&PowerChoice::Sim, Some(&board)).expect("a switch");
         let pid1 = board.lock().await.pid().unwrap();
         switch.off().await.unwrap();

@@ -11,8 +11,8 @@ use crate::world::RigWorld;
 /// The folder of one scenario below the run's artifact root.
 pub fn scenario_dir(root: &Path, feature: &str, line: usize, scenario: &str) -> PathBuf {
     let base = root
-        .join(super::context::slug(feature))
-        .join(format!("{line}-{}", super::context::slug(scenario)));
+        .join(slug(feature))
+        .join(format!("{line}-{}", slug(scenario)));
     // A retried scenario keeps the earlier attempt's bundle beside it.
     if !base.exists() {
         return base;
@@ -21,6 +21,24 @@ pub fn scenario_dir(root: &Path, feature: &str, line: usize, scenario: &str) -> 
         .map(|n| PathBuf::from(format!("{}-attempt{n}", base.display())))
         .find(|p| !p.exists())
         .expect("some attempt number is free")
+}
+
+/// A directory-name-safe version of a scenario name.
+pub fn slug(name: &str) -> String {
+    let mut out: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    out.trim_matches('-').chars().take(60).collect()
 }
 
 fn write_lines(path: &Path, lines: impl IntoIterator<Item = String>) -> std::io::Result<()> {

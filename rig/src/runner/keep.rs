@@ -1,9 +1,8 @@
 //! `--keep-on-failure`: a failed scenario's bench stays up until Ctrl-C so a developer can
 //! poke the board and read the central system's state.
 
+use crate::bench::Bench;
 use crate::csms::Csms;
-
-use super::bench::Bench;
 
 /// One kept bench.
 pub struct Kept {

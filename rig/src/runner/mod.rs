@@ -3,8 +3,6 @@
 //! a JUnit report.
 
 pub mod artifacts;
-pub mod bench;
-pub mod context;
 pub mod junit;
 pub mod keep;
 pub mod options;
@@ -13,7 +11,7 @@ pub mod report;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cucumber::event::ScenarioFinished;
@@ -26,7 +24,7 @@ pub use options::{
     RunOptions, EXIT_CODES_HELP, EXIT_FAILED, EXIT_FLAKY, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
 };
 
-use context::RunContext;
+use keep::Kept;
 use report::Report;
 
 use crate::profile::Profile;
@@ -60,7 +58,7 @@ static ARTIFACT_ROOT: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(
 /// Kills every board this process started and exits: nothing stays behind, not even the pty
 /// symlinks of boards that died without cleaning up.
 fn tear_down_and_exit(code: i32) -> ! {
-    crate::simboard::kill_all();
+    crate::charger_process::kill_all();
     let root = ARTIFACT_ROOT.lock().ok().and_then(|r| r.clone());
     if let Some(root) = root {
         // A killed board's pty vanishes once the kernel has reaped it: poll, bounded.
@@ -140,6 +138,15 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         );
         return EXIT_USAGE;
     }
+    // Find (or build) the charger of simulated boards now, before any scenario and its
+    // watchdog start: a first build takes minutes.
+    if profile.is_sim() && profile.charger_program.is_none() {
+        let found = tokio::task::spawn_blocking(crate::charger_bin::program).await;
+        if let Ok(Err(e)) = found {
+            eprintln!("rig run: {e}");
+            return EXIT_FAILED;
+        }
+    }
     let root = opts.artifacts.clone().unwrap_or_else(|| {
         PathBuf::from("target/rig-artifacts")
             .join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string())
@@ -167,13 +174,10 @@ pub async fn run_async(opts: RunOptions) -> i32 {
     let watchdog = profile.scenario_watchdog;
     let step_deadline = profile.step_deadline;
     let parser = parser::FeatureParser::new(&profile);
-    let ctx = Arc::new(RunContext {
-        profile,
-        artifacts_root: root.clone(),
-        keep_on_failure: opts.keep_on_failure,
-        kept: Default::default(),
-    });
-    RunContext::install(ctx.clone());
+    crate::world::install_profile(Some(Arc::new(profile)));
+    // Benches of failed scenarios kept running for inspection (`--keep-on-failure`).
+    let kept: Arc<Mutex<Vec<Kept>>> = Arc::default();
+    let keep_on_failure = opts.keep_on_failure.then(|| kept.clone());
 
     // Ctrl-C: tear everything down, whatever is running.
     let interrupt = tokio::spawn(async {
@@ -233,7 +237,8 @@ pub async fn run_async(opts: RunOptions) -> i32 {
             }
             .boxed_local()
         })
-        .after(|_feature, _rule, _scenario, finished, world: Option<&mut RigWorld>| {
+        .after(move |_feature, _rule, _scenario, finished, world: Option<&mut RigWorld>| {
+            let keep = keep_on_failure.clone();
             async move {
                 let Some(world) = world else { return };
                 if let Err(e) = artifacts::write(world) {
@@ -244,7 +249,7 @@ pub async fn run_async(opts: RunOptions) -> i32 {
                     let _ = std::fs::write(world.artifacts.join("failure.txt"), text);
                 }
                 let failed = !matches!(finished, ScenarioFinished::StepPassed);
-                finish_scenario(world, failed).await;
+                finish_scenario(world, failed, keep.as_deref()).await;
             }
             .boxed_local()
         });
@@ -283,7 +288,7 @@ pub async fn run_async(opts: RunOptions) -> i32 {
             ),
         }
     }
-    let kept = std::mem::take(&mut *ctx.kept.lock().unwrap_or_else(|e| e.into_inner()));
+    let kept = std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner()));
     if !kept.is_empty() {
         for k in &kept {
             println!("{}", k.describe());
@@ -294,7 +299,7 @@ pub async fn run_async(opts: RunOptions) -> i32 {
     } else {
         interrupt.abort();
     }
-    RunContext::uninstall();
+    crate::world::install_profile(None);
 
     let (_, flaky, failed, _) = report.counts();
     if failed > 0 || !report.parse_errors.is_empty() {
@@ -306,26 +311,21 @@ pub async fn run_async(opts: RunOptions) -> i32 {
     }
 }
 
-/// Tears a scenario's bench down, or keeps it for inspection when it failed and
-/// `--keep-on-failure` asked for that.
-async fn finish_scenario(world: &mut RigWorld, failed: bool) {
-    if failed && world.ctx.keep_on_failure && (world.bench.is_some() || world.csms.is_some()) {
+/// Tears a scenario's bench down, or keeps it for inspection (in `keep`, given with
+/// `--keep-on-failure`) when it failed.
+async fn finish_scenario(world: &mut RigWorld, failed: bool, keep: Option<&Mutex<Vec<Kept>>>) {
+    if let Some(keep) = keep.filter(|_| failed && (world.bench.is_some() || world.csms.is_some())) {
         let mut bench = world.bench.take();
         if let Some(bench) = bench.as_mut() {
             bench.release_link().await;
         }
-        let kept = keep::Kept {
+        let kept = Kept {
             scenario: world.scenario.clone(),
             bench,
             csms: world.csms.take(),
         };
         println!("{}", kept.describe());
-        world
-            .ctx
-            .kept
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(kept);
+        keep.lock().unwrap_or_else(|e| e.into_inner()).push(kept);
         return;
     }
     if let Some(mut bench) = world.bench.take() {

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::registry::{Args, Row, StepDef, StepResult};
 use crate::csms::{parse_authorization_status, parse_expiry, Answer, Injection, Kind};
 use crate::step_def;
-use crate::world::{NetworkState, RigWorld};
+use crate::world::RigWorld;
 
 pub fn defs() -> Vec<StepDef> {
     vec![
@@ -80,7 +80,6 @@ async fn cut(world: &mut RigWorld, _: Args) -> StepResult {
     world.fault_connection = world.history().last_connection();
     world.note_fault("network cut (packets dropped both ways)");
     world.bench_mut()?.network_cut().await?;
-    world.network = NetworkState::Cut;
     Ok(())
 }
 
@@ -89,7 +88,6 @@ async fn refuse(world: &mut RigWorld, _: Args) -> StepResult {
     world.fault_connection = world.history().last_connection();
     world.note_fault("connection refused (open connections reset)");
     world.bench_mut()?.network_refuse().await?;
-    world.network = NetworkState::Refused;
     Ok(())
 }
 
@@ -97,7 +95,6 @@ async fn restore(world: &mut RigWorld, _: Args) -> StepResult {
     world.ensure_started().await?;
     world.note_fault("network restored");
     world.bench_mut()?.network_restore().await?;
-    world.network = NetworkState::Up;
     Ok(())
 }
 

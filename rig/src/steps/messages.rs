@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::registry::{Args, StepDef, StepResult};
-use crate::csms::{History, Kind, Record};
+use crate::csms::{Expected, History, Kind, Record, TransactionAction};
+use crate::gate::GateState;
 use crate::ledger::{self, BoardTransactions};
 use crate::step_def;
-use crate::world::{NetworkState, RigWorld};
+use crate::world::RigWorld;
 
 /// The step the runner appends to every scenario: invalid frames and the ledger.
 pub const END_OF_SCENARIO: &str = "the rig's end-of-scenario checks pass";
@@ -493,66 +494,27 @@ async fn meter_values_apart(world: &mut RigWorld, args: Args) -> StepResult {
 }
 
 async fn messages_in_order(world: &mut RigWorld, args: Args) -> StepResult {
-    let rows = args.table()?;
     let mut wanted = Vec::new();
-    for row in &rows {
-        let message = row.required("message")?.to_string();
-        if !["StartTransaction", "MeterValues", "StopTransaction"].contains(&message.as_str()) {
-            return Err(format!(
-                "{message:?}: use StartTransaction, MeterValues or StopTransaction"
-            ));
-        }
-        wanted.push((
-            message,
-            row.get("id tag").map(str::to_string),
-            row.get("reason").map(str::to_string),
-        ));
+    for row in &args.table()? {
+        let message = row.required("message")?;
+        let action = TransactionAction::from_action(message).ok_or_else(|| {
+            format!("{message:?}: use StartTransaction, MeterValues or StopTransaction")
+        })?;
+        wanted.push(Expected {
+            action,
+            id_tag: row.get("id tag").map(str::to_string),
+            reason: row.get("reason").map(str::to_string),
+        });
     }
     let from = world.setup_mark;
+    let expected: Vec<String> = wanted.iter().map(ToString::to_string).collect();
+    let what = format!(
+        "these transaction messages in order: {}",
+        expected.join(", ")
+    );
     let wait = world.step_deadline();
-    let in_order = |h: &History| {
-        let mut rows = wanted.iter().peekable();
-        let mut matched: Vec<(String, usize)> = Vec::new();
-        for record in h.records.iter().skip(from) {
-            let Some((message, tag, reason)) = rows.peek() else {
-                break;
-            };
-            if !record.is_received_call(message) {
-                continue;
-            }
-            let tag_ok = tag.as_ref().is_none_or(|t| tag_is(&record.payload, t));
-            let reason_ok = reason
-                .as_ref()
-                .is_none_or(|r| reason_is(&record.payload, r));
-            if tag_ok && reason_ok {
-                matched.push((message.clone(), record.seq));
-                rows.next();
-            }
-        }
-        rows.peek().is_none().then_some(matched)
-    };
-    let expected: Vec<String> = wanted
-        .iter()
-        .map(|(message, tag, reason)| {
-            let mut row = message.clone();
-            if let Some(t) = tag {
-                row.push_str(&format!(" for {t}"));
-            }
-            if let Some(r) = reason {
-                row.push_str(&format!(" reason {r}"));
-            }
-            row
-        })
-        .collect();
     let matched = match world
-        .wait_history(
-            wait,
-            &format!(
-                "these transaction messages in order: {}",
-                expected.join(", ")
-            ),
-            in_order,
-        )
+        .wait_history(wait, &what, |h| h.in_order(from, &wanted))
         .await
     {
         Ok(matched) => matched,
@@ -560,20 +522,15 @@ async fn messages_in_order(world: &mut RigWorld, args: Args) -> StepResult {
             // The order that did arrive, which may be older than the last 10 s of the report.
             let history = world.history();
             let arrived: Vec<String> = history
-                .records
+                .transaction_messages()
                 .iter()
-                .filter(|r| {
-                    ["StartTransaction", "MeterValues", "StopTransaction"]
-                        .iter()
-                        .any(|a| r.is_received_call(a))
-                })
-                .map(|r| {
-                    let before = if r.seq < from {
+                .map(|m| {
+                    let before = if m.record.seq < from {
                         " (before this scenario's last setting-up step: not considered)"
                     } else {
                         ""
                     };
-                    format!("\n    {}{}{before}", r.summary(), answer_of(&history, r))
+                    format!("\n    {}{before}", m.describe())
                 })
                 .collect();
             return Err(format!(
@@ -585,7 +542,7 @@ async fn messages_in_order(world: &mut RigWorld, args: Args) -> StepResult {
     };
     // Later `receives` steps look past what this table matched.
     for (action, seq) in matched {
-        let cursor = world.cursors.entry(action).or_insert(0);
+        let cursor = world.cursors.entry(action.to_string()).or_insert(0);
         *cursor = (*cursor).max(seq + 1);
     }
     Ok(())
@@ -638,8 +595,10 @@ fn ended_online(world: &RigWorld) -> bool {
         .last()
         .is_some_and(|a| a.payload["status"] == "Accepted");
     world.is_started()
-        && world.bench.as_ref().is_some_and(|b| b.powered)
-        && world.network == NetworkState::Up
+        && world
+            .bench
+            .as_ref()
+            .is_some_and(|b| b.powered && b.network() == GateState::Open)
         && !world.csms.as_ref().is_some_and(|c| c.script(|s| s.silent))
         && accepted
         && world.status().is_some_and(|s| s.online)
@@ -666,7 +625,11 @@ async fn check_ledger(world: &mut RigWorld) -> StepResult {
     } else {
         Err(world.failure(&format!(
             "the ledger does not balance:\n    {}",
-            problems.join("\n    ")
+            problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n    ")
         )))
     }
 }

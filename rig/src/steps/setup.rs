@@ -93,7 +93,7 @@ async fn serial_number(world: &mut RigWorld, args: Args) -> StepResult {
 async fn configuration_key(world: &mut RigWorld, args: Args) -> StepResult {
     let (key, value) = (args.text(0), args.text(1));
     if !world.is_started() {
-        if world.ctx.profile.is_sim() {
+        if world.profile.is_sim() {
             check_installer_value(&key, &value)?;
         }
         world.ocpp_keys.insert(key, value);
@@ -116,12 +116,12 @@ fn check_installer_value(key: &str, value: &str) -> StepResult {
     keys.insert(key.to_string(), value.into());
     table.insert("configuration".into(), keys.into());
     let text = toml::to_string(&table).map_err(|e| e.to_string())?;
-    let overrides = charger::config::Overrides {
+    let overrides = charger_config::Overrides {
         serial_number: None,
         csms_url: Some("ws://127.0.0.1:9/ocpp".into()),
     };
-    charger::config::parse(&text, None, &overrides)
-        .and_then(|cfg| charger::config::validate_installer(&cfg))
+    charger_config::parse_checked(&text, None, &overrides)
+        .map(drop)
         .map_err(|e| format!("the charger refuses {key} = {value:?}: {}", e.reason))
 }
 
@@ -194,12 +194,11 @@ pub async fn bring_online(world: &mut RigWorld) -> StepResult {
     world
         .wait_status(wait, "the board reporting online", |s| s.online)
         .await?;
-    if !world.ctx.profile.is_sim() {
+    if !world.profile.is_sim() {
         // A real board has no configuration file the rig writes: the profile's OCPP keys,
         // then the ones the scenario set before boot, go through ChangeConfiguration once it
         // is online (a key both set gets only the scenario's value).
         let mut keys: Vec<(String, String)> = world
-            .ctx
             .profile
             .board_ocpp_keys()
             .into_iter()

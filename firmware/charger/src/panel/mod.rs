@@ -7,7 +7,6 @@
 //! ChangeConfiguration path (validation, persistence, effect, log line).
 
 mod auth;
-pub mod client;
 mod csrf;
 mod lockout;
 mod pages;

@@ -1,46 +1,57 @@
-//! A rig-side client on the simulated board's pty: the real SLCAN path (`chargerig-link`).
+//! The rig's board link client (`rig::link::BoardClient`) on the simulated board's pty, with a
+//! blocking face for these tests: what arrived since the last look, and status waits.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chargerig_link::{BoardStatus, CanLink, Frame, SlcanLink};
+use chargerig_link::{BoardStatus, Frame, LinkSpec};
+use rig::link::{BoardClient, BoardClientOptions, Direction};
 
 /// The latest things the board told us.
 #[derive(Debug, Default, Clone)]
 pub struct Seen {
     pub status: Option<BoardStatus>,
     pub energy_wh: u32,
+    /// Frames from the board since the test last cleared this.
     pub frames: Vec<Frame>,
 }
 
-/// Blocking board client (tests call it from `spawn_blocking` or plain threads).
 pub struct Board {
-    link: SlcanLink,
+    client: BoardClient,
+    /// How many of the client's recorded frames are already in `seen.frames`.
+    cursor: usize,
     pub seen: Seen,
 }
 
 impl Board {
+    /// Opens the link and waits (up to 10 s) for the board's first status.
     pub fn open(path: &Path) -> Board {
+        let spec = LinkSpec::Slcan {
+            device: path.to_path_buf(),
+            baud: chargerig_link::spec::DEFAULT_BAUD,
+        };
+        let client = BoardClient::start(spec, BoardClientOptions::default())
+            .unwrap_or_else(|e| panic!("cannot open the board at {}: {e}", path.display()));
+        let mut b = Board {
+            client,
+            cursor: 0,
+            seen: Seen::default(),
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match SlcanLink::open(path, 115_200) {
-                Ok(link) => {
-                    return Board {
-                        link,
-                        seen: Seen::default(),
-                    }
-                }
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("board not ready yet: {e}");
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(e) => panic!("cannot open the board at {}: {e}", path.display()),
-            }
+        while b.client.latest().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "no status from the board at {} within 10 s: {:?}",
+                path.display(),
+                b.client.last_error()
+            );
+            b.pump(Duration::from_millis(20));
         }
+        b
     }
 
     pub fn send(&mut self, f: Frame) {
-        self.link.send(&f.encode()).expect("send to board");
+        self.client.send(f).expect("send to board");
     }
 
     /// Reads frames until `cond(status)` holds; panics after `within` with the last status.
@@ -52,6 +63,7 @@ impl Board {
     ) -> BoardStatus {
         let deadline = Instant::now() + within;
         loop {
+            self.pump(Duration::ZERO);
             if let Some(s) = self.seen.status.filter(|s| cond(s)) {
                 return s;
             }
@@ -60,28 +72,25 @@ impl Board {
                 "timed out after {within:?} waiting for board status: {what}; last status {:?}",
                 self.seen.status
             );
-            self.pump(Duration::from_millis(50));
+            self.pump(Duration::from_millis(20));
         }
     }
 
-    /// Reads whatever arrives within `for_at_most`.
+    /// Takes in whatever arrives within `for_at_most`.
     pub fn pump(&mut self, for_at_most: Duration) {
-        let until = Instant::now() + for_at_most;
-        while Instant::now() < until {
-            match self.link.recv(Duration::from_millis(20)) {
-                Ok(Some(can)) => {
-                    if let Ok(f) = Frame::decode(&can) {
-                        match f {
-                            Frame::Status(s) => self.seen.status = Some(s),
-                            Frame::Meter { energy_wh, .. } => self.seen.energy_wh = energy_wh,
-                            _ => {}
-                        }
-                        self.seen.frames.push(f);
-                    }
+        std::thread::sleep(for_at_most);
+        let frames = self.client.frames();
+        for r in frames.iter().skip(self.cursor) {
+            if r.direction == Direction::In {
+                if let Some(f) = r.frame {
+                    self.seen.frames.push(f);
                 }
-                Ok(None) => {}
-                Err(e) => panic!("board link error: {e}"),
             }
+        }
+        self.cursor = frames.len();
+        if let Some(v) = self.client.latest() {
+            self.seen.status = Some(v.status);
+            self.seen.energy_wh = v.energy_wh;
         }
     }
 }

@@ -1,11 +1,11 @@
-//! The real charger with its configuration panel enabled on a free port.
+//! The real charger with its configuration panel enabled on a free port, reached with the rig's
+//! panel client.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use charger::panel::client::PanelClient;
-use charger::panel::ADDR_FILE;
+use rig::panel::{PanelClient, ADDR_FILE};
 
 use super::process::{ChargerProc, FAST_CONFIG};
 
@@ -17,17 +17,16 @@ pub fn config() -> String {
     format!("{FAST_CONFIG}\n[panel]\nlisten = \"127.0.0.1:0\"\npassword = \"{PASSWORD}\"\n")
 }
 
-/// Starts the charger with the panel and waits for the panel's address file.
+/// Starts the charger in `dir` with the panel and waits for the panel's address file.
 pub fn start(dir: &Path, url: &str) -> (ChargerProc, PanelClient) {
-    let _ = std::fs::remove_file(dir.join("data").join(ADDR_FILE));
     let p = ChargerProc::start(dir, url, &config(), &[]);
-    let addr = wait_addr(&p);
+    let addr = wait_addr(dir, &p);
     (p, PanelClient::new(addr))
 }
 
-/// The address the running charger's panel listens on (polls its data dir's address file).
-pub fn wait_addr(p: &ChargerProc) -> SocketAddr {
-    let file = p.dir.join("data").join(ADDR_FILE);
+/// The address the running charger's panel listens on (polls `dir/data/panel.addr`).
+pub fn wait_addr(dir: &Path, p: &ChargerProc) -> SocketAddr {
+    let file = dir.join("data").join(ADDR_FILE);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(addr) = std::fs::read_to_string(&file)
@@ -46,11 +45,10 @@ pub fn wait_addr(p: &ChargerProc) -> SocketAddr {
     }
 }
 
-/// Power cut and power restored; returns a client for the panel of the new start.
-pub fn power_cycle(p: &mut ChargerProc) -> PanelClient {
+/// Power cut and power restored (the rig's process handle removes the old address file);
+/// returns a client for the panel of the new start.
+pub fn power_cycle(dir: &Path, p: &mut ChargerProc) -> PanelClient {
     p.kill_power();
-    // The address file of the previous start must not be taken for this one's.
-    let _ = std::fs::remove_file(p.dir.join("data").join(ADDR_FILE));
     p.restore_power();
-    PanelClient::new(wait_addr(p))
+    PanelClient::new(wait_addr(dir, p))
 }

@@ -1,8 +1,13 @@
-//! The real `charger` binary as a child process.
+//! The real `charger` binary as a child process: the rig's own process handle
+//! (`rig::charger_process::ChargerProcess`), set up the way these tests start it.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use rig::charger_process::{ChargerProcess, ChargerProcessOptions};
 
 /// Test-friendly timers: fast reconnects, short timeouts.
 pub const FAST_CONFIG: &str = r#"
@@ -16,13 +21,25 @@ MessageTimeout = "5"
 TransactionMessageRetryInterval = "1"
 "#;
 
-/// A running charger with its data directory, board path and log file.
+/// Runs `f` to completion on a runtime of its own thread, so both plain and tokio tests can
+/// drive the rig's async process handle.
+pub fn block_on<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    let rt = RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("test runtime")
+    });
+    std::thread::scope(|s| s.spawn(|| rt.block_on(f)).join().expect("no panic"))
+}
+
+/// A running charger (the rig's `ChargerProcess`) with its board path and log file.
 pub struct ChargerProc {
-    pub child: Option<Child>,
-    pub dir: PathBuf,
+    pub process: Option<ChargerProcess>,
     pub board: PathBuf,
     pub log: PathBuf,
-    pub args: Vec<String>,
 }
 
 impl ChargerProc {
@@ -30,104 +47,78 @@ impl ChargerProc {
     /// (config text given) and waits for the board symlink.
     pub fn start(dir: &Path, url: &str, config: &str, extra: &[&str]) -> ChargerProc {
         std::fs::write(dir.join("charger.toml"), config).unwrap();
-        let board = dir.join("board");
-        let mut args: Vec<String> = vec![
-            "--board".into(),
-            format!("sim:{}", board.display()),
-            "--csms-url".into(),
-            url.into(),
-            "--data-dir".into(),
-            dir.join("data").display().to_string(),
-            "--config".into(),
-            dir.join("charger.toml").display().to_string(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let mut p = ChargerProc {
-            child: None,
-            dir: dir.to_path_buf(),
-            board,
-            log: dir.join("charger.log"),
-            args,
+        let mut o = ChargerProcessOptions::in_dir(dir, url);
+        o.program = Some(vec![env!("CARGO_BIN_EXE_charger").into()]);
+        o.config = Some(dir.join("charger.toml"));
+        o.env = vec![("RUST_LOG".into(), "charger=debug,info".into())];
+        o.extra_args = extra.iter().map(OsString::from).collect();
+        let process = match block_on(ChargerProcess::start(o)) {
+            Ok(p) => p,
+            Err(e) => panic!("charger did not start: {e}"),
         };
-        p.spawn();
-        p
-    }
-
-    fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_charger"))
-            .args(&self.args)
-            .env("RUST_LOG", "charger=debug,info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("spawn charger");
-        self.child = Some(child);
-        self.wait_for_board();
-    }
-
-    /// Waits until the board symlink points at a live pty.
-    pub fn wait_for_board(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::fs::metadata(&self.board).is_err() {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!(
-                    "charger exited with {status} before its board appeared:\n{}",
-                    self.log_text()
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no board at {} within 20 s:\n{}",
-                self.board.display(),
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(10));
+        ChargerProc {
+            board: process.pty_path().to_path_buf(),
+            log: process.log_path().to_path_buf(),
+            process: Some(process),
         }
     }
 
     /// SIGKILL: a power cut.
     pub fn kill_power(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.on_runtime(|mut p| async move {
+            p.kill_power().await.expect("power cut");
+            p
+        });
     }
 
     /// Power restored: same data dir, same board path.
     pub fn restore_power(&mut self) {
-        assert!(self.child.is_none());
-        self.spawn();
+        self.on_runtime(|mut p| async move {
+            p.restore_power().await.expect("power restored");
+            p
+        });
     }
 
-    /// SIGTERM and wait for the exit status.
+    /// Hands the process to the test runtime for one async operation.
+    fn on_runtime<F, Fut>(&mut self, op: F)
+    where
+        F: FnOnce(ChargerProcess) -> Fut,
+        Fut: std::future::Future<Output = ChargerProcess> + Send + 'static,
+    {
+        let p = self.process.take().expect("present");
+        self.process = Some(block_on(op(p)));
+    }
+
+    /// SIGTERM, then the exit status once the charger stopped by itself (panics after 10 s).
     pub fn terminate(&mut self) -> ExitStatus {
-        let mut child = self.child.take().expect("running");
+        let pid = self.pid();
         nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::unistd::Pid::from_raw(pid as i32),
             nix::sys::signal::Signal::SIGTERM,
         )
         .unwrap();
-        wait_with_deadline(&mut child, Duration::from_secs(10))
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.process.as_mut().and_then(ChargerProcess::exit_status) {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "charger did not exit within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
+        self.process
+            .as_ref()
+            .and_then(ChargerProcess::pid)
+            .expect("running")
     }
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for ChargerProc {
-    fn drop(&mut self) {
-        self.kill_power();
     }
 }
 

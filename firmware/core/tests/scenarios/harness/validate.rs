@@ -1,68 +1,24 @@
-//! Every frame the charger sends is checked against the OCPP 1.6 message definitions: it must
-//! round-trip exactly through the strict typed model (so no unknown fields, no nulls, enum values
-//! spelled as the schema spells them, RFC 3339 date-times) and respect the schema string limits.
+//! Every frame the charger sends is checked against the OCPP 1.6 message definitions by the
+//! workspace's one payload checker (`ocpp-check`: exact typed round trip, so no unknown fields,
+//! no nulls, enum values spelled as the schema spells them, RFC 3339 date-times; CiString
+//! limits); this file adds the OCPP-J frame shape.
 
-use rust_ocpp::v1_6::messages as m;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::Value;
 
-fn round_trip<T: DeserializeOwned + Serialize>(what: &str, v: &Value) {
-    let typed: T = serde_json::from_value(v.clone())
-        .unwrap_or_else(|e| panic!("{what} does not match the OCPP 1.6 definition: {e}\n{v}"));
-    let back = serde_json::to_value(&typed).unwrap();
-    assert_eq!(
-        &back, v,
-        "{what} has fields or values outside the OCPP 1.6 definition"
-    );
+/// Requests the charger sends (CALL payloads): the workspace's one checker (`ocpp-check`).
+pub fn request(action: &str, p: &Value) {
+    if let Err(e) = ocpp_check::request(action, p) {
+        panic!("{action} does not match the OCPP 1.6 definition: {e}\n{p}");
+    }
 }
 
+/// No `null` anywhere in a frame (CALLRESULT and CALLERROR included).
 fn no_nulls(v: &Value) {
     match v {
         Value::Null => panic!("null in a frame (absent optional fields must be omitted)"),
         Value::Array(a) => a.iter().for_each(no_nulls),
         Value::Object(o) => o.values().for_each(no_nulls),
         _ => {}
-    }
-}
-
-fn max_len(v: &Value, field: &str, max: usize) {
-    if let Some(s) = v.get(field).and_then(Value::as_str) {
-        assert!(
-            !s.is_empty() && s.len() <= max,
-            "{field} `{s}` exceeds {max} characters"
-        );
-    }
-}
-
-/// Requests the charger sends (CALL payloads).
-pub fn request(action: &str, p: &Value) {
-    match action {
-        "BootNotification" => {
-            round_trip::<m::boot_notification::BootNotificationRequest>(action, p);
-            max_len(p, "chargePointVendor", 20);
-            max_len(p, "chargePointModel", 20);
-            max_len(p, "chargePointSerialNumber", 25);
-            max_len(p, "firmwareVersion", 50);
-        }
-        "Heartbeat" => round_trip::<m::heart_beat::HeartbeatRequest>(action, p),
-        "Authorize" => {
-            round_trip::<m::authorize::AuthorizeRequest>(action, p);
-            max_len(p, "idTag", 20);
-        }
-        "StartTransaction" => {
-            round_trip::<m::start_transaction::StartTransactionRequest>(action, p);
-            max_len(p, "idTag", 20);
-        }
-        "StopTransaction" => {
-            round_trip::<m::stop_transaction::StopTransactionRequest>(action, p);
-            max_len(p, "idTag", 20);
-        }
-        "MeterValues" => round_trip::<m::meter_values::MeterValuesRequest>(action, p),
-        "StatusNotification" => {
-            round_trip::<m::status_notification::StatusNotificationRequest>(action, p)
-        }
-        other => panic!("charger sent an unexpected request {other}"),
     }
 }
 
@@ -130,32 +86,11 @@ pub fn dump(schema: &str, payload: &Value) {
     }
 }
 
-/// Answers the charger gives to central-system requests.
+/// Answers the charger gives to central-system requests (actions without a response
+/// definition in the checker are not judged here).
 pub fn response(action: &str, p: &Value) {
-    match action {
-        "GetConfiguration" => {
-            round_trip::<m::get_configuration::GetConfigurationResponse>(action, p)
-        }
-        "ChangeConfiguration" => {
-            round_trip::<m::change_configuration::ChangeConfigurationResponse>(action, p)
-        }
-        "ClearCache" => round_trip::<m::clear_cache::ClearCacheResponse>(action, p),
-        "SendLocalList" => round_trip::<m::send_local_list::SendLocalListResponse>(action, p),
-        "GetLocalListVersion" => {
-            round_trip::<m::get_local_list_version::GetLocalListVersionResponse>(action, p)
-        }
-        "RemoteStartTransaction" => {
-            round_trip::<m::remote_start_transaction::RemoteStartTransactionResponse>(action, p)
-        }
-        "RemoteStopTransaction" => {
-            round_trip::<m::remote_stop_transaction::RemoteStopTransactionResponse>(action, p)
-        }
-        "Reset" => round_trip::<m::reset::ResetResponse>(action, p),
-        "TriggerMessage" => round_trip::<m::trigger_message::TriggerMessageResponse>(action, p),
-        "ChangeAvailability" => {
-            round_trip::<m::change_availability::ChangeAvailabilityResponse>(action, p)
-        }
-        "UnlockConnector" => round_trip::<m::unlock_connector::UnlockConnectorResponse>(action, p),
-        _ => {}
+    match ocpp_check::response(action, p) {
+        Ok(()) | Err(ocpp_check::Problem::NoResponseSchema(_)) => {}
+        Err(e) => panic!("the answer to {action} does not match the OCPP 1.6 definition: {e}\n{p}"),
     }
 }

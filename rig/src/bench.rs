@@ -1,27 +1,51 @@
 //! One scenario's bench: the board (a simulated board process or a real one behind a link),
-//! the network gate between charger and central system, the board link client.
+//! the network gate between charger and central system, the board link client. Built from a
+//! [`Profile`] alone: the layer above the resources, below the world and the runner.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chargerig_link::{BoardStatus, EventKind, Frame, LinkSpec};
 use tokio::time::Instant;
 
-use super::context::RunContext;
+use crate::charger_process::{ChargerProcess, ChargerProcessOptions};
 use crate::csms::Csms;
 use crate::gate::{NetworkGate, NftablesGate, ProxyGate};
 use crate::link::{BoardClient, BoardClientOptions, BoardView, EventRecord};
 use crate::power::PowerSwitch;
-use crate::profile::{GateChoice, LinkChoice};
-use crate::simboard::{SimBoard, SimBoardOptions};
+use crate::profile::{GateChoice, LinkChoice, Profile};
 use std::sync::Arc;
 use tokio::sync::Mutex;
+
+/// The simulated charger's configuration file.
+#[derive(Debug, Clone)]
+pub enum ChargerConfigFile {
+    /// Text the bench writes to `<dir>/charger.toml`.
+    Text(String),
+    /// A file given by hand (`rig sim --config`).
+    Path(PathBuf),
+}
+
+/// What one bench needs beyond its profile.
+#[derive(Debug, Clone)]
+pub struct BenchSpec {
+    /// Where the board's pty, data directory, log and `board.candump` live.
+    pub dir: PathBuf,
+    pub config: ChargerConfigFile,
+    /// `--serial-number` of a simulated board.
+    pub serial: Option<String>,
+    /// Attach the board link client (`rig run`); `rig sim` leaves the port to one-shots.
+    pub attach_link: bool,
+    /// Put a token only this bench's charger knows in its URL, so the central system turns
+    /// away a charger of another scenario (`rig run`, several benches at once).
+    pub isolate: bool,
+}
 
 /// The running bench of one scenario.
 pub struct Bench {
     /// The simulated board (shared with its power switch); `None` on a real board.
-    pub board: Option<Arc<Mutex<SimBoard>>>,
+    pub board: Option<Arc<Mutex<ChargerProcess>>>,
     pub gate: Box<dyn NetworkGate>,
     pub client: Option<BoardClient>,
     pub link: LinkSpec,
@@ -40,16 +64,14 @@ fn err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
 }
 
 impl Bench {
-    /// Starts gate, board and link client for a scenario whose artifacts live in `dir`.
+    /// Starts gate, board and (if asked) link client for `spec`, as `profile` says.
     pub async fn start(
-        ctx: &RunContext,
-        dir: &Path,
+        profile: &Profile,
+        spec: &BenchSpec,
         csms_handle: &Csms,
-        config: &str,
-        serial: &str,
     ) -> Result<Bench, String> {
+        let dir = spec.dir.as_path();
         let csms = csms_handle.addr();
-        let profile = &ctx.profile;
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let (gate, gate_addr): (Box<dyn NetworkGate>, SocketAddr) = match &profile.network {
             GateChoice::Proxy => {
@@ -63,7 +85,7 @@ impl Bench {
             GateChoice::Nftables(cfg) => (Box::new(NftablesGate::from_config(cfg)), csms),
         };
         let mut charger_url = profile.charger_url_for(gate_addr, csms);
-        if profile.is_sim() {
+        if profile.is_sim() && spec.isolate {
             // A path segment only this scenario's charger knows: should another scenario's
             // charger ever reach this central system (a port the kernel handed out again), it
             // is turned away instead of mixing two scenarios.
@@ -75,16 +97,30 @@ impl Bench {
         }
         let (board, link) = match &profile.link {
             LinkChoice::Sim => {
-                let config_path = dir.join("charger.toml");
-                std::fs::write(&config_path, config)
-                    .map_err(|e| format!("{}: {e}", config_path.display()))?;
-                let mut opts = SimBoardOptions::in_dir(dir, charger_url.clone());
+                let config_path = match &spec.config {
+                    ChargerConfigFile::Path(path) => path.clone(),
+                    ChargerConfigFile::Text(text) => {
+                        let path = dir.join("charger.toml");
+                        std::fs::write(&path, text)
+                            .map_err(|e| format!("{}: {e}", path.display()))?;
+                        path
+                    }
+                };
+                let mut opts = ChargerProcessOptions::in_dir(dir, charger_url.clone());
                 opts.config = Some(config_path);
-                opts.serial_number = Some(serial.to_string());
+                opts.serial_number = spec.serial.clone();
                 if let Some(program) = &profile.charger_program {
-                    opts.program = program.iter().map(Into::into).collect();
+                    opts.program = Some(program.iter().map(Into::into).collect());
                 }
-                let board = SimBoard::start(opts)
+                if opts.program.is_none() {
+                    // Found (or built) once per process, off the async workers.
+                    let program = tokio::task::spawn_blocking(crate::charger_bin::program)
+                        .await
+                        .map_err(|e| err("cannot find the charger program")(&e))?
+                        .map_err(|e| err("cannot find the charger program")(&e))?;
+                    opts.program = Some(program);
+                }
+                let board = ChargerProcess::start(opts)
                     .await
                     .map_err(|e| err("cannot start the simulated board")(&e))?;
                 let link = board.link_spec();
@@ -92,22 +128,27 @@ impl Bench {
             }
             LinkChoice::Real(spec) => (None, spec.clone()),
         };
-        let opts = BoardClientOptions {
-            candump: Some(dir.join("board.candump")),
-            ..BoardClientOptions::default()
+        let client = if spec.attach_link {
+            let opts = BoardClientOptions {
+                candump: Some(dir.join("board.candump")),
+                ..BoardClientOptions::default()
+            };
+            let client = BoardClient::start(link.clone(), opts)
+                .map_err(|e| err("cannot open the board link")(&e))?;
+            client
+                .wait_connected(profile.step_deadline)
+                .await
+                .map_err(|e| err("the board does not answer on its link")(&e))?;
+            Some(client)
+        } else {
+            None
         };
-        let client = BoardClient::start(link.clone(), opts)
-            .map_err(|e| err("cannot open the board link")(&e))?;
-        client
-            .wait_connected(profile.step_deadline)
-            .await
-            .map_err(|e| err("the board does not answer on its link")(&e))?;
         let power = crate::power::switch_for(&profile.power, board.as_ref());
         Ok(Bench {
             power,
             board,
             gate,
-            client: Some(client),
+            client,
             link,
             charger_url,
             dir: dir.to_path_buf(),
@@ -221,7 +262,7 @@ impl Bench {
             .map_err(|e| err("cannot cut the board's power")(&e))
     }
 
-    /// Restores the board's power and waits for it on the link.
+    /// Restores the board's power and waits for it on the link (when a client is attached).
     pub async fn power_on(&mut self) -> Result<(), String> {
         self.powered = true;
         self.power_switch()?
@@ -229,7 +270,9 @@ impl Bench {
             .await
             .map_err(|e| err("cannot restore the board's power")(&e))?;
         let mark = self.cut_mark.take();
-        let client = self.client()?;
+        let Some(client) = self.client.as_ref() else {
+            return Ok(());
+        };
         let back = match mark {
             // Only a status of the new boot counts: right after power returns the latest
             // one may still be the old boot's last.
@@ -238,6 +281,11 @@ impl Bench {
         };
         back.map(|_| ())
             .map_err(|e| err("the board did not come back after power was restored")(&e))
+    }
+
+    /// Where the network gate stands (the gate's own state, not a copy).
+    pub fn network(&self) -> crate::gate::GateState {
+        self.gate.state()
     }
 
     pub async fn network_cut(&self) -> Result<(), String> {

@@ -17,12 +17,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// Environment variable naming the charger program (argv, space-separated) to use instead of
-/// this rig's hidden `charger` subcommand, e.g. `target/debug/charger`.
-pub const CHARGER_CMD_ENV: &str = "RIG_CHARGER_CMD";
+pub use crate::charger_bin::CHARGER_CMD_ENV;
 
 #[derive(Debug, thiserror::Error)]
-pub enum SimBoardError {
+pub enum ChargerProcessError {
+    #[error(transparent)]
+    Program(#[from] crate::charger_bin::ChargerBinError),
     #[error("cannot start the simulated board `{program}`: {source}")]
     Spawn {
         program: String,
@@ -50,9 +50,9 @@ pub enum SimBoardError {
 
 /// How to start one simulated board.
 #[derive(Debug, Clone)]
-pub struct SimBoardOptions {
-    /// argv before the charger's own flags.
-    pub program: Vec<OsString>,
+pub struct ChargerProcessOptions {
+    /// argv before the charger's own flags; `None`: [`crate::charger_bin::program`] at start.
+    pub program: Option<Vec<OsString>>,
     /// Where the board symlinks its pty slave (`--board sim:PATH`).
     pub pty_path: PathBuf,
     pub csms_url: String,
@@ -65,13 +65,15 @@ pub struct SimBoardOptions {
     pub ready_timeout: Duration,
     /// Extra environment (e.g. `RUST_LOG`).
     pub env: Vec<(OsString, OsString)>,
+    /// Extra flags after the ones above (e.g. `--log-format json`).
+    pub extra_args: Vec<OsString>,
 }
 
-impl SimBoardOptions {
+impl ChargerProcessOptions {
     /// A board living in `dir`: pty `dir/board`, data `dir/data`, log `dir/charger.log`.
     pub fn in_dir(dir: &Path, csms_url: impl Into<String>) -> Self {
         Self {
-            program: default_program(),
+            program: None,
             pty_path: dir.join("board"),
             csms_url: csms_url.into(),
             data_dir: dir.join("data"),
@@ -80,11 +82,15 @@ impl SimBoardOptions {
             log_path: dir.join("charger.log"),
             ready_timeout: Duration::from_secs(20),
             env: Vec::new(),
+            extra_args: Vec::new(),
         }
     }
 
-    fn argv(&self) -> Vec<OsString> {
-        let mut v = self.program.clone();
+    fn argv(&self) -> Result<Vec<OsString>, ChargerProcessError> {
+        let mut v = match &self.program {
+            Some(p) => p.clone(),
+            None => crate::charger_bin::program()?,
+        };
         v.push("--board".into());
         let mut board = OsString::from("sim:");
         board.push(&self.pty_path);
@@ -101,39 +107,14 @@ impl SimBoardOptions {
             v.push("--config".into());
             v.push(c.clone().into());
         }
-        v
+        v.extend(self.extra_args.iter().cloned());
+        Ok(v)
     }
-}
-
-/// `$RIG_CHARGER_CMD` if set, else this executable's `charger` subcommand.
-pub fn default_program() -> Vec<OsString> {
-    if let Some(cmd) = std::env::var_os(CHARGER_CMD_ENV) {
-        let v: Vec<OsString> = cmd
-            .to_string_lossy()
-            .split_whitespace()
-            .map(OsString::from)
-            .collect();
-        if !v.is_empty() {
-            return v;
-        }
-    }
-    vec![self_exe().into(), "charger".into()]
-}
-
-/// This executable. On Linux `/proc/self/exe`: exec'd by the forked child it still names the
-/// running rig's own file even after a rebuild replaced (deleted) it on disk, where
-/// `current_exe()` would give `.../rig (deleted)` and every later board would fail to start.
-fn self_exe() -> PathBuf {
-    let proc_exe = Path::new("/proc/self/exe");
-    if proc_exe.exists() {
-        return proc_exe.to_path_buf();
-    }
-    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("rig"))
 }
 
 /// A running (or power-cut) simulated board. Dropping it kills the process.
-pub struct SimBoard {
-    opts: SimBoardOptions,
+pub struct ChargerProcess {
+    opts: ChargerProcessOptions,
     child: Option<Child>,
     starts: u32,
 }
@@ -145,13 +126,13 @@ fn spawner() -> &'static Mutex<mpsc::Sender<SpawnJob>> {
     SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnJob>();
         std::thread::Builder::new()
-            .name("simboard-spawner".into())
+            .name("charger-spawner".into())
             .spawn(move || {
                 for (mut cmd, reply) in rx {
                     let _ = reply.send(cmd.spawn());
                 }
             })
-            .expect("spawn the simboard spawner thread");
+            .expect("spawn the charger spawner thread");
         Mutex::new(tx)
     })
 }
@@ -182,10 +163,10 @@ pub fn tail(path: &Path, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-impl SimBoard {
+impl ChargerProcess {
     /// Starts the board and waits until its HIL port exists.
-    pub async fn start(opts: SimBoardOptions) -> Result<SimBoard, SimBoardError> {
-        let mut b = SimBoard {
+    pub async fn start(opts: ChargerProcessOptions) -> Result<ChargerProcess, ChargerProcessError> {
+        let mut b = ChargerProcess {
             opts,
             child: None,
             starts: 0,
@@ -194,7 +175,7 @@ impl SimBoard {
         Ok(b)
     }
 
-    pub fn options(&self) -> &SimBoardOptions {
+    pub fn options(&self) -> &ChargerProcessOptions {
         &self.opts
     }
 
@@ -231,6 +212,13 @@ impl SimBoard {
         self.starts
     }
 
+    /// The exit status once the process has ended by itself (None while it runs).
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
     /// True while the process runs.
     pub fn is_powered(&mut self) -> bool {
         match self.child.as_mut() {
@@ -240,7 +228,7 @@ impl SimBoard {
     }
 
     /// Power cut: SIGKILL, no warning, then reap. The data directory stays as it was.
-    pub async fn kill_power(&mut self) -> Result<(), SimBoardError> {
+    pub async fn kill_power(&mut self) -> Result<(), ChargerProcessError> {
         if let Some(child) = self.child.take() {
             let pid = child.id();
             tokio::task::spawn_blocking(move || kill_and_reap(child))
@@ -257,15 +245,17 @@ impl SimBoard {
     }
 
     /// Power restored: the same command, data directory and pty path.
-    pub async fn restore_power(&mut self) -> Result<(), SimBoardError> {
+    pub async fn restore_power(&mut self) -> Result<(), ChargerProcessError> {
         if self.is_powered() {
             return Ok(());
         }
         self.power_on().await
     }
 
-    /// Asks the board to stop (SIGTERM), waits up to `grace`, then SIGKILLs.
-    pub async fn shutdown(&mut self, grace: Duration) {
+    /// Asks the board to stop (SIGTERM), waits up to `grace`, then SIGKILLs. The exit status
+    /// when it stopped by itself within `grace`.
+    pub async fn shutdown(&mut self, grace: Duration) -> Option<std::process::ExitStatus> {
+        let mut exit = None;
         if let Some(mut child) = self.child.take() {
             let pid = child.id();
             let _ = nix::sys::signal::kill(
@@ -275,7 +265,11 @@ impl SimBoard {
             let deadline = Instant::now() + grace;
             loop {
                 match child.try_wait() {
-                    Ok(Some(_)) | Err(_) => break,
+                    Ok(Some(status)) => {
+                        exit = Some(status);
+                        break;
+                    }
+                    Err(_) => break,
                     Ok(None) if Instant::now() >= deadline => {
                         kill_and_reap(child);
                         break;
@@ -289,6 +283,7 @@ impl SimBoard {
             self.log_line("shut down");
         }
         remove_symlink(&self.opts.pty_path);
+        exit
     }
 
     fn log_line(&self, what: &str) {
@@ -305,8 +300,11 @@ impl SimBoard {
         }
     }
 
-    async fn power_on(&mut self) -> Result<(), SimBoardError> {
+    async fn power_on(&mut self) -> Result<(), ChargerProcessError> {
         let o = &self.opts;
+        // The configuration panel's address file of the previous start must not be taken for
+        // this start's (the charger rewrites it once its panel listens).
+        let _ = std::fs::remove_file(o.data_dir.join(crate::panel::ADDR_FILE));
         for dir in [
             Some(o.data_dir.as_path()),
             o.pty_path.parent(),
@@ -315,7 +313,7 @@ impl SimBoard {
         .into_iter()
         .flatten()
         {
-            std::fs::create_dir_all(dir).map_err(|source| SimBoardError::Prepare {
+            std::fs::create_dir_all(dir).map_err(|source| ChargerProcessError::Prepare {
                 path: dir.to_path_buf(),
                 source,
             })?;
@@ -327,15 +325,17 @@ impl SimBoard {
             .create(true)
             .append(true)
             .open(&o.log_path)
-            .map_err(|source| SimBoardError::Prepare {
+            .map_err(|source| ChargerProcessError::Prepare {
                 path: o.log_path.clone(),
                 source,
             })?;
-        let log2 = log.try_clone().map_err(|source| SimBoardError::Prepare {
-            path: o.log_path.clone(),
-            source,
-        })?;
-        let argv = o.argv();
+        let log2 = log
+            .try_clone()
+            .map_err(|source| ChargerProcessError::Prepare {
+                path: o.log_path.clone(),
+                source,
+            })?;
+        let argv = o.argv()?;
         let program_text = argv
             .iter()
             .map(|a| a.to_string_lossy())
@@ -366,12 +366,12 @@ impl SimBoard {
         let (tx, rx) = mpsc::channel();
         spawner()
             .lock()
-            .map_err(|_| SimBoardError::Spawn {
+            .map_err(|_| ChargerProcessError::Spawn {
                 program: program_text.clone(),
                 source: std::io::Error::other("spawner poisoned"),
             })?
             .send((cmd, tx))
-            .map_err(|_| SimBoardError::Spawn {
+            .map_err(|_| ChargerProcessError::Spawn {
                 program: program_text.clone(),
                 source: std::io::Error::other("spawner thread gone"),
             })?;
@@ -380,7 +380,7 @@ impl SimBoard {
             .ok()
             .and_then(Result::ok)
             .unwrap_or_else(|| Err(std::io::Error::other("spawner thread gone")))
-            .map_err(|source| SimBoardError::Spawn {
+            .map_err(|source| ChargerProcessError::Spawn {
                 program: program_text.clone(),
                 source,
             })?;
@@ -392,7 +392,7 @@ impl SimBoard {
         self.wait_ready().await
     }
 
-    async fn wait_ready(&mut self) -> Result<(), SimBoardError> {
+    async fn wait_ready(&mut self) -> Result<(), ChargerProcessError> {
         let start = Instant::now();
         loop {
             if self.opts.pty_path.exists() {
@@ -405,7 +405,7 @@ impl SimBoard {
                     if let Ok(mut s) = live().lock() {
                         s.remove(&pid);
                     }
-                    return Err(SimBoardError::Exited {
+                    return Err(ChargerProcessError::Exited {
                         status: status.to_string(),
                         log: self.opts.log_path.clone(),
                         tail: tail(&self.opts.log_path, 20),
@@ -413,7 +413,7 @@ impl SimBoard {
                 }
             }
             if start.elapsed() > self.opts.ready_timeout {
-                return Err(SimBoardError::NotReady {
+                return Err(ChargerProcessError::NotReady {
                     pty: self.opts.pty_path.clone(),
                     waited_ms: start.elapsed().as_millis() as u64,
                     log: self.opts.log_path.clone(),
@@ -438,7 +438,7 @@ fn remove_symlink(path: &Path) {
     }
 }
 
-impl Drop for SimBoard {
+impl Drop for ChargerProcess {
     fn drop(&mut self) {
         if let Some(child) = self.child.take() {
             let pid = child.id();
@@ -457,12 +457,13 @@ mod tests {
 
     #[test]
     fn argv_is_the_documented_command_line() {
-        let mut o = SimBoardOptions::in_dir(Path::new("/tmp/x"), "ws://127.0.0.1:1/ocpp");
-        o.program = vec!["charger".into()];
+        let mut o = ChargerProcessOptions::in_dir(Path::new("/tmp/x"), "ws://127.0.0.1:1/ocpp");
+        o.program = Some(vec!["charger".into()]);
         o.serial_number = Some("SN1".into());
         o.config = Some("/tmp/x/charger.toml".into());
         let argv: Vec<String> = o
             .argv()
+            .unwrap()
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
@@ -475,17 +476,17 @@ mod tests {
     /// A program that never creates the pty fails with its own output in the error.
     #[tokio::test]
     async fn a_board_that_dies_at_start_is_reported_with_its_log() {
-        let dir = std::env::temp_dir().join(format!("simboard-test-{}", std::process::id()));
-        let mut o = SimBoardOptions::in_dir(&dir, "ws://127.0.0.1:1/ocpp");
-        o.program = vec![
+        let dir = std::env::temp_dir().join(format!("charger-process-test-{}", std::process::id()));
+        let mut o = ChargerProcessOptions::in_dir(&dir, "ws://127.0.0.1:1/ocpp");
+        o.program = Some(vec![
             "sh".into(),
             "-c".into(),
             "echo broken config >&2; exit 3".into(),
             "sh".into(),
-        ];
-        let err = SimBoard::start(o).await.err().expect("must fail");
+        ]);
+        let err = ChargerProcess::start(o).await.err().expect("must fail");
         let text = err.to_string();
-        assert!(matches!(err, SimBoardError::Exited { .. }), "{text}");
+        assert!(matches!(err, ChargerProcessError::Exited { .. }), "{text}");
         assert!(text.contains("broken config"), "{text}");
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -493,16 +494,17 @@ mod tests {
     /// A long-running stand-in is killed (power cut) and restarted on the same paths.
     #[tokio::test]
     async fn power_cut_kills_and_restore_restarts() {
-        let dir = std::env::temp_dir().join(format!("simboard-test2-{}", std::process::id()));
-        let mut o = SimBoardOptions::in_dir(&dir, "ws://127.0.0.1:1/ocpp");
+        let dir =
+            std::env::temp_dir().join(format!("charger-process-test2-{}", std::process::id()));
+        let mut o = ChargerProcessOptions::in_dir(&dir, "ws://127.0.0.1:1/ocpp");
         // Stand-in board: makes its "pty" (a symlink to /dev/null) and sleeps. $2 is sim:PATH.
-        o.program = vec![
+        o.program = Some(vec![
             "sh".into(),
             "-c".into(),
             "ln -s /dev/null \"${2#sim:}\"; exec sleep 60".into(),
             "sh".into(),
-        ];
-        let mut b = SimBoard::start(o).await.expect("start");
+        ]);
+        let mut b = ChargerProcess::start(o).await.expect("start");
         let pid1 = b.pid().unwrap();
         assert!(b.is_powered());
         b.kill_power().await.unwrap();

@@ -1,0 +1,664 @@
+//! The charger's TOML configuration file (`--config FILE`), as fixed in `docs/architecture.md`:
+//! the schema, its defaults and its rules, on text (no I/O). Its own crate so that the rig checks
+//! a profile's or a scenario's overrides by the very rules the firmware applies, without linking
+//! the firmware. The `charger` crate reads the file (`charger::config::load`).
+//!
+//! Every section is optional and unknown keys are refused, so a typo never silently falls back to
+//! a default. Errors carry the file, the line and the reason: an installer reads them on a
+//! console, not in a debugger.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Serial number when neither the file nor `--serial-number` gives one.
+pub const DEFAULT_SERIAL: &str = "CHARGERIG-0001";
+
+/// A configuration problem, located in the file when it comes from one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: Option<PathBuf>,
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.file, self.line) {
+            (Some(file), Some(line)) => write!(f, "{}:{line}: {}", file.display(), self.reason),
+            (Some(file), None) => write!(f, "{}: {}", file.display(), self.reason),
+            (None, _) => write!(f, "{}", self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The file as written (after TOML parsing, before defaults).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub identity: IdentitySection,
+    #[serde(default)]
+    pub csms: CsmsSection,
+    #[serde(default)]
+    pub charger: ChargerSection,
+    /// The installer's configuration panel: off unless this section is present.
+    pub panel: Option<PanelSection>,
+    /// OCPP configuration keys: installer values, stored when the key has never been set.
+    #[serde(default)]
+    pub configuration: BTreeMap<String, Spanned<ScalarValue>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySection {
+    pub serial_number: Option<Spanned<String>>,
+    pub charge_point_id: Option<Spanned<String>>,
+    pub vendor: Option<Spanned<String>>,
+    pub model: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsmsSection {
+    pub url: Option<Spanned<String>>,
+    pub reconnect_min_ms: Option<Spanned<u64>>,
+    pub reconnect_max_ms: Option<Spanned<u64>>,
+    pub pong_timeout_s: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChargerSection {
+    pub authorization: Option<Spanned<String>>,
+    pub max_current_a: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PanelSection {
+    pub listen: Option<Spanned<String>>,
+    pub password: Option<Spanned<String>>,
+    pub password_hash: Option<Spanned<String>>,
+}
+
+/// Shortest installer password the panel accepts (field.md).
+pub const PANEL_PASSWORD_MIN_CHARS: usize = 10;
+
+/// How the panel's installer password is given in the file.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PanelSecret {
+    /// In clear (hashed at start; only the hash is stored in the data directory).
+    Password(String),
+    /// A PHC string, argon2id.
+    Hash(String),
+}
+
+impl fmt::Debug for PanelSecret {
+    /// Never prints the password itself.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PanelSecret::Password(_) => f.write_str("Password(<redacted>)"),
+            PanelSecret::Hash(h) => f.debug_tuple("Hash").field(h).finish(),
+        }
+    }
+}
+
+/// The `[panel]` section, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PanelConfig {
+    /// `HOST:PORT` to listen on; port 0 picks a free port (logged, and written to the data
+    /// directory's `panel.addr`).
+    pub listen: String,
+    pub secret: PanelSecret,
+}
+
+/// An OCPP key's value: written as a string in the file, but `60` and `true` are accepted too.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ScalarValue {
+    Text(String),
+    Integer(i64),
+    Bool(bool),
+}
+
+impl fmt::Display for ScalarValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScalarValue::Text(s) => f.write_str(s),
+            ScalarValue::Integer(i) => write!(f, "{i}"),
+            ScalarValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// How the charger authorizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authorization {
+    Rfid,
+    /// Free charge: the serial number is the id tag.
+    Free,
+}
+
+/// Everything the shell needs, defaults applied and command-line overrides resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChargerConfig {
+    pub serial_number: String,
+    pub charge_point_id: String,
+    pub vendor: String,
+    pub model: String,
+    /// The central system URL *without* the charge point id.
+    pub csms_url: String,
+    pub reconnect_min_ms: u64,
+    pub reconnect_max_ms: u64,
+    pub pong_timeout_s: u64,
+    pub authorization: Authorization,
+    pub max_current_a: f32,
+    /// OCPP key values from `[configuration]`, in file order of keys (sorted).
+    pub installer_config: Vec<(String, String)>,
+    /// Line of each `[configuration]` key, so a value the core refuses is reported where it is.
+    pub installer_lines: BTreeMap<String, usize>,
+    /// The installer's configuration panel, when `[panel]` is present.
+    pub panel: Option<PanelConfig>,
+    pub file: Option<PathBuf>,
+}
+
+impl ChargerConfig {
+    /// The WebSocket URL: the configured URL with the charge point id appended, as OCPP-J does.
+    pub fn endpoint(&self) -> String {
+        let base = self.csms_url.trim_end_matches('/');
+        format!("{base}/{}", percent_encode_segment(&self.charge_point_id))
+    }
+
+    /// The error for a `[configuration]` key, located at its line.
+    pub fn installer_error(&self, key: &str, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.clone(),
+            line: self.installer_lines.get(key).copied(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Values the command line gives; they win over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub serial_number: Option<String>,
+    pub csms_url: Option<String>,
+}
+
+/// [`parse`], then [`validate_installer`]: what the charger accepts at start-up, on text.
+pub fn parse_checked(
+    text: &str,
+    file: Option<&Path>,
+    overrides: &Overrides,
+) -> Result<ChargerConfig, ConfigError> {
+    let cfg = parse(text, file, overrides)?;
+    validate_installer(&cfg)?;
+    Ok(cfg)
+}
+
+/// Checks the `[configuration]` OCPP keys through `charger_core::validate_entry`.
+pub fn validate_installer(cfg: &ChargerConfig) -> Result<(), ConfigError> {
+    for (key, value) in &cfg.installer_config {
+        charger_core::validate_entry(key, value)
+            .map_err(|e| cfg.installer_error(key, format!("[configuration] {e}")))?;
+    }
+    Ok(())
+}
+
+/// Parses configuration text; `file` only labels errors.
+pub fn parse(
+    text: &str,
+    file: Option<&Path>,
+    overrides: &Overrides,
+) -> Result<ChargerConfig, ConfigError> {
+    let parsed: FileConfig = toml::from_str(text).map_err(|e| ConfigError {
+        file: file.map(Path::to_path_buf),
+        line: e.span().map(|s| line_of(text, s.start)),
+        reason: e.message().trim().to_string(),
+    })?;
+    resolve(parsed, text, file, overrides)
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+fn resolve(
+    f: FileConfig,
+    text: &str,
+    file: Option<&Path>,
+    overrides: &Overrides,
+) -> Result<ChargerConfig, ConfigError> {
+    let err = |span: Option<Range<usize>>, reason: String| ConfigError {
+        file: file.map(Path::to_path_buf),
+        line: span.map(|s| line_of(text, s.start)),
+        reason,
+    };
+
+    let serial_number = match (&overrides.serial_number, &f.identity.serial_number) {
+        (Some(sn), _) => check_identity("--serial-number", sn).map_err(|r| err(None, r))?,
+        (None, Some(sn)) => check_identity("identity.serial_number", sn.get_ref())
+            .map_err(|r| err(Some(sn.span()), r))?,
+        (None, None) => DEFAULT_SERIAL.to_string(),
+    };
+    let charge_point_id = match &f.identity.charge_point_id {
+        Some(id) if overrides.serial_number.is_none() => {
+            check_identity("identity.charge_point_id", id.get_ref())
+                .map_err(|r| err(Some(id.span()), r))?
+        }
+        // `--serial-number` names the charger being started: it is its charge point id too,
+        // so one config file serves many simulated boards.
+        _ => serial_number.clone(),
+    };
+    let text_or = |v: &Option<Spanned<String>>, default: &str| {
+        v.as_ref()
+            .map(|s| s.get_ref().clone())
+            .unwrap_or_else(|| default.to_string())
+    };
+    let vendor = text_or(&f.identity.vendor, "Chargerig");
+    let model = text_or(&f.identity.model, "SimBoard-1");
+    if vendor.is_empty() || vendor.len() > 20 {
+        return Err(err(
+            f.identity.vendor.as_ref().map(|s| s.span()),
+            "identity.vendor must be 1 to 20 characters (OCPP CiString20)".into(),
+        ));
+    }
+    if model.is_empty() || model.len() > 20 {
+        return Err(err(
+            f.identity.model.as_ref().map(|s| s.span()),
+            "identity.model must be 1 to 20 characters (OCPP CiString20)".into(),
+        ));
+    }
+
+    // The file's URL is checked even when --csms-url wins: a bad file is a bad file.
+    let file_url = match &f.csms.url {
+        Some(url) => Some(
+            check_url(url.get_ref())
+                .map_err(|r| err(Some(url.span()), format!("csms.url: {r}")))?,
+        ),
+        None => None,
+    };
+    let csms_url = match (&overrides.csms_url, file_url) {
+        (Some(url), _) => check_url(url).map_err(|r| err(None, format!("--csms-url: {r}")))?,
+        (None, Some(url)) => url,
+        (None, None) => {
+            return Err(err(
+                None,
+                "no central system URL: pass --csms-url ws://HOST:PORT/PATH or set [csms] url"
+                    .into(),
+            ))
+        }
+    };
+    let get_u64 = |v: &Option<Spanned<u64>>, default: u64| {
+        v.as_ref().map(|s| *s.get_ref()).unwrap_or(default)
+    };
+    let span_of = |v: &Option<Spanned<u64>>| v.as_ref().map(|s| s.span());
+    let reconnect_min_ms = get_u64(&f.csms.reconnect_min_ms, 1000);
+    let reconnect_max_ms = get_u64(&f.csms.reconnect_max_ms, 30_000);
+    let pong_timeout_s = get_u64(&f.csms.pong_timeout_s, 10);
+    if reconnect_min_ms == 0 || reconnect_min_ms > 3_600_000 {
+        return Err(err(
+            span_of(&f.csms.reconnect_min_ms),
+            format!("csms.reconnect_min_ms = {reconnect_min_ms}: must be between 1 and 3600000"),
+        ));
+    }
+    if reconnect_max_ms < reconnect_min_ms || reconnect_max_ms > 3_600_000 {
+        return Err(err(
+            span_of(&f.csms.reconnect_max_ms).or(span_of(&f.csms.reconnect_min_ms)),
+            format!(
+                "csms.reconnect_max_ms = {reconnect_max_ms}: must be at least reconnect_min_ms ({reconnect_min_ms}) and at most 3600000"
+            ),
+        ));
+    }
+    if pong_timeout_s == 0 || pong_timeout_s > 3600 {
+        return Err(err(
+            span_of(&f.csms.pong_timeout_s),
+            format!("csms.pong_timeout_s = {pong_timeout_s}: must be between 1 and 3600"),
+        ));
+    }
+
+    let authorization = match &f.charger.authorization {
+        None => Authorization::Rfid,
+        Some(a) => match a.get_ref().to_ascii_lowercase().as_str() {
+            "rfid" => Authorization::Rfid,
+            "free" => Authorization::Free,
+            other => {
+                return Err(err(
+                    Some(a.span()),
+                    format!("charger.authorization = {other:?}: must be \"rfid\" or \"free\""),
+                ))
+            }
+        },
+    };
+    let max_current_a = match &f.charger.max_current_a {
+        None => 16.0,
+        Some(a) => {
+            let v = *a.get_ref();
+            if !(6.0..=80.0).contains(&v) {
+                return Err(err(
+                    Some(a.span()),
+                    format!(
+                        "charger.max_current_a = {v}: must be between 6 and 80 A (IEC 61851 PWM range)"
+                    ),
+                ));
+            }
+            v as f32
+        }
+    };
+
+    let panel = match &f.panel {
+        None => None,
+        Some(p) => Some(resolve_panel(p).map_err(|(span, reason)| err(span, reason))?),
+    };
+
+    let mut installer_config = Vec::new();
+    let mut installer_lines = BTreeMap::new();
+    for (key, value) in &f.configuration {
+        installer_lines.insert(key.clone(), line_of(text, value.span().start));
+        installer_config.push((key.clone(), value.get_ref().to_string()));
+    }
+
+    Ok(ChargerConfig {
+        serial_number,
+        charge_point_id,
+        vendor,
+        model,
+        csms_url,
+        reconnect_min_ms,
+        reconnect_max_ms,
+        pong_timeout_s,
+        authorization,
+        max_current_a,
+        installer_config,
+        installer_lines,
+        panel,
+        file: file.map(Path::to_path_buf),
+    })
+}
+
+/// Checks `[panel]`: a listen address, and exactly one of a password (at least
+/// [`PANEL_PASSWORD_MIN_CHARS`]) or an argon2id PHC hash. There is no default password.
+fn resolve_panel(p: &PanelSection) -> Result<PanelConfig, (Option<Range<usize>>, String)> {
+    let listen = p.listen.as_ref().ok_or((
+        None,
+        "[panel] needs listen = \"HOST:PORT\" (port 0 picks a free port)".to_string(),
+    ))?;
+    check_listen(listen.get_ref())
+        .map_err(|r| (Some(listen.span()), format!("panel.listen: {r}")))?;
+    let secret = match (&p.password, &p.password_hash) {
+        (Some(_), Some(h)) => {
+            return Err((
+                Some(h.span()),
+                "[panel] takes password or password_hash, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err((
+                None,
+                "[panel] needs password = \"...\" (at least 10 characters) or password_hash = \"$argon2id$...\": there is no default password".into(),
+            ))
+        }
+        (Some(pw), None) => {
+            let n = pw.get_ref().chars().count();
+            if n < PANEL_PASSWORD_MIN_CHARS {
+                // Never echo the password itself.
+                return Err((
+                    Some(pw.span()),
+                    format!("panel.password has {n} characters: at least {PANEL_PASSWORD_MIN_CHARS} are required"),
+                ));
+            }
+            PanelSecret::Password(pw.get_ref().clone())
+        }
+        (None, Some(h)) => {
+            if !h.get_ref().starts_with("$argon2id$") {
+                return Err((
+                    Some(h.span()),
+                    "panel.password_hash must be a PHC string for argon2id ($argon2id$v=19$m=...,t=...,p=...$SALT$HASH)".into(),
+                ));
+            }
+            PanelSecret::Hash(h.get_ref().clone())
+        }
+    };
+    Ok(PanelConfig {
+        listen: listen.get_ref().clone(),
+        secret,
+    })
+}
+
+/// `HOST:PORT` with a numeric port; the host is an IP address or a name resolved at start.
+fn check_listen(listen: &str) -> Result<(), String> {
+    let (host, port) = listen
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{listen:?} is not HOST:PORT"))?;
+    if host.is_empty() {
+        return Err(format!("{listen:?} has no host: use e.g. 0.0.0.0:8080"));
+    }
+    port.parse::<u16>()
+        .map_err(|_| format!("{listen:?}: the port must be a number 0..=65535"))?;
+    Ok(())
+}
+
+/// Identity strings go into OCPP CiString25 fields and the URL path.
+fn check_identity(what: &str, value: &str) -> Result<String, String> {
+    if value.is_empty() || value.len() > 25 {
+        return Err(format!(
+            "{what} = {value:?}: must be 1 to 25 characters (OCPP CiString25)"
+        ));
+    }
+    if !value
+        .chars()
+        .all(|c| c.is_ascii_graphic() && !matches!(c, '/' | '?' | '#'))
+    {
+        return Err(format!(
+            "{what} = {value:?}: only printable ASCII without spaces, '/', '?' or '#'"
+        ));
+    }
+    Ok(value.to_string())
+}
+
+pub fn check_url(url: &str) -> Result<String, String> {
+    if let Some(rest) = url.strip_prefix("ws://") {
+        let host = rest.split('/').next().unwrap_or("");
+        if host.is_empty() {
+            return Err(format!("{url:?} has no host: use ws://HOST:PORT/PATH"));
+        }
+        Ok(url.to_string())
+    } else if url.starts_with("wss://") {
+        Err(format!(
+            "{url:?}: wss:// (TLS) is not built into this firmware; use ws:// or a TLS-terminating proxy"
+        ))
+    } else {
+        Err(format!(
+            "{url:?} is not a WebSocket URL: use ws://HOST:PORT/PATH"
+        ))
+    }
+}
+
+/// A URL without its user-info part (`user:pass@`), for logs and the panel.
+pub fn url_without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://{host}{path}"),
+        None => url.to_string(),
+    }
+}
+
+/// Percent-encodes anything outside RFC 3986 unreserved characters.
+fn percent_encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url() -> Overrides {
+        Overrides {
+            csms_url: Some("ws://127.0.0.1:9000/ocpp".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn full_example_parses_with_overrides_winning() {
+        let text = r#"
+[identity]
+serial_number = "SN-FILE"
+vendor = "Chargerig"
+model = "SimBoard-1"
+
+[csms]
+url = "ws://10.0.0.1:9000/ocpp/"
+reconnect_min_ms = 200
+reconnect_max_ms = 2000
+pong_timeout_s = 3
+
+[charger]
+authorization = "free"
+max_current_a = 32
+
+[configuration]
+AllowOfflineTxForUnknownId = "true"
+HeartbeatInterval = 60
+"#;
+        let cfg = parse(text, None, &Overrides::default()).unwrap();
+        assert_eq!(cfg.endpoint(), "ws://10.0.0.1:9000/ocpp/SN-FILE");
+        assert_eq!(cfg.authorization, Authorization::Free);
+        assert_eq!(cfg.max_current_a, 32.0);
+        assert_eq!(
+            cfg.installer_config,
+            [
+                ("AllowOfflineTxForUnknownId".to_string(), "true".to_string()),
+                ("HeartbeatInterval".to_string(), "60".to_string())
+            ]
+        );
+        assert_eq!(cfg.installer_lines["HeartbeatInterval"], 19);
+
+        let over = Overrides {
+            serial_number: Some("SN-CLI".into()),
+            csms_url: Some("ws://h:1/x".into()),
+        };
+        let cfg = parse(text, None, &over).unwrap();
+        assert_eq!(cfg.serial_number, "SN-CLI");
+        assert_eq!(cfg.endpoint(), "ws://h:1/x/SN-CLI");
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_file_and_line() {
+        let text = "[csms]\nreconnect_min_ms = 10\nreconect_max_ms = 20\n";
+        let err = parse(text, Some(Path::new("c.toml")), &url()).unwrap_err();
+        assert_eq!(err.line, Some(3));
+        let msg = err.to_string();
+        assert!(msg.starts_with("c.toml:3:"), "{msg}");
+        assert!(msg.contains("reconect_max_ms"), "{msg}");
+    }
+
+    #[test]
+    fn invalid_values_are_refused_at_their_line() {
+        for (text, line, needle) in [
+            ("[charger]\n\nmax_current_a = 100\n", 3, "max_current_a"),
+            ("[charger]\nauthorization = \"pin\"\n", 2, "authorization"),
+            (
+                "[csms]\nreconnect_min_ms = 500\nreconnect_max_ms = 100\n",
+                3,
+                "reconnect_max_ms",
+            ),
+            ("[csms]\nurl = \"http://x\"\n", 2, "not a WebSocket URL"),
+            ("[identity]\nserial_number = \"a b\"\n", 2, "serial_number"),
+            ("[csms]\npong_timeout_s = \"ten\"\n", 2, "expected u64"),
+        ] {
+            let err = parse(text, Some(Path::new("f.toml")), &url()).expect_err(text);
+            assert_eq!(err.line, Some(line), "{text}: {err}");
+            assert!(err.to_string().contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn panel_section_is_checked_and_never_echoes_the_password() {
+        let ok = "[panel]\nlisten = \"127.0.0.1:0\"\npassword = \"correct horse\"\n";
+        let cfg = parse(ok, None, &url()).unwrap();
+        let panel = cfg.panel.unwrap();
+        assert_eq!(panel.listen, "127.0.0.1:0");
+        assert_eq!(panel.secret, PanelSecret::Password("correct horse".into()));
+        assert!(!format!("{panel:?}").contains("horse"));
+        assert!(
+            parse("", None, &url()).unwrap().panel.is_none(),
+            "off by default"
+        );
+        for (text, line, needle) in [
+            ("[panel]\npassword = \"0123456789\"\n", None, "listen"),
+            ("[panel]\nlisten = \"127.0.0.1:0\"\n", None, "no default password"),
+            ("[panel]\nlisten = \"127.0.0.1:0\"\npassword = \"short1\"\n", Some(3), "at least 10"),
+            ("[panel]\nlisten = \"nowhere\"\npassword = \"0123456789\"\n", Some(2), "HOST:PORT"),
+            ("[panel]\nlisten = \":80\"\npassword = \"0123456789\"\n", Some(2), "no host"),
+            ("[panel]\nlisten = \"h:1\"\npassword_hash = \"$2b$12$abc\"\n", Some(3), "argon2id"),
+            ("[panel]\nlisten = \"h:1\"\npassword = \"0123456789\"\npassword_hash = \"$argon2id$x\"\n", Some(4), "not both"),
+            ("[panel]\nlisten = \"h:1\"\npasword = \"0123456789\"\n", Some(3), "pasword"),
+        ] {
+            let err = parse(text, Some(Path::new("p.toml")), &url()).expect_err(text);
+            assert_eq!(err.line, line, "{text}: {err}");
+            assert!(err.to_string().contains(needle), "{text}: {err}");
+            assert!(!err.to_string().contains("short1"), "{err}");
+        }
+    }
+
+    #[test]
+    fn credentials_are_cut_from_urls_shown() {
+        assert_eq!(
+            url_without_credentials("ws://u:p@h:1/o/CP"),
+            "ws://h:1/o/CP"
+        );
+        assert_eq!(url_without_credentials("ws://h:1/o@x"), "ws://h:1/o@x");
+        assert_eq!(url_without_credentials("ws://h:1"), "ws://h:1");
+    }
+
+    #[test]
+    fn missing_url_names_both_ways_to_give_it() {
+        let err = parse("", None, &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("--csms-url"), "{err}");
+    }
+
+    #[test]
+    fn defaults_apply_without_a_file() {
+        let cfg = parse("", None, &url()).unwrap();
+        assert_eq!(cfg.serial_number, DEFAULT_SERIAL);
+        assert_eq!(cfg.charge_point_id, DEFAULT_SERIAL);
+        assert_eq!((cfg.reconnect_min_ms, cfg.reconnect_max_ms), (1000, 30_000));
+        assert_eq!(cfg.authorization, Authorization::Rfid);
+    }
+
+    #[test]
+    fn charge_point_id_is_percent_encoded_in_the_url() {
+        let text = "[identity]\ncharge_point_id = \"CP%1\"\n";
+        let cfg = parse(text, None, &url()).unwrap();
+        assert_eq!(cfg.endpoint(), "ws://127.0.0.1:9000/ocpp/CP%251");
+    }
+}
