@@ -80,11 +80,23 @@ pub struct Profile {
     /// configuration).
     pub charger_config: toml::Table,
     pub skip_tags: Vec<SkipTag>,
+    /// A real board's configuration panel (`[panel]`); on simulated boards the rig enables
+    /// the panel itself, with a password of its own.
+    pub panel: Option<PanelProfile>,
     pub concurrency: usize,
     /// Longest any waiting step may wait.
     pub step_deadline: Duration,
     /// Longest a whole scenario may run.
     pub scenario_watchdog: Duration,
+}
+
+/// A bench's configuration panel: where it is and the installer password.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PanelProfile {
+    /// `http://HOST:PORT/`
+    pub url: String,
+    pub password: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,6 +118,7 @@ struct ProfileFile {
     charger: ChargerSection,
     #[serde(default)]
     skip_tags: Vec<Spanned<SkipTag>>,
+    panel: Option<Spanned<PanelProfile>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -416,6 +429,32 @@ impl Profile {
             ));
         }
 
+        let panel = match &f.panel {
+            None => None,
+            Some(p) if link == LinkChoice::Sim => return Err(err(
+                Some(p.span()),
+                "[panel] is for a real board: on simulated boards the rig enables the panel itself"
+                    .into(),
+            )),
+            Some(p) => {
+                let panel = p.get_ref();
+                if !panel.url.starts_with("http://") {
+                    return Err(err(
+                        Some(p.span()),
+                        format!("panel.url = {:?}: use http://HOST:PORT/", panel.url),
+                    ));
+                }
+                if panel.password.is_empty() {
+                    return Err(err(
+                        Some(p.span()),
+                        "panel.password: the installer password the board was provisioned with"
+                            .into(),
+                    ));
+                }
+                Some(panel.clone())
+            }
+        };
+
         Ok(Profile {
             path: path.map(Path::to_path_buf),
             name: f.name.unwrap_or_else(|| {
@@ -432,6 +471,7 @@ impl Profile {
             charger_program: f.charger.program,
             charger_config,
             skip_tags,
+            panel,
             concurrency,
             step_deadline,
             scenario_watchdog,

@@ -5,6 +5,7 @@ pub mod central;
 pub mod ev;
 pub mod messages;
 pub mod observe;
+pub mod panel;
 pub mod registry;
 pub mod setup;
 
@@ -18,6 +19,7 @@ pub fn all() -> Vec<StepDef> {
     defs.extend(central::defs());
     defs.extend(observe::defs());
     defs.extend(messages::defs());
+    defs.extend(panel::defs());
     defs
 }
 
@@ -90,6 +92,14 @@ mod tests {
         "Then the central system receives these transaction messages in order:",
         "Then the transaction delivered between {int} and {int} Wh",
         "Then every transaction is reported exactly once",
+        "When the installer sets {string} to {string} on the configuration panel",
+        "When the installer tries to set {string} to {string} on the configuration panel",
+        "Then the configuration panel shows an error for {string}",
+        "Then the configuration panel shows {string} as {string}",
+        "When the installer sets the authorization mode to {word} on the configuration panel",
+        "When the installer clears the authorization cache on the configuration panel",
+        "Then the configuration panel shows the charger {word}",
+        "Then the configuration panel refuses the password {string}",
     ];
 
     fn sample(expression: &str) -> String {
