@@ -704,6 +704,34 @@ mod tests {
     }
 
     #[test]
+    fn a_bench_names_its_panel_and_a_simulated_profile_may_not() {
+        let bench = "link = \"slcan:/dev/ttyACM0\"\n[power]\nswitch = \"none\"\n[[skip_tags]]\ntag = \"@power\"\nreason = \"no relay\"\n";
+        let p = parse(&format!(
+            "{bench}[panel]\nurl = \"http://10.0.0.5:8080/\"\npassword = \"pw-of-the-bench\"\n"
+        ))
+        .unwrap();
+        assert_eq!(p.panel.unwrap().url, "http://10.0.0.5:8080/");
+        for (text, needle) in [
+            (
+                "[panel]\nurl = \"http://x:1/\"\npassword = \"p\"\n".to_string(),
+                "real board",
+            ),
+            (
+                format!("{bench}[panel]\nurl = \"https://x/\"\npassword = \"p\"\n"),
+                "http://",
+            ),
+            (
+                format!("{bench}[panel]\nurl = \"http://x/\"\npassword = \"\"\n"),
+                "password",
+            ),
+            (format!("{bench}[panel]\nurl = \"http://x/\"\n"), "password"),
+        ] {
+            let e = parse(&text).unwrap_err();
+            assert!(e.to_string().contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn skip_tags_match_with_or_without_at() {
         let p = parse("[[skip_tags]]\ntag = \"@power\"\nreason = \"no relay\"\n").unwrap();
         assert_eq!(p.skip_reason(&["power"]).unwrap().reason, "no relay");

@@ -354,6 +354,11 @@ impl RigWorld {
         })
     }
 
+    /// Whether the rig can reach this charger's configuration panel.
+    pub fn has_panel(&self) -> bool {
+        self.profile.is_sim() || self.profile.panel.is_some()
+    }
+
     /// The panel session, logged in on first use (the charger is started if needed).
     async fn panel(&mut self) -> Result<&mut Panel, PanelError> {
         self.ensure_started()
