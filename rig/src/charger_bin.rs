@@ -3,9 +3,9 @@
 //! The rig does not link the firmware: a simulated board is the real `charger` binary, found
 //! next to the rig's own executable (`target/<profile>/charger`, also from test binaries in
 //! `target/<profile>/deps`). `$RIG_CHARGER_CMD` and a profile's `[charger] program` win over
-//! that. When the binary is missing and the rig runs under cargo (`$CARGO` set, as with
-//! `cargo run` and `cargo test`), it is built with the same profile, once per process;
-//! otherwise the error names the command that builds it.
+//! that. When the rig runs under cargo (`$CARGO` set, as with `cargo run`), the binary is built
+//! or brought up to date with the same profile, once per process (test binaries only build a
+//! missing one); otherwise a missing binary is an error naming the command that builds it.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -91,7 +91,15 @@ fn locate_or_build() -> Result<PathBuf, ChargerBinError> {
     let exe = std::env::current_exe().map_err(|e| ChargerBinError::NoExe(e.to_string()))?;
     let dir = profile_dir(&exe).ok_or_else(|| ChargerBinError::NoExe(exe.display().to_string()))?;
     let path = dir.join("charger");
-    if path.is_file() {
+    // From `cargo run -p rig` a charger built earlier may be older than the firmware sources: a
+    // run would then test yesterday's firmware. So the rig binary itself asks cargo to bring the
+    // charger up to date (a no-op costing well under a second when it is). Test binaries
+    // (`deps/`) do not: `cargo test` built the workspace's binaries and holds the build lock.
+    let is_test_binary = exe
+        .parent()
+        .is_some_and(|d| d.file_name().is_some_and(|n| n == "deps"));
+    let under_cargo = std::env::var_os("CARGO").is_some();
+    if path.is_file() && (is_test_binary || !under_cargo || cargo_profile(&dir).is_none()) {
         return Ok(path);
     }
     let Some(profile) = cargo_profile(&dir) else {
@@ -132,10 +140,15 @@ fn build(cargo: &OsString, dir: &Path, profile: &str) -> Result<(), ChargerBinEr
     cmd.arg("--manifest-path")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"));
     let text = format!("cargo build -p charger{}", profile_flag(profile));
-    eprintln!(
-        "rig: {} is missing; building it: {text}",
-        dir.join("charger").display()
-    );
+    if dir.join("charger").is_file() {
+        // Only an up-to-date check: quiet unless cargo has something to say.
+        cmd.arg("-q");
+    } else {
+        eprintln!(
+            "rig: {} is missing; building it: {text}",
+            dir.join("charger").display()
+        );
+    }
     let status = cmd.status().map_err(|e| ChargerBinError::Build {
         command: text.clone(),
         reason: e.to_string(),

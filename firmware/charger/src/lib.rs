@@ -13,6 +13,8 @@ pub mod config;
 pub mod lock;
 pub mod panel;
 pub mod pty;
+pub mod redact;
 pub mod runtime;
 pub mod store;
+pub mod tls;
 pub mod ws;

@@ -20,8 +20,10 @@ use crate::clock::Clock;
 use crate::config::{self, Authorization, ChargerConfig};
 use crate::panel::{self, PanelCmd, PanelReply, PanelRequest, PanelView};
 use crate::pty::{self, PortStats, PtyPort};
+use crate::redact::frame_for_log;
 use crate::store::Store;
-use crate::ws::{self, WsCommand, WsConfig, WsEvent};
+use crate::tls::Tls;
+use crate::ws::{self, Security, WsCommand, WsConfig, WsEvent};
 
 /// Status beat and minimum Tick rate.
 pub const BEAT: Duration = Duration::from_millis(100);
@@ -50,6 +52,8 @@ pub fn settings(cfg: &ChargerConfig) -> Settings {
         free_charge: cfg.authorization == Authorization::Free,
         max_current_a: cfg.max_current_a,
         installer_config: cfg.installer_config.clone(),
+        tls: cfg.tls.is_some(),
+        client_certificate: cfg.tls.as_ref().is_some_and(|t| t.client.is_some()),
         ..Settings::default()
     }
 }
@@ -65,6 +69,8 @@ struct Shell {
     /// The live WebSocket connection, as far as the core has been told.
     generation: Option<u64>,
     ping: watch::Sender<Duration>,
+    /// The security profile and key the next connection uses.
+    security: watch::Sender<Security>,
     /// A Reset the core asked for (`hard`), carried out by `reboot_if_asked` after the
     /// current step.
     pending_reboot: Option<bool>,
@@ -85,7 +91,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     // A URL the installer set on the panel wins over the file and the command line, as a value
     // set by ChangeConfiguration wins over the file's.
     if let Some(url) = stored_url(&store) {
-        info!(url = %config::url_without_credentials(&url), "central-system URL set on the configuration panel");
+        info!(url = %config::without_credentials(&url), "central-system URL set on the configuration panel");
         cfg.csms_url = url;
     }
     let clock = Clock::start();
@@ -103,6 +109,11 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let mut board = SimBoard::new(board_tx, ev, boot_count);
     board.boot(clock.mono_ms(), boot_count);
     let core = build_core(&cfg, &store, &clock)?;
+    let tls = match &cfg.tls {
+        None => None,
+        Some(files) => Some(Tls::load(files).context("loading the TLS files")?),
+    };
+    check_security(&cfg, &core)?;
     info!(
         serial_number = %cfg.serial_number,
         url = %cfg.endpoint(),
@@ -114,13 +125,16 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let (ws_ev_tx, mut ws_ev_rx) = mpsc::channel(1024);
     let (ws_cmd, ws_cmd_rx) = mpsc::unbounded_channel();
     let (ping, ping_rx) = watch::channel(ping_interval(&core));
+    let (security, security_rx) = watch::channel(security_of(&core));
     let ws_cfg = WsConfig {
         url: cfg.endpoint(),
         reconnect_min: Duration::from_millis(cfg.reconnect_min_ms),
         reconnect_max: Duration::from_millis(cfg.reconnect_max_ms),
         pong_timeout: Duration::from_secs(cfg.pong_timeout_s),
+        charge_point_id: cfg.charge_point_id.clone(),
+        tls,
     };
-    let ws_task = tokio::spawn(ws::run(ws_cfg, ping_rx, ws_ev_tx, ws_cmd_rx));
+    let ws_task = tokio::spawn(ws::run(ws_cfg, security_rx, ping_rx, ws_ev_tx, ws_cmd_rx));
 
     let (panel_tx, mut panel_rx) = mpsc::channel::<PanelCmd>(16);
     let _panel = match &cfg.panel {
@@ -140,6 +154,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         ws_cmd,
         generation: None,
         ping,
+        security,
         pending_reboot: None,
         local_reply: None,
         csms_url_next: None,
@@ -249,12 +264,12 @@ impl Shell {
                 let view = PanelView {
                     status: self.core.local_status(),
                     keys: self.core.local_configuration(),
-                    csms_url: config::url_without_credentials(&self.cfg.endpoint()),
-                    csms_base: config::url_without_credentials(&self.cfg.csms_url),
+                    csms_url: config::without_credentials(&self.cfg.endpoint()),
+                    csms_base: config::without_credentials(&self.cfg.csms_url),
                     csms_url_next: self
                         .csms_url_next
                         .as_deref()
-                        .map(config::url_without_credentials),
+                        .map(config::without_credentials),
                 };
                 let _ = cmd.reply.send(PanelReply::View(Box::new(view)));
                 Ok(())
@@ -272,7 +287,7 @@ impl Shell {
                     Err(reason) => LocalReply::Rejected { reason },
                     Ok(url) => {
                         self.store.shell_put(STORED_URL, &json!(url))?;
-                        info!(url = %config::url_without_credentials(&url),
+                        info!(url = %config::without_credentials(&url),
                               "central-system URL changed on the configuration panel; used from the next start");
                         self.csms_url_next = Some(url);
                         LocalReply::RebootRequired
@@ -310,7 +325,7 @@ impl Shell {
                     Some(generation) => {
                         let _ = self.ws_cmd.send(WsCommand::Send { generation, text });
                     }
-                    None => debug!(frame = %text, "offline: frame not sent"),
+                    None => debug!(frame = %frame_for_log(&text), "offline: frame not sent"),
                 },
                 Output::Hardware(cmd) => self.board.apply(cmd, self.clock.mono_ms()),
                 Output::Reconnect => {
@@ -332,6 +347,12 @@ impl Shell {
         self.ping.send_if_modified(|old| {
             let changed = *old != interval;
             *old = interval;
+            changed
+        });
+        let security = security_of(&self.core);
+        self.security.send_if_modified(|old| {
+            let changed = *old != security;
+            *old = security;
             changed
         });
         self.board.publish(&self.core.status(), false);
@@ -383,6 +404,40 @@ fn build_core(cfg: &ChargerConfig, store: &Store, clock: &Clock) -> anyhow::Resu
         error!(error = %e, "the charger logic refused its configuration");
         anyhow::anyhow!("the charger logic refused its configuration: {e}")
     })
+}
+
+/// The profile and key in effect in the core, for the next connection.
+fn security_of(core: &Charger) -> Security {
+    Security {
+        profile: core.security_profile(),
+        key: core.authorization_key(),
+    }
+}
+
+/// The profile in effect (the database's value wins over the file's) must fit the URL and the
+/// provisioned files; otherwise the charger could never connect, so it does not start.
+fn check_security(cfg: &ChargerConfig, core: &Charger) -> anyhow::Result<()> {
+    let profile = core.security_profile();
+    let mut reason = crate::config::security_mismatch(profile, cfg.tls.as_ref());
+    if reason.is_none() && matches!(profile, 1 | 2) && core.authorization_key().is_none() {
+        reason = Some(format!(
+            "security profile {profile} needs an AuthorizationKey: set it in [configuration]"
+        ));
+    }
+    match reason {
+        None => Ok(()),
+        Some(r) => {
+            match cfg.installer_value(charger_core::config::Key::SecurityProfile.name()) {
+                Some((key, v)) if v.trim() == profile.to_string() => Err(anyhow::anyhow!(
+                    "{}",
+                    cfg.installer_error(key, format!("[configuration] SecurityProfile: {r}"))
+                )),
+                _ => Err(anyhow::anyhow!(
+                    "{r} (security profile {profile} was set by the central system and is kept in the data directory)"
+                )),
+            }
+        }
+    }
 }
 
 /// OCPP WebSocketPingInterval in seconds (0 = no pings).

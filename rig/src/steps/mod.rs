@@ -7,6 +7,7 @@ pub mod messages;
 pub mod observe;
 pub mod panel;
 pub mod registry;
+pub mod security;
 pub mod setup;
 
 pub use messages::END_OF_SCENARIO;
@@ -20,6 +21,7 @@ pub fn all() -> Vec<StepDef> {
     defs.extend(observe::defs());
     defs.extend(messages::defs());
     defs.extend(panel::defs());
+    defs.extend(security::defs());
     defs
 }
 
@@ -100,6 +102,10 @@ mod tests {
         "When the installer clears the authorization cache on the configuration panel",
         "Then the configuration panel shows the charger {word}",
         "Then the configuration panel refuses the password {string}",
+        "Given the central system requires security profile {int}",
+        "When the central system expects the AuthorizationKey {string}",
+        "Then the central system refuses the charger's password within {int} seconds",
+        "Then the charger never reveals the AuthorizationKey",
     ];
 
     fn sample(expression: &str) -> String {

@@ -2,11 +2,17 @@
 
 mod harness;
 
+mod auth_records;
 mod authorization;
 mod boot;
+mod config_rules;
 mod configuration;
+mod deadlines;
 mod local;
 mod ocppj;
 mod pilot;
+mod queue_rules;
 mod robustness;
+mod security;
+mod tag_rules;
 mod transactions;
