@@ -82,6 +82,13 @@ Feature: The installer's configuration panel
     When the installer sets "LocalPreAuthorize" to "true" on the configuration panel
     Then the configuration panel shows "LocalPreAuthorize" as "true"
 
+  Scenario: The AuthorizationKey is shown only as set or not set
+    Given the charger is online
+    Then the configuration panel shows "AuthorizationKey" as "not set"
+    When the installer sets "AuthorizationKey" to "3031323334353637383930313233343536373839" on the configuration panel
+    Then the configuration panel shows "AuthorizationKey" as "set"
+    And the charger never reveals the AuthorizationKey
+
   Scenario: Clearing the authorization cache on the panel forgets a refused card
     Given the configuration key "AllowOfflineTxForUnknownId" is "true"
     And the card "04BAD001" was rejected online

@@ -499,6 +499,10 @@ impl RigWorld {
             .await?
             .run(deadline, move |c| c.set_key(&k, &v))
             .await;
+        if key.eq_ignore_ascii_case("AuthorizationKey") {
+            // A key a step named: `the charger never reveals the AuthorizationKey` checks it.
+            self.known_keys.push(value.to_string());
+        }
         let said = match &result {
             Ok(()) => Ok(()),
             Err(PanelError::Refused(why)) => Err(why.clone()),

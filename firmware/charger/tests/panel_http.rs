@@ -351,3 +351,43 @@ fn the_panel_is_off_without_a_panel_section_and_stores_only_a_hash() {
     );
     assert!(p.log_text().contains("configuration panel listening"));
 }
+
+#[test]
+fn the_authorization_key_is_shown_only_as_set_or_not_set_and_never_echoed() {
+    const KEY: &str = "3031323334353637383930313233343536373839";
+    let dir = tempfile::tempdir().unwrap();
+    let (p, mut c) = panel::start(dir.path(), NOWHERE);
+    c.login(PASSWORD).unwrap();
+    assert_eq!(
+        c.key_value("AuthorizationKey").unwrap().as_deref(),
+        Some("not set")
+    );
+    // A refused key: the error is next to the field, the attempted value is not in the page.
+    let page = c.page("/configuration").unwrap();
+    let csrf = form_token(&page).unwrap();
+    let res = c
+        .post(
+            "/configuration",
+            &[
+                ("csrf", &csrf),
+                ("key", "AuthorizationKey"),
+                ("value", "c0ffee-not-hex"),
+            ],
+        )
+        .unwrap();
+    assert_eq!(res.status, 422);
+    assert!(element_text(&res.body, "error-AuthorizationKey").is_some());
+    assert!(!res.body.contains("c0ffee-not-hex"));
+    c.set_key("AuthorizationKey", KEY).unwrap();
+    let page = c.page("/configuration").unwrap();
+    assert_eq!(
+        attribute_of(&page, "key-AuthorizationKey", "data-value").as_deref(),
+        Some("set")
+    );
+    assert_eq!(
+        attribute_of(&page, "value-AuthorizationKey", "type").as_deref(),
+        Some("password")
+    );
+    assert!(!page.contains(KEY));
+    assert!(!p.log_text().contains(KEY), "the key is never logged");
+}

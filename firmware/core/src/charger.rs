@@ -29,7 +29,6 @@ use serde_json::Value;
 
 pub use self::local::{
     AuthorizationMode, ConfigEntry, LocalReply, LocalRequest, LocalStatus, TransactionView,
-    WRITE_ONLY_KEYS,
 };
 
 pub(crate) use self::clock::ts;

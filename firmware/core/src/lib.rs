@@ -19,8 +19,7 @@ mod store;
 mod time;
 
 pub use charger::{
-    AuthorizationMode, Charger, ConfigEntry, LocalReply, LocalRequest, LocalStatus,
-    TransactionView, WRITE_ONLY_KEYS,
+    AuthorizationMode, Charger, ConfigEntry, LocalReply, LocalRequest, LocalStatus, TransactionView,
 };
 pub use config::{validate_entry, ConfigError, Key};
 pub use io::{BoardInput, HardwareCmd, Input, Output, PilotState};

@@ -14,9 +14,6 @@ use crate::config::{self, ConfigError};
 use crate::io::Output;
 use crate::status::ConnectorStatus;
 
-/// Keys whose value is never shown, only whether one is set (field.md: AuthorizationKey).
-pub const WRITE_ONLY_KEYS: &[&str] = &["AuthorizationKey"];
-
 /// How the charger authorizes a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthorizationMode {
@@ -65,7 +62,7 @@ pub enum LocalReply {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigEntry {
     pub key: &'static str,
-    /// `None` for a write-only key ([`WRITE_ONLY_KEYS`]): see `is_set`.
+    /// `None` for a write-only key (`AuthorizationKey`): see `is_set`.
     pub value: Option<String>,
     /// Whether the key has a (non-empty) value; the only thing shown of a write-only key.
     pub is_set: bool,
@@ -179,7 +176,7 @@ impl Charger {
             .iter()
             .map(|def| {
                 let value = self.config.value(def.key);
-                let write_only = WRITE_ONLY_KEYS.contains(&def.name);
+                let write_only = def.write_only;
                 ConfigEntry {
                     key: def.name,
                     is_set: !value.is_empty(),
