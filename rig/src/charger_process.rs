@@ -302,6 +302,9 @@ impl ChargerProcess {
 
     async fn power_on(&mut self) -> Result<(), ChargerProcessError> {
         let o = &self.opts;
+        // The configuration panel's address file of the previous start must not be taken for
+        // this start's (the charger rewrites it once its panel listens).
+        let _ = std::fs::remove_file(o.data_dir.join(crate::panel::ADDR_FILE));
         for dir in [
             Some(o.data_dir.as_path()),
             o.pty_path.parent(),

@@ -9,6 +9,7 @@ pub mod gate;
 pub mod ledger;
 pub mod link;
 pub mod oneshot;
+pub mod panel;
 pub mod power;
 pub mod profile;
 pub mod report;

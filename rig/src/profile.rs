@@ -80,6 +80,9 @@ pub struct Profile {
     /// configuration).
     pub charger_config: toml::Table,
     pub skip_tags: Vec<SkipTag>,
+    /// A real board's configuration panel (`[panel]`); on simulated boards the rig enables
+    /// the panel itself, with a password of its own.
+    pub panel: Option<PanelProfile>,
     pub concurrency: usize,
     /// Longest any waiting step may wait.
     pub step_deadline: Duration,
@@ -124,6 +127,15 @@ pub struct BenchSecurity {
     pub authorization_key: Option<String>,
 }
 
+/// A bench's configuration panel: where it is and the installer password.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PanelProfile {
+    /// `http://HOST:PORT/`
+    pub url: String,
+    pub password: String,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProfileFile {
@@ -146,6 +158,7 @@ struct ProfileFile {
     skip_tags: Vec<Spanned<SkipTag>>,
     #[serde(default)]
     bench: BenchSection,
+    panel: Option<Spanned<PanelProfile>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -518,6 +531,32 @@ impl Profile {
             ));
         }
 
+        let panel = match &f.panel {
+            None => None,
+            Some(p) if link == LinkChoice::Sim => return Err(err(
+                Some(p.span()),
+                "[panel] is for a real board: on simulated boards the rig enables the panel itself"
+                    .into(),
+            )),
+            Some(p) => {
+                let panel = p.get_ref();
+                if !panel.url.starts_with("http://") {
+                    return Err(err(
+                        Some(p.span()),
+                        format!("panel.url = {:?}: use http://HOST:PORT/", panel.url),
+                    ));
+                }
+                if panel.password.is_empty() {
+                    return Err(err(
+                        Some(p.span()),
+                        "panel.password: the installer password the board was provisioned with"
+                            .into(),
+                    ));
+                }
+                Some(panel.clone())
+            }
+        };
+
         Ok(Profile {
             path: path.map(Path::to_path_buf),
             name: f.name.unwrap_or_else(|| {
@@ -535,6 +574,7 @@ impl Profile {
             charger_program: f.charger.program,
             charger_config,
             skip_tags,
+            panel,
             concurrency,
             step_deadline,
             scenario_watchdog,
@@ -770,6 +810,34 @@ mod tests {
             let e = parse(text).expect_err(text);
             assert!(e.reason.contains(needle), "{text:?}: {e}");
             assert_eq!(e.line, Some(line), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_bench_names_its_panel_and_a_simulated_profile_may_not() {
+        let bench = "link = \"slcan:/dev/ttyACM0\"\n[power]\nswitch = \"none\"\n[[skip_tags]]\ntag = \"@power\"\nreason = \"no relay\"\n";
+        let p = parse(&format!(
+            "{bench}[panel]\nurl = \"http://10.0.0.5:8080/\"\npassword = \"pw-of-the-bench\"\n"
+        ))
+        .unwrap();
+        assert_eq!(p.panel.unwrap().url, "http://10.0.0.5:8080/");
+        for (text, needle) in [
+            (
+                "[panel]\nurl = \"http://x:1/\"\npassword = \"p\"\n".to_string(),
+                "real board",
+            ),
+            (
+                format!("{bench}[panel]\nurl = \"https://x/\"\npassword = \"p\"\n"),
+                "http://",
+            ),
+            (
+                format!("{bench}[panel]\nurl = \"http://x/\"\npassword = \"\"\n"),
+                "password",
+            ),
+            (format!("{bench}[panel]\nurl = \"http://x/\"\n"), "password"),
+        ] {
+            let e = parse(&text).unwrap_err();
+            assert!(e.to_string().contains(needle), "{text}: {e}");
         }
     }
 

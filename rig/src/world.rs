@@ -17,6 +17,7 @@ use crate::csms::{
     key_bytes, server_config_from_files, Answer, ChargerFiles, Csms, History, Requirement, TestCa,
 };
 use crate::link::{status_line, BoardView, EventRecord};
+use crate::panel::{Panel, PanelAccess, PanelAddr, PanelError};
 use crate::profile::Profile;
 
 /// A fault the scenario injected, for `faults.jsonl` and failure reports.
@@ -73,6 +74,12 @@ pub struct RigWorld {
     pub skipping: bool,
     /// The scenario watchdog: no wait goes past it.
     pub watchdog: Instant,
+    /// The installer password the rig gives a simulated charger's panel.
+    pub panel_password: String,
+    /// The session with the charger's configuration panel, once a panel step ran.
+    pub panel: Option<Panel>,
+    /// The last key changed on the panel and what the panel said (`Err`: its error message).
+    pub panel_last_change: Option<(String, Result<(), String>)>,
     /// `the central system requires security profile N` (set before boot).
     pub security_profile: Option<u8>,
     /// The key the central system expects when a step named one (else the charger's own).
@@ -120,6 +127,9 @@ impl cucumber::World for RigWorld {
             setup_mark: 0,
             skipping: false,
             watchdog: Instant::now() + watchdog,
+            panel_password: crate::panel::random_password(),
+            panel: None,
+            panel_last_change: None,
             security_profile: None,
             expected_key: None,
             known_keys: Vec::new(),
@@ -330,6 +340,14 @@ impl RigWorld {
             keys.insert(k.clone(), v.clone().into());
         }
         table.insert("configuration".into(), keys.into());
+        if self.profile.is_sim() {
+            // The installer's panel on a free port, with a password of the rig's own; the
+            // charger writes the port to its data directory (`panel.addr`).
+            let mut panel = toml::Table::new();
+            panel.insert("listen".into(), "127.0.0.1:0".into());
+            panel.insert("password".into(), self.panel_password.clone().into());
+            table.insert("panel".into(), panel.into());
+        }
         toml::to_string(&table).unwrap_or_default()
     }
 
@@ -426,6 +444,134 @@ impl RigWorld {
             .map_err(|e| self.failure(&e.to_string()))?;
         self.last_answer = Some((action.to_string(), answer.clone()));
         Ok(answer)
+    }
+
+    /// How this scenario's charger panel is reached: the simulated board's data directory and
+    /// the rig's password, or the bench profile's `[panel]`.
+    pub fn panel_access(&self) -> Result<PanelAccess, String> {
+        if self.profile.is_sim() {
+            let data_dir = self
+                .bench()?
+                .board
+                .as_ref()
+                .map(|_| self.artifacts.join("data"))
+                .ok_or("the simulated board has no process")?;
+            return Ok(PanelAccess {
+                addr: PanelAddr::File(data_dir.join(crate::panel::ADDR_FILE)),
+                password: self.panel_password.clone(),
+            });
+        }
+        let p = self.profile.panel.as_ref().ok_or_else(|| {
+            format!(
+                "profile {} names no configuration panel: add [panel] url and password, or                  list @panel in its skip_tags",
+                self.profile.name
+            )
+        })?;
+        Ok(PanelAccess {
+            addr: PanelAddr::Fixed(crate::panel::parse_url(&p.url)?),
+            password: p.password.clone(),
+        })
+    }
+
+    /// Whether the rig can reach this charger's configuration panel.
+    pub fn has_panel(&self) -> bool {
+        self.profile.is_sim() || self.profile.panel.is_some()
+    }
+
+    /// The panel session, logged in on first use (the charger is started if needed).
+    async fn panel(&mut self) -> Result<&mut Panel, PanelError> {
+        self.ensure_started()
+            .await
+            .map_err(PanelError::Unexpected)?;
+        if self.panel.is_none() {
+            let access = self.panel_access().map_err(PanelError::Unexpected)?;
+            self.panel = Some(Panel::new(access));
+        }
+        Ok(self.panel.as_mut().expect("just set"))
+    }
+
+    /// Changes one OCPP key on the panel, as an installer does; remembers what the panel said.
+    pub async fn panel_set_key(&mut self, key: &str, value: &str) -> Result<(), PanelError> {
+        let deadline = self.deadline_in(self.step_deadline());
+        let (k, v) = (key.to_string(), value.to_string());
+        let result = self
+            .panel()
+            .await?
+            .run(deadline, move |c| c.set_key(&k, &v))
+            .await;
+        if key.eq_ignore_ascii_case("AuthorizationKey") {
+            // A key a step named: `the charger never reveals the AuthorizationKey` checks it.
+            self.known_keys.push(value.to_string());
+        }
+        let said = match &result {
+            Ok(()) => Ok(()),
+            Err(PanelError::Refused(why)) => Err(why.clone()),
+            Err(_) => return result,
+        };
+        self.panel_last_change = Some((key.to_string(), said));
+        result
+    }
+
+    /// The value the panel shows for a key (`set` / `not set` for a write-only one).
+    pub async fn panel_key_value(&mut self, key: &str) -> Result<Option<String>, PanelError> {
+        let deadline = self.deadline_in(self.step_deadline());
+        let k = key.to_string();
+        self.panel()
+            .await?
+            .run(deadline, move |c| c.key_value(&k))
+            .await
+    }
+
+    /// RFID (`rfid`) or free charge (`free`), set on the panel.
+    pub async fn panel_set_authorization_mode(&mut self, mode: &str) -> Result<(), PanelError> {
+        let deadline = self.deadline_in(self.step_deadline());
+        let m = mode.to_string();
+        self.panel()
+            .await?
+            .run(deadline, move |c| c.set_authorization_mode(&m))
+            .await?;
+        // What the charger now does (and keeps across power cuts: the data directory wins).
+        self.free_charge = mode == "free";
+        Ok(())
+    }
+
+    pub async fn panel_clear_cache(&mut self) -> Result<(), PanelError> {
+        let deadline = self.deadline_in(self.step_deadline());
+        self.panel().await?.run(deadline, |c| c.clear_cache()).await
+    }
+
+    /// Waits until the panel's status page shows the charger `online` or `offline`.
+    pub async fn panel_wait_connection(&mut self, state: &str) -> Result<(), String> {
+        let wait = self.step_deadline();
+        let deadline = self.deadline_in(wait);
+        loop {
+            let result = self
+                .panel()
+                .await
+                .map_err(|e| e.to_string())?
+                .run(deadline, |c| c.connection_state())
+                .await;
+            let shown = match result {
+                Ok(s) if s == state => return Ok(()),
+                Ok(s) => s,
+                Err(e) => return Err(self.failure(&e.to_string())),
+            };
+            if Instant::now() >= deadline {
+                return Err(self.failure(&format!(
+                    "expected the configuration panel to show the charger {state} within {wait:?}, it shows it {shown}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A login with `password` (in a browser of its own) is refused and shows no configuration.
+    pub async fn panel_refuses_password(&mut self, password: &str) -> Result<String, PanelError> {
+        let deadline = self.deadline_in(self.step_deadline());
+        self.panel()
+            .await?
+            .refuses_password(deadline, password.to_string())
+            .await
     }
 
     /// Marks every message received so far as seen by `receives` steps.

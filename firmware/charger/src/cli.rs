@@ -137,6 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         config: cfg,
         board_path,
         store,
+        data_dir: cli.data_dir.clone(),
     };
     let start = move || -> anyhow::Result<()> {
         let rt = tokio::runtime::Builder::new_multi_thread()

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod lock;
+pub mod panel;
 pub mod pty;
 pub mod redact;
 pub mod runtime;

@@ -14,17 +14,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use charger_core::{BoardView, Charger, HardwareCmd, Input, Key, Output, Restored, Settings};
+use charger_core::{
+    BoardView, Charger, HardwareCmd, Input, Key, LocalReply, Output, Restored, Settings,
+};
 use chargerig_link::PilotState;
 use serde_json::json;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 use tracing::{debug, error, info, warn};
 
 use crate::board_sim::{EvSide, FromRig, SimBoard};
 use crate::clock::Clock;
-use crate::config::{Authorization, ChargerConfig};
+use crate::config::{self, Authorization, ChargerConfig};
+use crate::panel::{self, PanelCmd, PanelReply, PanelRequest, PanelView};
 use crate::pty::{self, PortStats, PtyPort};
 use crate::redact::frame_for_log;
 use crate::storage::{Done, Storage};
@@ -54,7 +57,12 @@ pub struct RunOptions {
     /// `--board sim:PATH`: where the pty slave is symlinked.
     pub board_path: PathBuf,
     pub store: Store,
+    /// The data directory (the panel keeps its password hash and address file there).
+    pub data_dir: PathBuf,
 }
+
+/// Shell-table key of a central-system URL set on the panel (used from the next start).
+const STORED_URL: &str = "csms_url";
 
 /// The core's settings from the resolved configuration.
 pub fn settings(cfg: &ChargerConfig) -> Settings {
@@ -111,15 +119,26 @@ struct Shell {
     /// A Reset the core asked for (`hard`), carried out by `reboot_if_asked` after the
     /// current step.
     pending_reboot: Option<bool>,
+    /// Where the answer to the local request being fed to the core goes.
+    local_reply: Option<oneshot::Sender<PanelReply>>,
+    /// A central-system URL stored by the panel for the next start.
+    csms_url_next: Option<String>,
 }
 
 /// Runs the charger until SIGTERM/SIGINT (Ok) or a fatal error (database, lost board port).
 pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let RunOptions {
-        config: cfg,
+        config: mut cfg,
         board_path,
         mut store,
+        data_dir,
     } = opts;
+    // A URL the installer set on the panel wins over the file and the command line, as a value
+    // set by ChangeConfiguration wins over the file's.
+    if let Some(url) = stored_url(&store) {
+        info!(url = %config::without_credentials(&url), "central-system URL set on the configuration panel");
+        cfg.csms_url = url;
+    }
     let clock = Clock::start();
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
@@ -163,6 +182,15 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     };
     let ws_task = tokio::spawn(ws::run(ws_cfg, security_rx, ping_rx, ws_ev_tx, ws_cmd_rx));
 
+    let (panel_tx, mut panel_rx) = mpsc::channel::<PanelCmd>(16);
+    let _panel = match &cfg.panel {
+        Some(p) => Some(panel::start(p, &data_dir, panel_tx).await?),
+        None => {
+            drop(panel_tx);
+            None
+        }
+    };
+
     let mut shell = Shell {
         cfg,
         clock,
@@ -180,6 +208,8 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         ping,
         security,
         pending_reboot: None,
+        local_reply: None,
+        csms_url_next: None,
     };
     for input in shell.board.boot_inputs() {
         shell.input(input)?;
@@ -214,6 +244,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                 None => break Err(anyhow::anyhow!("the storage thread stopped unexpectedly")),
             },
             _ = beat.tick() => shell.beat(),
+            Some(cmd) = panel_rx.recv() => shell.on_panel(cmd),
             _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 shell.input(Input::Tick)
             }
@@ -361,6 +392,48 @@ impl Shell {
         }
     }
 
+    /// A request from the configuration panel: views are read, changes go into the core as
+    /// `Input::Local` and are answered by its `Output::Local` (after the change is committed).
+    fn on_panel(&mut self, cmd: PanelCmd) -> anyhow::Result<()> {
+        match cmd.req {
+            PanelRequest::View => {
+                let view = PanelView {
+                    status: self.core.local_status(),
+                    keys: self.core.local_configuration(),
+                    csms_url: config::without_credentials(&self.cfg.endpoint()),
+                    csms_base: config::without_credentials(&self.cfg.csms_url),
+                    csms_url_next: self
+                        .csms_url_next
+                        .as_deref()
+                        .map(config::without_credentials),
+                };
+                let _ = cmd.reply.send(PanelReply::View(Box::new(view)));
+                Ok(())
+            }
+            PanelRequest::Local(req) => {
+                // Answered by the core's Output::Local once its commit is through (which may be
+                // after this step, with storage on its own thread). A newer request replaces an
+                // unanswered one: dropping its sender tells that page the charger did not answer.
+                self.local_reply = Some(cmd.reply);
+                self.input(Input::Local(req))
+            }
+            PanelRequest::SetCsmsUrl(url) => {
+                let reply = match config::check_url(&url) {
+                    Err(reason) => LocalReply::Rejected { reason },
+                    Ok(url) => {
+                        self.storage.shell_put(STORED_URL, json!(url));
+                        info!(url = %config::without_credentials(&url),
+                              "central-system URL changed on the configuration panel; used from the next start");
+                        self.csms_url_next = Some(url);
+                        LocalReply::RebootRequired
+                    }
+                };
+                let _ = cmd.reply.send(PanelReply::Done(reply));
+                Ok(())
+            }
+        }
+    }
+
     fn on_rig(&mut self, frame: chargerig_link::Frame) -> anyhow::Result<()> {
         let status = self.view;
         match self.board.on_frame(frame, self.clock.mono_ms(), &status) {
@@ -436,6 +509,13 @@ impl Shell {
             Output::Reboot { hard } => {
                 self.pending_reboot = Some(self.pending_reboot.unwrap_or(false) || hard);
             }
+            // Held like a Send: the panel hears "saved" only once the change is durable.
+            Output::Local(reply) => match self.local_reply.take() {
+                Some(tx) => {
+                    let _ = tx.send(PanelReply::Done(reply));
+                }
+                None => debug!(?reply, "local answer without a waiting panel request"),
+            },
         }
     }
 
@@ -563,6 +643,18 @@ fn check_security(cfg: &ChargerConfig, core: &Charger) -> anyhow::Result<()> {
 /// OCPP WebSocketPingInterval in seconds (0 = no pings).
 fn ping_interval(core: &Charger) -> Duration {
     Duration::from_secs(core.config_uint(Key::WebSocketPingInterval))
+}
+
+/// The URL stored by the panel, if it is still one this firmware accepts.
+fn stored_url(store: &Store) -> Option<String> {
+    let url = store.shell_get(STORED_URL).ok()??.as_str()?.to_string();
+    match config::check_url(&url) {
+        Ok(url) => Some(url),
+        Err(reason) => {
+            warn!(%reason, "ignoring the central-system URL stored by the panel");
+            None
+        }
+    }
 }
 
 fn load_ev(store: &Store) -> EvSide {

@@ -48,6 +48,8 @@ pub struct FileConfig {
     pub csms: CsmsSection,
     #[serde(default)]
     pub charger: ChargerSection,
+    /// The installer's configuration panel: off unless this section is present.
+    pub panel: Option<PanelSection>,
     /// OCPP configuration keys: installer values, stored when the key has never been set.
     #[serde(default)]
     pub configuration: BTreeMap<String, Spanned<ScalarValue>>,
@@ -81,6 +83,45 @@ pub struct CsmsSection {
 pub struct ChargerSection {
     pub authorization: Option<Spanned<String>>,
     pub max_current_a: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PanelSection {
+    pub listen: Option<Spanned<String>>,
+    pub password: Option<Spanned<String>>,
+    pub password_hash: Option<Spanned<String>>,
+}
+
+/// Shortest installer password the panel accepts (field.md).
+pub const PANEL_PASSWORD_MIN_CHARS: usize = 10;
+
+/// How the panel's installer password is given in the file.
+#[derive(Clone, PartialEq, Eq)]
+pub enum PanelSecret {
+    /// In clear (hashed at start; only the hash is stored in the data directory).
+    Password(String),
+    /// A PHC string, argon2id.
+    Hash(String),
+}
+
+impl fmt::Debug for PanelSecret {
+    /// Never prints the password itself.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PanelSecret::Password(_) => f.write_str("Password(<redacted>)"),
+            PanelSecret::Hash(h) => f.debug_tuple("Hash").field(h).finish(),
+        }
+    }
+}
+
+/// The `[panel]` section, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PanelConfig {
+    /// `HOST:PORT` to listen on; port 0 picks a free port (logged, and written to the data
+    /// directory's `panel.addr`).
+    pub listen: String,
+    pub secret: PanelSecret,
 }
 
 /// An OCPP key's value: written as a string in the file, but `60` and `true` are accepted too.
@@ -160,6 +201,8 @@ pub struct ChargerConfig {
     pub installer_config: Vec<(String, String)>,
     /// Line of each `[configuration]` key, so a value the core refuses is reported where it is.
     pub installer_lines: BTreeMap<String, usize>,
+    /// The installer's configuration panel, when `[panel]` is present.
+    pub panel: Option<PanelConfig>,
     pub file: Option<PathBuf>,
     /// Line of the URL in the file (profile/URL mismatches are reported there too).
     pub url_line: Option<usize>,
@@ -441,6 +484,11 @@ fn resolve(
         }
     };
 
+    let panel = match &f.panel {
+        None => None,
+        Some(p) => Some(resolve_panel(p).map_err(|(span, reason)| err(span, reason))?),
+    };
+
     let mut installer_config = Vec::new();
     let mut installer_lines = BTreeMap::new();
     for (key, value) in &f.configuration {
@@ -463,8 +511,71 @@ fn resolve(
         max_current_a,
         installer_config,
         installer_lines,
+        panel,
         file: file.map(Path::to_path_buf),
     })
+}
+
+/// Checks `[panel]`: a listen address, and exactly one of a password (at least
+/// [`PANEL_PASSWORD_MIN_CHARS`]) or an argon2id PHC hash. There is no default password.
+fn resolve_panel(p: &PanelSection) -> Result<PanelConfig, (Option<Range<usize>>, String)> {
+    let listen = p.listen.as_ref().ok_or((
+        None,
+        "[panel] needs listen = \"HOST:PORT\" (port 0 picks a free port)".to_string(),
+    ))?;
+    check_listen(listen.get_ref())
+        .map_err(|r| (Some(listen.span()), format!("panel.listen: {r}")))?;
+    let secret = match (&p.password, &p.password_hash) {
+        (Some(_), Some(h)) => {
+            return Err((
+                Some(h.span()),
+                "[panel] takes password or password_hash, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err((
+                None,
+                "[panel] needs password = \"...\" (at least 10 characters) or password_hash = \"$argon2id$...\": there is no default password".into(),
+            ))
+        }
+        (Some(pw), None) => {
+            let n = pw.get_ref().chars().count();
+            if n < PANEL_PASSWORD_MIN_CHARS {
+                // Never echo the password itself.
+                return Err((
+                    Some(pw.span()),
+                    format!("panel.password has {n} characters: at least {PANEL_PASSWORD_MIN_CHARS} are required"),
+                ));
+            }
+            PanelSecret::Password(pw.get_ref().clone())
+        }
+        (None, Some(h)) => {
+            if !h.get_ref().starts_with("$argon2id$") {
+                return Err((
+                    Some(h.span()),
+                    "panel.password_hash must be a PHC string for argon2id ($argon2id$v=19$m=...,t=...,p=...$SALT$HASH)".into(),
+                ));
+            }
+            PanelSecret::Hash(h.get_ref().clone())
+        }
+    };
+    Ok(PanelConfig {
+        listen: listen.get_ref().clone(),
+        secret,
+    })
+}
+
+/// `HOST:PORT` with a numeric port; the host is an IP address or a name resolved at start.
+fn check_listen(listen: &str) -> Result<(), String> {
+    let (host, port) = listen
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{listen:?} is not HOST:PORT"))?;
+    if host.is_empty() {
+        return Err(format!("{listen:?} has no host: use e.g. 0.0.0.0:8080"));
+    }
+    port.parse::<u16>()
+        .map_err(|_| format!("{listen:?}: the port must be a number 0..=65535"))?;
+    Ok(())
 }
 
 /// Identity strings go into OCPP CiString25 fields and the URL path.
@@ -487,7 +598,7 @@ fn check_identity(what: &str, value: &str) -> Result<String, String> {
 
 /// A `ws://` or `wss://` URL with a host and without credentials. Errors never repeat a user
 /// name or password: they would end up in logs and consoles.
-fn check_url(url: &str) -> Result<String, String> {
+pub fn check_url(url: &str) -> Result<String, String> {
     let shown = without_credentials(url);
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(format!(
@@ -620,6 +731,35 @@ HeartbeatInterval = 60
             let err = parse(text, Some(Path::new("f.toml")), &url()).expect_err(text);
             assert_eq!(err.line, Some(line), "{text}: {err}");
             assert!(err.to_string().contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn panel_section_is_checked_and_never_echoes_the_password() {
+        let ok = "[panel]\nlisten = \"127.0.0.1:0\"\npassword = \"correct horse\"\n";
+        let cfg = parse(ok, None, &url()).unwrap();
+        let panel = cfg.panel.unwrap();
+        assert_eq!(panel.listen, "127.0.0.1:0");
+        assert_eq!(panel.secret, PanelSecret::Password("correct horse".into()));
+        assert!(!format!("{panel:?}").contains("horse"));
+        assert!(
+            parse("", None, &url()).unwrap().panel.is_none(),
+            "off by default"
+        );
+        for (text, line, needle) in [
+            ("[panel]\npassword = \"0123456789\"\n", None, "listen"),
+            ("[panel]\nlisten = \"127.0.0.1:0\"\n", None, "no default password"),
+            ("[panel]\nlisten = \"127.0.0.1:0\"\npassword = \"short1\"\n", Some(3), "at least 10"),
+            ("[panel]\nlisten = \"nowhere\"\npassword = \"0123456789\"\n", Some(2), "HOST:PORT"),
+            ("[panel]\nlisten = \":80\"\npassword = \"0123456789\"\n", Some(2), "no host"),
+            ("[panel]\nlisten = \"h:1\"\npassword_hash = \"$2b$12$abc\"\n", Some(3), "argon2id"),
+            ("[panel]\nlisten = \"h:1\"\npassword = \"0123456789\"\npassword_hash = \"$argon2id$x\"\n", Some(4), "not both"),
+            ("[panel]\nlisten = \"h:1\"\npasword = \"0123456789\"\n", Some(3), "pasword"),
+        ] {
+            let err = parse(text, Some(Path::new("p.toml")), &url()).expect_err(text);
+            assert_eq!(err.line, line, "{text}: {err}");
+            assert!(err.to_string().contains(needle), "{text}: {err}");
+            assert!(!err.to_string().contains("short1"), "{err}");
         }
     }
 

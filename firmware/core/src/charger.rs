@@ -14,6 +14,7 @@ mod csms_calls;
 mod csms_request;
 mod delivery;
 mod link;
+mod local;
 mod outbox;
 mod reset;
 mod sampling;
@@ -26,6 +27,10 @@ mod transaction;
 use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::Value;
+
+pub use self::local::{
+    AuthorizationMode, ConfigEntry, LocalReply, LocalRequest, LocalStatus, TransactionView,
+};
 
 pub(crate) use self::clock::ts;
 use self::clock::Clock;
@@ -55,6 +60,8 @@ pub(crate) mod keys {
     pub const BOOTS: &str = "boots";
     pub const CLOCK_OFFSET: &str = "clock_offset_ms";
     pub const TXID_PREFIX: &str = "txid/";
+    /// Authorization mode set on the local interface (bool: free charge); wins over settings.
+    pub const FREE_CHARGE: &str = "free_charge";
 }
 
 /// The charger: feed it [`Input`]s, execute its [`Output`]s.
@@ -89,7 +96,7 @@ impl Charger {
     /// installer configuration, naming the key and the reason. A transaction found open in the
     /// store was interrupted by power loss: it is stopped (reason PowerLoss) with the last
     /// persisted meter reading and its time.
-    pub fn new(settings: Settings, restored: Restored, now: Now) -> Result<Self, ConfigError> {
+    pub fn new(mut settings: Settings, restored: Restored, now: Now) -> Result<Self, ConfigError> {
         settings.validate()?;
         let mut config = Config::new(&settings.installer_config)?;
         for (k, v) in restored.table(Table::Config) {
@@ -108,6 +115,9 @@ impl Charger {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         let get = |k: &str| state.get(k).cloned();
+        if let Some(free) = local::restored_free_charge(get(keys::FREE_CHARGE)) {
+            settings.free_charge = free;
+        }
         // The central system's time adopted before the reboot (§4.2) applies from the start.
         let mut clock = Clock::restore(
             get(keys::CLOCK_OFFSET)
@@ -234,6 +244,7 @@ impl Charger {
             Input::Disconnected => self.on_disconnected(),
             Input::Frame(text) => self.on_frame(&text),
             Input::OversizedFrame { head, len } => self.on_oversized_frame(&head, len),
+            Input::Local(req) => self.on_local(req),
             Input::Tick => {}
             Input::StorageStalled => self.on_storage(true),
             Input::StorageOk => self.on_storage(false),

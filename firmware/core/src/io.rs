@@ -1,5 +1,6 @@
 //! What goes into the core and what comes out of it.
 
+use crate::charger::{LocalReply, LocalRequest};
 use crate::store::StoreOp;
 
 /// IEC 61851 control-pilot state as measured by the board.
@@ -83,6 +84,9 @@ pub enum Input {
         head: String,
         len: usize,
     },
+    /// A request from the charger's local interface (the installer's configuration panel);
+    /// answered by exactly one [`Output::Local`].
+    Local(LocalRequest),
     /// Time passed. The shell calls this at least every 100 ms and at [`crate::Charger::poll_timeout`].
     Tick,
     /// The shell's storage has not committed a `Persist` within its bound: nothing new may
@@ -123,4 +127,6 @@ pub enum Output {
     /// `Persist` is committed) and answer with [`Input::QueueRows`]: the queue keeps only a
     /// window in memory.
     LoadQueue { from_key: String, limit: usize },
+    /// The answer to an [`Input::Local`] request, after the change is persisted.
+    Local(LocalReply),
 }

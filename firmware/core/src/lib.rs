@@ -18,7 +18,9 @@ mod status;
 mod store;
 mod time;
 
-pub use charger::Charger;
+pub use charger::{
+    AuthorizationMode, Charger, ConfigEntry, LocalReply, LocalRequest, LocalStatus, TransactionView,
+};
 pub use config::{validate_entry, ConfigError, Key};
 pub use io::{BoardInput, HardwareCmd, Input, Output, PilotState};
 pub use settings::{validate_installer_config, Settings};

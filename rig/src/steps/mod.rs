@@ -7,6 +7,7 @@ pub mod meaning;
 pub mod messages;
 pub mod network;
 pub mod observe;
+pub mod panel;
 pub mod registry;
 pub mod security;
 pub mod setup;
@@ -22,6 +23,7 @@ pub fn all() -> Vec<StepDef> {
     defs.extend(observe::defs());
     defs.extend(messages::defs());
     defs.extend(network::defs());
+    defs.extend(panel::defs());
     defs.extend(security::defs());
     defs
 }
@@ -95,6 +97,14 @@ mod tests {
         "Then the central system receives these transaction messages in order:",
         "Then the transaction delivered between {int} and {int} Wh",
         "Then every transaction is reported exactly once",
+        "When the installer sets {string} to {string} on the configuration panel",
+        "When the installer tries to set {string} to {string} on the configuration panel",
+        "Then the configuration panel shows an error for {string}",
+        "Then the configuration panel shows {string} as {string}",
+        "When the installer sets the authorization mode to {word} on the configuration panel",
+        "When the installer clears the authorization cache on the configuration panel",
+        "Then the configuration panel shows the charger {word}",
+        "Then the configuration panel refuses the password {string}",
         "Given the central system requires security profile {int}",
         "When the central system expects the AuthorizationKey {string}",
         "Then the central system refuses the charger's password within {int} seconds",

@@ -104,6 +104,14 @@ async fn configuration_key(world: &mut RigWorld, args: Args) -> StepResult {
         world.ocpp_keys.insert(key, value);
         return Ok(());
     }
+    // steps.md: through the charger's local configuration interface when it has one (the
+    // simulated board always; a bench whose profile names its panel), else ChangeConfiguration.
+    if world.has_panel() {
+        return world
+            .panel_set_key(&key, &value)
+            .await
+            .map_err(|e| world.failure(&format!("the charger refused {key} = {value:?}: {e}")));
+    }
     match world
         .call("ChangeConfiguration", json!({"key": key, "value": value}))
         .await?

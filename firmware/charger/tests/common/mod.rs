@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod board;
+pub mod panel;
 pub mod process;
 pub mod stall;
 

@@ -95,9 +95,7 @@ impl Charger {
             }
             CsmsRequest::GetConfiguration(keys) => (self.get_configuration(keys), nothing),
             CsmsRequest::ClearCache => {
-                let status = if self.config.flag(Key::AuthorizationCacheEnabled) {
-                    let ops = self.cache.clear();
-                    self.persist(ops);
+                let status = if self.clear_authorization_cache() {
                     ClearCacheStatus::Accepted
                 } else {
                     ClearCacheStatus::Rejected
@@ -247,6 +245,33 @@ impl Charger {
     }
 
     fn change_configuration(&mut self, key: &str, value: &str) -> ConfigurationStatus {
+        match self.apply_configuration_change(key, value) {
+            Err(ConfigError::UnknownKey { .. }) => ConfigurationStatus::NotSupported,
+            Err(_) => ConfigurationStatus::Rejected,
+            Ok(true) => ConfigurationStatus::RebootRequired,
+            Ok(false) => ConfigurationStatus::Accepted,
+        }
+    }
+
+    /// Clears the authorization cache unless it is disabled (then `false`, nothing changes).
+    /// Shared by ClearCache and the local interface.
+    pub(super) fn clear_authorization_cache(&mut self) -> bool {
+        if !self.config.flag(Key::AuthorizationCacheEnabled) {
+            return false;
+        }
+        let ops = self.cache.clear();
+        self.persist(ops);
+        true
+    }
+
+    /// Checks, stores and applies one configuration value; `Ok(true)`: it takes effect after a
+    /// reboot. Shared by ChangeConfiguration and the local interface, so both validate, persist,
+    /// take effect and log alike.
+    pub(super) fn apply_configuration_change(
+        &mut self,
+        key: &str,
+        value: &str,
+    ) -> Result<bool, ConfigError> {
         let checked = self.config.check_change(key, value).and_then(|(def, v)| {
             let refusal = (def.key == Key::SecurityProfile)
                 .then(|| self.security_profile_refusal(v.parse().unwrap_or(0)))
@@ -261,10 +286,10 @@ impl Charger {
             }
         });
         match checked {
-            Err(ConfigError::UnknownKey { .. }) => ConfigurationStatus::NotSupported,
+            Err(e @ ConfigError::UnknownKey { .. }) => Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, "ChangeConfiguration rejected");
-                ConfigurationStatus::Rejected
+                Err(e)
             }
             Ok((def, v)) => {
                 let shown = if def.write_only { config::REDACTED } else { &v };
@@ -283,11 +308,7 @@ impl Charger {
                     let i = self.config.uint(Key::MeterValueSampleInterval);
                     self.session.restart_sampling(i, self.now.mono_ms);
                 }
-                if def.reboot_required {
-                    ConfigurationStatus::RebootRequired
-                } else {
-                    ConfigurationStatus::Accepted
-                }
+                Ok(def.reboot_required)
             }
         }
     }

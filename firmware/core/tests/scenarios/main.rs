@@ -8,6 +8,7 @@ mod boot;
 mod config_rules;
 mod configuration;
 mod deadlines;
+mod local;
 mod ocppj;
 mod pilot;
 mod queue_rules;

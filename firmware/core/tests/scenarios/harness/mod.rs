@@ -7,7 +7,8 @@ pub mod validate;
 use std::collections::{BTreeMap, VecDeque};
 
 use charger_core::{
-    BoardInput, Charger, HardwareCmd, Input, Now, Output, PilotState, Restored, Settings,
+    BoardInput, Charger, HardwareCmd, Input, LocalReply, LocalRequest, Now, Output, PilotState,
+    Restored, Settings,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{json, Value};
@@ -75,6 +76,8 @@ pub struct Sim {
     pub answers: BTreeMap<String, Value>,
     /// Every frame the charger sent, in order.
     pub sent: Vec<Value>,
+    /// Answers to local-interface requests, in order.
+    pub local_replies: Vec<LocalReply>,
     cs_msg: u64,
     /// Answers on their way back (mono ms due, frame), with latency.
     in_flight: Vec<(u64, String)>,
@@ -125,6 +128,7 @@ impl Sim {
             reboots: Vec::new(),
             answers: BTreeMap::new(),
             sent: Vec::new(),
+            local_replies: Vec::new(),
             cs_msg: 0,
             in_flight: Vec::new(),
         };
@@ -144,6 +148,18 @@ impl Sim {
     pub fn input(&mut self, input: Input) {
         self.core.handle_input(input, self.now);
         self.drain();
+    }
+
+    /// One request from the local interface (the configuration panel); returns its answer.
+    pub fn local(&mut self, req: LocalRequest) -> LocalReply {
+        let before = self.local_replies.len();
+        self.input(Input::Local(req));
+        assert_eq!(
+            self.local_replies.len(),
+            before + 1,
+            "exactly one answer per local request"
+        );
+        self.local_replies.last().cloned().expect("answered")
     }
 
     pub fn pilot(&mut self, p: PilotState) {
@@ -271,6 +287,7 @@ impl Sim {
                             .collect();
                         self.core.handle_input(Input::QueueRows(rows), self.now);
                     }
+                    Output::Local(reply) => self.local_replies.push(reply),
                     Output::Reboot { hard } => {
                         self.reboots.push(hard);
                         self.power_cycle_soft();
