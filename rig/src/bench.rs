@@ -30,7 +30,7 @@ pub enum ChargerConfigFile {
 /// What one bench needs beyond its profile.
 #[derive(Debug, Clone)]
 pub struct BenchSpec {
-    /// Where the board's pty, data directory, log and `board.candump` live.
+    /// Where the board's pty, data directory, log and `board.log` live.
     pub dir: PathBuf,
     pub config: ChargerConfigFile,
     /// `--serial-number` of a simulated board.
@@ -40,6 +40,10 @@ pub struct BenchSpec {
     /// Put a token only this bench's charger knows in its URL, so the central system turns
     /// away a charger of another scenario (`rig run`, several benches at once).
     pub isolate: bool,
+    /// The simulated charger reaches the central system over TLS (`wss://`, profiles 2, 3).
+    pub tls: bool,
+    /// Extra environment for a simulated board (e.g. `RUST_LOG`).
+    pub env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
 }
 
 /// The running bench of one scenario.
@@ -85,6 +89,11 @@ impl Bench {
             GateChoice::Nftables(cfg) => (Box::new(NftablesGate::from_config(cfg)), csms),
         };
         let mut charger_url = profile.charger_url_for(gate_addr, csms);
+        if profile.is_sim() && spec.tls {
+            if let Some(rest) = charger_url.strip_prefix("ws://") {
+                charger_url = format!("wss://{rest}");
+            }
+        }
         if profile.is_sim() && spec.isolate {
             // A path segment only this scenario's charger knows: should another scenario's
             // charger ever reach this central system (a port the kernel handed out again), it
@@ -109,6 +118,7 @@ impl Bench {
                 let mut opts = ChargerProcessOptions::in_dir(dir, charger_url.clone());
                 opts.config = Some(config_path);
                 opts.serial_number = spec.serial.clone();
+                opts.env.extend(spec.env.iter().cloned());
                 if let Some(program) = &profile.charger_program {
                     opts.program = Some(program.iter().map(Into::into).collect());
                 }
@@ -130,7 +140,7 @@ impl Bench {
         };
         let client = if spec.attach_link {
             let opts = BoardClientOptions {
-                candump: Some(dir.join("board.candump")),
+                candump: Some(dir.join("board.log")),
                 ..BoardClientOptions::default()
             };
             let client = BoardClient::start(link.clone(), opts)

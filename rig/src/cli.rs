@@ -1,6 +1,6 @@
 //! The `rig` command line (clap). Command lines as in `board-link.md`:
 //! `rig --link LINK status [--json]`, `pilot A..F`, `card UID`, `card --remove`, `load AMPS`,
-//! `button`; plus `rig run ...`, `rig sim`, `rig bench`.
+//! `button`; plus `rig run ...`, `rig sim`, `rig bench`, `rig report`.
 
 use chargerig_link::{CardUid, PilotState};
 use clap::{Args, Parser, Subcommand};
@@ -62,9 +62,9 @@ pub enum Command {
         #[arg(long)]
         changes: bool,
     },
-    /// Send the rig-to-board frames of a candump -L log (a scenario's board.candump) again
+    /// Send the rig-to-board frames of a candump -L log (a scenario's board.log) again
     Replay {
-        /// The log, e.g. target/rig-artifacts/.../board.candump
+        /// The log, e.g. target/rig-artifacts/.../board.log
         #[arg(value_name = "LOG")]
         log: PathBuf,
         /// Time scale: 2 replays twice as fast
@@ -77,6 +77,12 @@ pub enum Command {
     Sim(SimArgs),
     /// Measure the link round trip (pilot command to the status showing it)
     Bench(BenchArgs),
+    /// Write report.html of a finished run again from its artifacts and run.json
+    Report {
+        /// The run's artifact root (holds run.json), e.g. target/rig-artifacts/<timestamp>
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// `rig run` flags; mapped 1:1 onto `rig::runner::RunOptions`.
@@ -95,9 +101,12 @@ pub struct RunArgs {
     /// Only scenarios whose name matches this regular expression
     #[arg(long, value_name = "REGEX")]
     pub name: Option<String>,
-    /// Write a JUnit XML report
+    /// Write a JUnit XML report (each test case names its artifact folder in system-out)
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write a Cucumber JSON report (for Xray, Allure, cucumber HTML formatters)
+    #[arg(long, value_name = "FILE")]
+    pub cucumber_json: Option<PathBuf>,
     /// Per-scenario artifacts root (default: target/rig-artifacts/<timestamp>)
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
@@ -123,6 +132,7 @@ impl RunArgs {
             tags: self.tags,
             name: self.name,
             junit: self.junit,
+            cucumber_json: self.cucumber_json,
             artifacts: self.artifacts,
             concurrency: self.concurrency.map(|n| n as usize),
             retry: self.retry,
@@ -263,6 +273,8 @@ mod tests {
             "y",
             "--junit",
             "j.xml",
+            "--cucumber-json",
+            "c.json",
             "--artifacts",
             "a",
             "--concurrency",
@@ -281,6 +293,7 @@ mod tests {
                 assert_eq!(o.retry, 1);
                 assert!(o.fail_fast && o.keep_on_failure);
                 assert_eq!(o.junit, Some(PathBuf::from("j.xml")));
+                assert_eq!(o.cucumber_json, Some(PathBuf::from("c.json")));
             }
             other => panic!("{other:?}"),
         }

@@ -27,6 +27,7 @@ fn init_logging(default: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(rig::term::stderr_colour())
         .try_init();
 }
 
@@ -75,6 +76,7 @@ fn dispatch(cli: Cli) -> i32 {
         Command::Load { amps } => one(&|s| oneshot::load(s, *amps)),
         Command::Button => one(&oneshot::button),
         Command::Bench(b) => bench(&cli.link, b),
+        Command::Report { dir } => rewrite_report(dir),
         Command::Monitor { seconds, changes } => match link_of(&cli.link) {
             Ok(spec) => {
                 let d = seconds.map(std::time::Duration::from_secs_f64);
@@ -123,6 +125,29 @@ fn dispatch(cli: Cli) -> i32 {
                 },
                 _ => unreachable!("matched above"),
             }
+        }
+    }
+}
+
+/// `rig report DIR`: the report of a finished run, rendered again (after a run was
+/// interrupted, or to measure the rendering: it prints the size and the time taken).
+fn rewrite_report(dir: &std::path::Path) -> i32 {
+    let clock = std::time::Instant::now();
+    let written = rig::report::read_summary(dir).and_then(|run| rig::report::write(dir, &run));
+    match written {
+        Ok(w) => {
+            println!(
+                "{} ({:.2} MB, {} timelines, written in {} ms)",
+                w.path.display(),
+                w.bytes as f64 / 1e6,
+                w.timelines,
+                clock.elapsed().as_millis()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("rig: error: {e}");
+            1
         }
     }
 }

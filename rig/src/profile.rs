@@ -85,6 +85,23 @@ pub struct Profile {
     pub step_deadline: Duration,
     /// Longest a whole scenario may run.
     pub scenario_watchdog: Duration,
+    /// On a bench: what the board was provisioned with for security profiles (`[csms.security]`).
+    pub csms_security: Option<BenchSecurity>,
+}
+
+/// A bench's security provisioning, as its profile names it: the rig's central system must
+/// present a certificate the board trusts, verify the board's client certificate and expect
+/// the board's AuthorizationKey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BenchSecurity {
+    /// PEM certificate (chain) for the rig host, signed by the CA the board's `ca_file` holds.
+    pub server_cert: PathBuf,
+    /// Its PEM private key.
+    pub server_key: PathBuf,
+    /// PEM CA that signed the board's client certificate (profile 3).
+    pub client_ca: Option<PathBuf>,
+    /// The AuthorizationKey (hex) the board was provisioned with (profiles 1 and 2).
+    pub authorization_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,6 +147,16 @@ struct NetworkSection {
 struct CsmsSection {
     bind: Option<Spanned<String>>,
     charger_url: Option<Spanned<String>>,
+    security: Option<Spanned<SecuritySection>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecuritySection {
+    server_cert: Option<Spanned<String>>,
+    server_key: Option<Spanned<String>>,
+    client_ca: Option<Spanned<String>>,
+    authorization_key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -300,6 +327,58 @@ impl Profile {
             }
         };
 
+        let csms_security = match &f.csms.security {
+            None => None,
+            Some(sec) => {
+                let base = path.and_then(Path::parent).unwrap_or(Path::new(""));
+                let s = sec.get_ref();
+                let file = |v: &Option<Spanned<String>>,
+                            name: &str|
+                 -> Result<Option<PathBuf>, ProfileError> {
+                    match v {
+                        None => Ok(None),
+                        Some(p) => {
+                            let full = base.join(p.get_ref());
+                            std::fs::metadata(&full).map_err(|e| {
+                                err(
+                                    Some(p.span()),
+                                    format!("csms.security.{name} {}: {e}", full.display()),
+                                )
+                            })?;
+                            Ok(Some(full))
+                        }
+                    }
+                };
+                let (Some(server_cert), Some(server_key)) = (
+                    file(&s.server_cert, "server_cert")?,
+                    file(&s.server_key, "server_key")?,
+                ) else {
+                    return Err(err(
+                        Some(sec.span()),
+                        "csms.security needs server_cert and server_key (a certificate for the rig host from the CA the board trusts)".into(),
+                    ));
+                };
+                if let Some(k) = &s.authorization_key {
+                    let hex = k.get_ref();
+                    let ok = (32..=40).contains(&hex.len())
+                        && hex.len().is_multiple_of(2)
+                        && hex.bytes().all(|b| b.is_ascii_hexdigit());
+                    if !ok {
+                        return Err(err(
+                            Some(k.span()),
+                            "csms.security.authorization_key: 32 to 40 hexadecimal digits".into(),
+                        ));
+                    }
+                }
+                Some(BenchSecurity {
+                    server_cert,
+                    server_key,
+                    client_ca: file(&s.client_ca, "client_ca")?,
+                    authorization_key: s.authorization_key.as_ref().map(|k| k.get_ref().clone()),
+                })
+            }
+        };
+
         let charger_config = match &f.charger.config {
             None => toml::Table::new(),
             Some(t) => {
@@ -429,6 +508,7 @@ impl Profile {
             network,
             csms_bind,
             charger_url,
+            csms_security,
             charger_program: f.charger.program,
             charger_config,
             skip_tags,
@@ -683,5 +763,32 @@ mod tests {
         );
         assert_eq!(t["identity"]["serial_number"].as_str(), Some("A"));
         assert_eq!(t["csms"]["reconnect_min_ms"].as_integer(), Some(200));
+    }
+
+    #[test]
+    fn a_bench_names_its_security_files_relative_to_the_profile() {
+        let dir = std::env::temp_dir().join(format!("rig-profile-sec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["csms.pem", "csms.key", "cp-ca.pem"] {
+            std::fs::write(dir.join(f), "not checked here").unwrap();
+        }
+        let profile = dir.join("bench.toml");
+        let text = "[csms]\ncharger_url = \"wss://rig.local:9000/ocpp\"\n[csms.security]\nserver_cert = \"csms.pem\"\nserver_key = \"csms.key\"\nclient_ca = \"cp-ca.pem\"\nauthorization_key = \"3031323334353637383930313233343536373839\"\n";
+        let p = Profile::parse(text, Some(&profile)).unwrap();
+        let sec = p.csms_security.unwrap();
+        assert_eq!(sec.server_cert, dir.join("csms.pem"));
+        assert_eq!(sec.client_ca, Some(dir.join("cp-ca.pem")));
+
+        let missing = text.replace("csms.key", "nope.key");
+        let e = Profile::parse(&missing, Some(&profile))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":5:") && e.contains("nope.key"), "{e}");
+        let bad_key = text.replace("3031323334353637383930313233343536373839", "xyz");
+        let e = Profile::parse(&bad_key, Some(&profile))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("authorization_key"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

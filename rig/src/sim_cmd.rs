@@ -1,6 +1,8 @@
 //! `rig sim`: one simulated board with a test central system and a proxy gate, for poking by
 //! hand: the profile's [`Bench`] without a link client (the port is left to the one-shots). Prints the link and the URLs, then runs until Ctrl-C (or until the board dies).
 //! Lines typed on stdin drive faults: `cut`, `refuse`, `restore`, `off`, `on`, `status`.
+//! On exit it leaves what a scenario leaves in DIR (`ocpp.jsonl`, `faults.jsonl`, the typed
+//! commands as `steps.jsonl`, `charger.log`) and `report.html` with the session's timeline.
 
 use crate::bench::{Bench, BenchSpec, ChargerConfigFile};
 use crate::cli::SimArgs;
@@ -9,15 +11,25 @@ use crate::profile::Profile;
 use anyhow::{Context, Result};
 use rust_ocpp::v1_6::types::AuthorizationStatus;
 use std::io::BufRead;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::report::{RunSummary, ScenarioSummary, Status, StepRecorder, StepStatus};
+use crate::world::StepFault;
+
 pub async fn run(args: SimArgs) -> Result<i32> {
+    let started = chrono::Utc::now();
+    let clock = std::time::Instant::now();
     let profile = Profile::load_or_default(args.profile.as_deref())?;
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     if args.fresh {
         let _ = std::fs::remove_dir_all(args.dir.join("data"));
     }
+    // This session's record starts empty.
+    let _ = std::fs::remove_file(args.dir.join(crate::report::STEPS_FILE));
+    let mut steps = StepRecorder::new(&args.dir);
+    let mut injected: Vec<StepFault> = Vec::new();
 
     let csms = Csms::start(profile.csms_bind).await.with_context(|| {
         format!(
@@ -46,6 +58,8 @@ pub async fn run(args: SimArgs) -> Result<i32> {
         }
     };
     let spec = BenchSpec {
+        tls: false,
+        env: Vec::new(),
         dir: args.dir.clone(),
         config,
         serial: args.serial_number.clone(),
@@ -128,6 +142,7 @@ pub async fn run(args: SimArgs) -> Result<i32> {
                 }
             }
             Some(line) = lines.recv() => {
+                let at = chrono::Utc::now();
                 let r: Result<String> = match line.trim() {
                     "" => continue,
                     "cut" => bench.network_cut().await.map(|_| "network cut (silent drop)".into()).map_err(anyhow::Error::msg),
@@ -144,6 +159,26 @@ pub async fn run(args: SimArgs) -> Result<i32> {
                     }
                     other => Ok(format!("unknown command {other:?}: cut, refuse, restore, off, on, status")),
                 };
+                // Recorded as a scenario records its steps and faults, for the report.
+                let fault = match line.trim() {
+                    "cut" => Some("network cut (packets dropped both ways)"),
+                    "refuse" => Some("connection refused (open connections reset)"),
+                    "restore" => Some("network restored"),
+                    "off" => Some("power cut"),
+                    "on" => Some("power restored"),
+                    _ => None,
+                };
+                if let (Some(fault), true) = (fault, r.is_ok()) {
+                    injected.push(StepFault { at, fault: fault.into() });
+                }
+                let (status, error) = match &r {
+                    Ok(_) => (StepStatus::Passed, None),
+                    Err(e) => (StepStatus::Failed, Some(format!("{e:#}"))),
+                };
+                steps.started("typed", line.trim(), 0, at);
+                if let Err(e) = steps.finished("typed", line.trim(), 0, status, error, chrono::Utc::now()) {
+                    tracing::warn!(error = %e, "cannot record the typed command");
+                }
                 match r {
                     Ok(msg) => println!("{msg}"),
                     Err(e) => println!("error: {e:#}"),
@@ -152,8 +187,70 @@ pub async fn run(args: SimArgs) -> Result<i32> {
         }
     };
     board.lock().await.shutdown(Duration::from_secs(3)).await;
+    let gate = bench.gate.timeline();
     drop(bench);
+    let history = csms.history();
     drop(csms);
     println!("stopped");
+    let session = Session {
+        dir: &args.dir,
+        profile: &profile,
+        started,
+        duration: clock.elapsed(),
+        ok: code == 0,
+    };
+    match session.write(&history, &gate, &injected) {
+        Ok(path) => println!("report: {}", path.display()),
+        Err(e) => eprintln!("rig: cannot write the session's report: {e}"),
+    }
     Ok(code)
+}
+
+/// What `rig sim` leaves behind: the session as one scenario.
+struct Session<'a> {
+    dir: &'a Path,
+    profile: &'a Profile,
+    started: chrono::DateTime<chrono::Utc>,
+    duration: Duration,
+    ok: bool,
+}
+
+impl Session<'_> {
+    fn write(
+        &self,
+        history: &crate::csms::History,
+        gate: &[crate::gate::FaultRecord],
+        injected: &[StepFault],
+    ) -> Result<PathBuf> {
+        crate::runner::artifacts::write_exchange(self.dir, history, gate, injected)
+            .with_context(|| format!("cannot write into {}", self.dir.display()))?;
+        let (profile, bench) = crate::runner::summary::describe_profile(self.profile);
+        let run = RunSummary {
+            profile,
+            bench: format!("rig sim: {bench}"),
+            versions: vec![("rig".into(), env!("CARGO_PKG_VERSION").into())],
+            started: self.started,
+            duration_ms: self.duration.as_millis() as u64,
+            scenarios: vec![ScenarioSummary {
+                feature: "rig sim".into(),
+                path: "rig sim".into(),
+                line: 0,
+                name: format!("session in {}", self.dir.display()),
+                status: if self.ok {
+                    Status::Passed
+                } else {
+                    Status::Failed
+                },
+                duration_ms: self.duration.as_millis() as u64,
+                attempts: 1,
+                failed_step: None,
+                message: (!self.ok).then(|| "the simulated board exited".to_string()),
+                earlier_failures: Vec::new(),
+                dirs: vec![PathBuf::from(".")],
+            }],
+            parse_errors: Vec::new(),
+        };
+        let written = crate::report::write(self.dir, &run)?;
+        Ok(written.path)
+    }
 }

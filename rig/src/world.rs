@@ -13,7 +13,9 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::bench::{Bench, BenchSpec, ChargerConfigFile};
-use crate::csms::{Answer, Csms, History};
+use crate::csms::{
+    key_bytes, server_config_from_files, Answer, ChargerFiles, Csms, History, Requirement, TestCa,
+};
 use crate::link::{status_line, BoardView, EventRecord};
 use crate::profile::Profile;
 
@@ -71,6 +73,16 @@ pub struct RigWorld {
     pub skipping: bool,
     /// The scenario watchdog: no wait goes past it.
     pub watchdog: Instant,
+    /// `the central system requires security profile N` (set before boot).
+    pub security_profile: Option<u8>,
+    /// The key the central system expects when a step named one (else the charger's own).
+    pub expected_key: Option<Vec<u8>>,
+    /// Every AuthorizationKey (hex) a step named, for `the charger never reveals ...`.
+    pub known_keys: Vec<String>,
+    /// Refusals already in the history at the last `expects the AuthorizationKey` step.
+    pub refusal_mark: usize,
+    /// The PEM files written for the simulated charger (profiles 2 and 3).
+    pub security_files: Option<ChargerFiles>,
 }
 
 impl std::fmt::Debug for RigWorld {
@@ -108,6 +120,11 @@ impl cucumber::World for RigWorld {
             setup_mark: 0,
             skipping: false,
             watchdog: Instant::now() + watchdog,
+            security_profile: None,
+            expected_key: None,
+            known_keys: Vec::new(),
+            refusal_mark: 0,
+            security_files: None,
         })
     }
 }
@@ -173,6 +190,7 @@ impl RigWorld {
             ));
         }
         self.csms().await?;
+        let tls = self.prepare_security()?;
         let config = self.charger_config();
         self.boot_mark = self.history().records.len();
         let csms = self.csms.as_ref().expect("started above");
@@ -182,10 +200,101 @@ impl RigWorld {
             serial: Some(self.serial_number.clone()),
             attach_link: true,
             isolate: true,
+            tls,
+            // With a security profile the charger logs at debug level, so `never reveals`
+            // checks every frame it logs.
+            env: if self.security_profile.is_some() {
+                vec![(
+                    "RUST_LOG".into(),
+                    "charger=debug,charger_core=debug,info".into(),
+                )]
+            } else {
+                Vec::new()
+            },
         };
         let bench = Bench::start(&self.profile, &spec, csms).await?;
         self.bench = Some(bench);
         Ok(())
+    }
+
+    /// Makes the central system require the scenario's security profile and, on the simulated
+    /// board, gives the charger what that profile needs (steps.md "Connection security"): the
+    /// run's test CA to trust, a client certificate (3), `SecurityProfile`. The password the
+    /// central system expects is the charger's AuthorizationKey unless a step named another.
+    /// Returns whether the charger's URL is `wss://`.
+    fn prepare_security(&mut self) -> Result<bool, String> {
+        let Some(profile) = self.security_profile else {
+            return Ok(false);
+        };
+        let charger_key = self
+            .ocpp_keys
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("AuthorizationKey"))
+            .map(|(_, v)| v.clone());
+        if let Some(hex) = &charger_key {
+            self.known_keys.push(hex.to_ascii_lowercase());
+        }
+        // A real board was provisioned with its key; the profile names it.
+        let bench = self.profile.csms_security.clone();
+        let provisioned = bench.as_ref().and_then(|b| b.authorization_key.clone());
+        if let Some(hex) = &provisioned {
+            self.known_keys.push(hex.to_ascii_lowercase());
+        }
+        let key = match (
+            &self.expected_key,
+            provisioned.as_ref().or(charger_key.as_ref()),
+        ) {
+            (Some(k), _) => Some(k.clone()),
+            (None, Some(hex)) => Some(key_bytes(hex)?),
+            (None, None) => None,
+        };
+        if matches!(profile, 1 | 2) && key.is_none() {
+            return Err(format!(
+                "security profile {profile} uses Basic auth: set the charger's key first with \
+                 `Given the configuration key \"AuthorizationKey\" is \"<32-40 hex digits>\"`"
+            ));
+        }
+        let tls = if profile >= 2 {
+            if !self.profile.is_sim() {
+                let Some(b) = &bench else {
+                    return Err(format!(
+                        "profile {} has no [csms.security]: name the server certificate and key \
+                         (from the CA the board trusts) and the board's client CA",
+                        self.profile.name
+                    ));
+                };
+                let client_ca = (profile == 3).then_some(b.client_ca.as_deref()).flatten();
+                if profile == 3 && client_ca.is_none() {
+                    return Err(
+                        "security profile 3 on a bench needs [csms.security] client_ca".into(),
+                    );
+                }
+                Some(server_config_from_files(
+                    &b.server_cert,
+                    &b.server_key,
+                    client_ca,
+                )?)
+            } else {
+                let ca = TestCa::for_run()?;
+                let client_for = (profile == 3).then_some(self.serial_number.as_str());
+                self.security_files =
+                    Some(ca.write_charger_files(&self.artifacts.join("pki"), client_for)?);
+                Some(ca.server_config((profile == 3).then_some(ca))?)
+            }
+        } else {
+            None
+        };
+        if self.profile.is_sim() {
+            self.ocpp_keys
+                .insert("SecurityProfile".into(), profile.to_string());
+        }
+        let wss = tls.is_some();
+        let csms = self
+            .csms
+            .as_ref()
+            .ok_or("the central system is not started")?;
+        csms.require(Requirement { profile, key, tls });
+        Ok(wss)
     }
 
     /// The charger configuration file for this scenario (TOML, `docs/architecture.md`):
@@ -206,6 +315,16 @@ impl RigWorld {
         let mode = if self.free_charge { "free" } else { "rfid" };
         charger.insert("authorization".into(), mode.into());
         table.insert("charger".into(), charger.into());
+        if let Some(files) = &self.security_files {
+            let mut csms = section(&mut table, "csms");
+            let path = |p: &std::path::Path| p.display().to_string();
+            csms.insert("ca_file".into(), path(&files.ca_file).into());
+            if let Some((cert, key)) = &files.client {
+                csms.insert("client_cert".into(), path(cert).into());
+                csms.insert("client_key".into(), path(key).into());
+            }
+            table.insert("csms".into(), csms.into());
+        }
         let mut keys = section(&mut table, "configuration");
         for (k, v) in &self.ocpp_keys {
             keys.insert(k.clone(), v.clone().into());

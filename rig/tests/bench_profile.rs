@@ -109,9 +109,12 @@ fn a_real_board_profile_applies_its_ocpp_keys_once_online_then_the_scenario_keys
     assert!(stdout.contains("1 passed"), "{stdout}");
     // Profile keys first, each once; the scenario's own value for a key both set, not the
     // profile's.
+    // Feature folders hold the scenarios; files at the root (report.html) are not scenarios.
     let ocpp = std::fs::read_dir(d.join("artifacts"))
         .unwrap()
-        .flat_map(|f| std::fs::read_dir(f.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.is_dir())
+        .flat_map(|p| std::fs::read_dir(p).unwrap())
         .map(|s| std::fs::read_to_string(s.unwrap().path().join("ocpp.jsonl")).unwrap())
         .next()
         .expect("one scenario's artifacts");

@@ -18,7 +18,7 @@ async fn client_survives_a_power_cut_and_records_everything() {
     let o = ChargerProcessOptions::in_dir(&dir, "ws://127.0.0.1:9/ocpp");
     let board = ChargerProcess::start(o).await.expect("board starts");
     let spec = board.link_spec();
-    let candump = dir.join("board.candump");
+    let candump = dir.join("board.log");
     let client = BoardClient::connect(
         spec,
         BoardClientOptions {

@@ -155,7 +155,7 @@ async fn replay_and_monitor() {
     let b = board(&dir).await;
     let link = b.link_spec().to_string();
     // A recorded session: board frames are skipped, rig frames are sent with their timing.
-    let log = dir.join("board.candump");
+    let log = dir.join("board.log");
     std::fs::write(
         &log,
         "(100.000000) board0 200#0000000000000000\n(100.100000) board0 100#01\n(100.400000) board0 102#A000\n(100.500000) board0 100#02\n",

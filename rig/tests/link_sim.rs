@@ -89,5 +89,15 @@ fn rig_sim_serves_one_shots_and_cleans_up() {
         std::fs::symlink_metadata(dir.join("board")).is_err(),
         "the pty symlink is removed"
     );
+    // The session is recorded like a scenario, with its report.
+    let ocpp = std::fs::read_to_string(dir.join("ocpp.jsonl")).unwrap();
+    assert!(ocpp.contains("BootNotification"), "{ocpp}");
+    let faults = std::fs::read_to_string(dir.join("faults.jsonl")).unwrap();
+    assert!(faults.contains("\"power cut\""), "{faults}");
+    let steps = std::fs::read_to_string(dir.join("steps.jsonl")).unwrap();
+    assert_eq!(steps.lines().count(), 5, "{steps}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("data-lane=\"gate\""));
+    assert!(html.contains("BootNotification"));
     let _ = std::fs::remove_dir_all(&dir);
 }

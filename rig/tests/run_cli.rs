@@ -151,7 +151,8 @@ fn profile_skip_tags_report_skipped_with_the_reason_in_junit_too() {
         xml.contains("<skipped message=\"@power: no relay on this bench\"/>"),
         "{xml}"
     );
-    assert!(xml.contains("tests=\"3\" failures=\"0\""), "{xml}");
+    assert!(xml.contains("tests=\"3\""), "{xml}");
+    assert!(xml.contains("failures=\"0\""), "{xml}");
 }
 
 #[test]
@@ -177,9 +178,19 @@ fn a_failure_is_retried_and_still_reported_as_failed() {
     );
     let junit = dir.path().join("retry.xml");
     let junit_arg = junit.display().to_string();
+    let json = dir.path().join("out/cucumber.json");
+    let json_arg = json.display().to_string();
     let run = rig_run(
         dir.path(),
-        &[&feature, "--retry", "2", "--junit", &junit_arg],
+        &[
+            &feature,
+            "--retry",
+            "2",
+            "--junit",
+            &junit_arg,
+            "--cucumber-json",
+            &json_arg,
+        ],
     );
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert_eq!(run.stdout.matches("RETRY").count(), 2, "{}", run.stdout);
@@ -193,13 +204,35 @@ fn a_failure_is_retried_and_still_reported_as_failed() {
     assert!(run
         .stdout
         .contains("scenarios: 0 passed, 1 failed, 0 skipped"));
+    // Piped output is plain text: no colour codes.
+    assert!(!run.stdout.contains('\u{1b}'), "{}", run.stdout);
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("failures=\"1\""), "{xml}");
-    // Every attempt keeps its own artifact folder.
-    let bundles = std::fs::read_dir(dir.path().join("artifacts/retry"))
-        .unwrap()
-        .count();
+    // Every attempt keeps its own artifact folder, with the steps it ran.
+    let folder = dir.path().join("artifacts/retry");
+    let bundles = std::fs::read_dir(&folder).unwrap().count();
     assert_eq!(bundles, 3);
+    let last = folder.join("2-always-fails-attempt3");
+    let steps = std::fs::read_to_string(last.join("steps.jsonl")).unwrap();
+    assert!(steps.contains("\"status\":\"failed\""), "{steps}");
+    // The FAIL line and the JUnit test case name that folder.
+    let fail_line = run.stdout.lines().find(|l| l.contains("FAIL ")).unwrap();
+    assert!(
+        fail_line.contains("artifacts: ") && fail_line.ends_with("2-always-fails-attempt3"),
+        "{fail_line}"
+    );
+    assert!(xml.contains("<system-out>artifacts: "), "{xml}");
+    assert!(
+        xml.contains("2-always-fails-attempt3</system-out>"),
+        "{xml}"
+    );
+    // report.html at the artifact root, the failure first; cucumber's JSON beside.
+    let html = std::fs::read_to_string(dir.path().join("artifacts/report.html")).unwrap();
+    assert!(html.contains("class=\"sc failed\""));
+    assert!(html.contains("failed step: Given the charger&#39;s serial number is"));
+    let cucumber: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(cucumber[0]["elements"][0]["name"], "Always fails");
 }
 
 #[test]

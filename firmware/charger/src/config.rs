@@ -15,9 +15,26 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<ChargerConfig,
                 line: None,
                 reason: format!("cannot read the configuration file: {e}"),
             })?;
-            parse(&text, Some(path), overrides)
+            let cfg = parse(&text, Some(path), overrides)?;
+            check_tls_files(&cfg)?;
+            Ok(cfg)
         }
     }
+}
+
+/// Reads the PEM files the configuration names, so a missing, unreadable or malformed one is
+/// reported at its line before anything starts.
+pub fn check_tls_files(cfg: &ChargerConfig) -> Result<(), ConfigError> {
+    let Some(files) = &cfg.tls else {
+        return Ok(());
+    };
+    crate::tls::Tls::load(files)
+        .map(|_| ())
+        .map_err(|e| ConfigError {
+            file: cfg.file.clone(),
+            line: files.lines[e.field as usize],
+            reason: e.to_string(),
+        })
 }
 
 /// [`load`], then checks every `[configuration]` value with the core's own rules (the same ones
@@ -28,6 +45,7 @@ pub fn load_checked(
 ) -> Result<ChargerConfig, ConfigError> {
     let cfg = load(path, overrides)?;
     validate_installer(&cfg)?;
+    validate_security(&cfg)?;
     Ok(cfg)
 }
 

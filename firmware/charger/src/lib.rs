@@ -12,6 +12,8 @@ pub mod clock;
 pub mod config;
 pub mod lock;
 pub mod pty;
+pub mod redact;
 pub mod runtime;
 pub mod store;
+pub mod tls;
 pub mod ws;

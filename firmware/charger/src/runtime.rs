@@ -19,8 +19,10 @@ use crate::board_sim::{EvSide, FromRig, SimBoard};
 use crate::clock::Clock;
 use crate::config::{Authorization, ChargerConfig};
 use crate::pty::{self, PortStats, PtyPort};
+use crate::redact::frame_for_log;
 use crate::store::Store;
-use crate::ws::{self, WsCommand, WsConfig, WsEvent};
+use crate::tls::Tls;
+use crate::ws::{self, Security, WsCommand, WsConfig, WsEvent};
 
 /// Status beat and minimum Tick rate.
 pub const BEAT: Duration = Duration::from_millis(100);
@@ -44,6 +46,8 @@ pub fn settings(cfg: &ChargerConfig) -> Settings {
         free_charge: cfg.authorization == Authorization::Free,
         max_current_a: cfg.max_current_a,
         installer_config: cfg.installer_config.clone(),
+        tls: cfg.tls.is_some(),
+        client_certificate: cfg.tls.as_ref().is_some_and(|t| t.client.is_some()),
         ..Settings::default()
     }
 }
@@ -59,6 +63,8 @@ struct Shell {
     /// The live WebSocket connection, as far as the core has been told.
     generation: Option<u64>,
     ping: watch::Sender<Duration>,
+    /// The security profile and key the next connection uses.
+    security: watch::Sender<Security>,
     /// A Reset the core asked for (`hard`), carried out by `reboot_if_asked` after the
     /// current step.
     pending_reboot: Option<bool>,
@@ -86,6 +92,11 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let mut board = SimBoard::new(board_tx, ev, boot_count);
     board.boot(clock.mono_ms(), boot_count);
     let core = build_core(&cfg, &store, &clock)?;
+    let tls = match &cfg.tls {
+        None => None,
+        Some(files) => Some(Tls::load(files).context("loading the TLS files")?),
+    };
+    check_security(&cfg, &core)?;
     info!(
         serial_number = %cfg.serial_number,
         url = %cfg.endpoint(),
@@ -97,13 +108,16 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     let (ws_ev_tx, mut ws_ev_rx) = mpsc::channel(1024);
     let (ws_cmd, ws_cmd_rx) = mpsc::unbounded_channel();
     let (ping, ping_rx) = watch::channel(ping_interval(&core));
+    let (security, security_rx) = watch::channel(security_of(&core));
     let ws_cfg = WsConfig {
         url: cfg.endpoint(),
         reconnect_min: Duration::from_millis(cfg.reconnect_min_ms),
         reconnect_max: Duration::from_millis(cfg.reconnect_max_ms),
         pong_timeout: Duration::from_secs(cfg.pong_timeout_s),
+        charge_point_id: cfg.charge_point_id.clone(),
+        tls,
     };
-    let ws_task = tokio::spawn(ws::run(ws_cfg, ping_rx, ws_ev_tx, ws_cmd_rx));
+    let ws_task = tokio::spawn(ws::run(ws_cfg, security_rx, ping_rx, ws_ev_tx, ws_cmd_rx));
 
     let mut shell = Shell {
         cfg,
@@ -114,6 +128,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         ws_cmd,
         generation: None,
         ping,
+        security,
         pending_reboot: None,
     };
     for input in shell.board.boot_inputs() {
@@ -238,7 +253,7 @@ impl Shell {
                     Some(generation) => {
                         let _ = self.ws_cmd.send(WsCommand::Send { generation, text });
                     }
-                    None => debug!(frame = %text, "offline: frame not sent"),
+                    None => debug!(frame = %frame_for_log(&text), "offline: frame not sent"),
                 },
                 Output::Hardware(cmd) => self.board.apply(cmd, self.clock.mono_ms()),
                 Output::Reconnect => {
@@ -254,6 +269,12 @@ impl Shell {
         self.ping.send_if_modified(|old| {
             let changed = *old != interval;
             *old = interval;
+            changed
+        });
+        let security = security_of(&self.core);
+        self.security.send_if_modified(|old| {
+            let changed = *old != security;
+            *old = security;
             changed
         });
         self.board.publish(&self.core.status(), false);
@@ -305,6 +326,40 @@ fn build_core(cfg: &ChargerConfig, store: &Store, clock: &Clock) -> anyhow::Resu
         error!(error = %e, "the charger logic refused its configuration");
         anyhow::anyhow!("the charger logic refused its configuration: {e}")
     })
+}
+
+/// The profile and key in effect in the core, for the next connection.
+fn security_of(core: &Charger) -> Security {
+    Security {
+        profile: core.security_profile(),
+        key: core.authorization_key(),
+    }
+}
+
+/// The profile in effect (the database's value wins over the file's) must fit the URL and the
+/// provisioned files; otherwise the charger could never connect, so it does not start.
+fn check_security(cfg: &ChargerConfig, core: &Charger) -> anyhow::Result<()> {
+    let profile = core.security_profile();
+    let mut reason = crate::config::security_mismatch(profile, cfg.tls.as_ref());
+    if reason.is_none() && matches!(profile, 1 | 2) && core.authorization_key().is_none() {
+        reason = Some(format!(
+            "security profile {profile} needs an AuthorizationKey: set it in [configuration]"
+        ));
+    }
+    match reason {
+        None => Ok(()),
+        Some(r) => {
+            match cfg.installer_value(charger_core::config::Key::SecurityProfile.name()) {
+                Some((key, v)) if v.trim() == profile.to_string() => Err(anyhow::anyhow!(
+                    "{}",
+                    cfg.installer_error(key, format!("[configuration] SecurityProfile: {r}"))
+                )),
+                _ => Err(anyhow::anyhow!(
+                    "{r} (security profile {profile} was set by the central system and is kept in the data directory)"
+                )),
+            }
+        }
+    }
 }
 
 /// OCPP WebSocketPingInterval in seconds (0 = no pings).

@@ -5,9 +5,14 @@
 //! send tagged with the connection *generation* they were meant for: a frame the core produced for
 //! a connection that has since died is dropped instead of leaking onto the next one.
 
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, timeout, Instant};
@@ -15,10 +20,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, warn};
 
 use crate::backoff::Backoff;
+use crate::redact::frame_for_log;
+use crate::tls::Tls;
 
 /// The OCPP-J subprotocol we speak; a server that does not agree is refused.
 pub const SUBPROTOCOL: &str = "ocpp1.6";
@@ -46,6 +53,28 @@ pub struct WsConfig {
     /// How long after a ping without any inbound traffic the link is declared dead. Also bounds
     /// the TCP connect + handshake and every write, so a blackholed network is noticed.
     pub pong_timeout: Duration,
+    /// The Basic-auth user name (profiles 1 and 2).
+    pub charge_point_id: String,
+    /// Trust and client certificate for `wss://`; `None` for `ws://`.
+    pub tls: Option<Tls>,
+}
+
+/// The security profile and key in effect, read at every (re)connection: a raised profile or a
+/// changed AuthorizationKey is used from the next connection on.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Security {
+    pub profile: u8,
+    /// The AuthorizationKey's bytes (the Basic-auth password).
+    pub key: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for Security {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Security")
+            .field("profile", &self.profile)
+            .field("key", &self.key.as_ref().map(|_| "<set>"))
+            .finish()
+    }
 }
 
 /// What the socket task reports, in order.
@@ -88,12 +117,59 @@ enum End {
     Lost(String),
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+/// TCP, or TLS over TCP.
+pub enum Transport {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Transport {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Transport {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+type Socket = WebSocketStream<Transport>;
 
 /// Runs until `commands` is closed. `ping_interval` is OCPP's WebSocketPingInterval (zero: no
 /// pings), read live so a ChangeConfiguration takes effect on the next ping.
 pub async fn run(
     cfg: WsConfig,
+    security: watch::Receiver<Security>,
     mut ping_interval: watch::Receiver<Duration>,
     events: mpsc::Sender<WsEvent>,
     mut commands: mpsc::UnboundedReceiver<WsCommand>,
@@ -102,8 +178,9 @@ pub async fn run(
     let mut generation = 0u64;
     loop {
         let attempt = backoff.attempts() + 1;
-        debug!(url = %cfg.url, attempt, "connecting to the central system");
-        let connecting = connect(&cfg);
+        let sec = security.borrow().clone();
+        debug!(url = %cfg.url, attempt, profile = sec.profile, "connecting to the central system");
+        let connecting = connect(&cfg, &sec);
         tokio::pin!(connecting);
         let result = loop {
             tokio::select! {
@@ -120,7 +197,8 @@ pub async fn run(
             Some(Ok(socket)) => socket,
             Some(Err(reason)) => {
                 let delay = backoff.next_delay();
-                warn!(url = %cfg.url, attempt, %reason, next_attempt_in_ms = delay.as_millis() as u64,
+                warn!(url = %cfg.url, attempt, profile = sec.profile, %reason,
+                      next_attempt_in_ms = delay.as_millis() as u64,
                       "central system unreachable, retrying");
                 if !idle(delay, &mut commands).await {
                     return;
@@ -130,7 +208,7 @@ pub async fn run(
         };
         generation += 1;
         backoff.reset();
-        info!(url = %cfg.url, generation, "connected to the central system");
+        info!(url = %cfg.url, generation, profile = sec.profile, "connected to the central system");
         if events
             .send(WsEvent::Connected { generation })
             .await
@@ -178,8 +256,9 @@ async fn idle(delay: Duration, commands: &mut mpsc::UnboundedReceiver<WsCommand>
     }
 }
 
-/// TCP connect + WebSocket handshake with the `ocpp1.6` subprotocol, bounded by the pong timeout.
-async fn connect(cfg: &WsConfig) -> Result<Socket, String> {
+/// TCP connect, TLS for `wss://`, and the WebSocket handshake with the `ocpp1.6` subprotocol
+/// (and Basic auth for profiles 1 and 2), all bounded by the pong timeout.
+async fn connect(cfg: &WsConfig, sec: &Security) -> Result<Socket, String> {
     let mut request = cfg
         .url
         .as_str()
@@ -189,14 +268,66 @@ async fn connect(cfg: &WsConfig) -> Result<Socket, String> {
         "Sec-WebSocket-Protocol",
         HeaderValue::from_static(SUBPROTOCOL),
     );
+    if matches!(sec.profile, 1 | 2) {
+        let Some(key) = &sec.key else {
+            return Err(format!(
+                "security profile {} needs an AuthorizationKey, none is set",
+                sec.profile
+            ));
+        };
+        let mut credentials = cfg.charge_point_id.as_bytes().to_vec();
+        credentials.push(b':');
+        credentials.extend_from_slice(key);
+        let mut value = HeaderValue::try_from(format!("Basic {}", base64(&credentials)))
+            .map_err(|_| "Basic-auth header could not be built".to_string())?;
+        value.set_sensitive(true);
+        request.headers_mut().insert("Authorization", value);
+    }
+    let uri = request.uri().clone();
+    let host = uri
+        .host()
+        .ok_or_else(|| format!("no host in {}", cfg.url))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let tls = match uri.scheme_str() {
+        Some("wss") => Some(cfg.tls.as_ref().ok_or("wss:// without TLS settings")?),
+        _ => None,
+    };
+    let port = uri
+        .port_u16()
+        .unwrap_or(if tls.is_some() { 443 } else { 80 });
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(TRANSPORT_LIMIT_BYTES))
         .max_frame_size(Some(TRANSPORT_LIMIT_BYTES));
-    let handshake = tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true);
     let limit = cfg.pong_timeout.max(Duration::from_secs(1));
+    let handshake = async {
+        let tcp = TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| format!("TCP connect to {host}:{port} failed: {e}"))?;
+        let _ = tcp.set_nodelay(true);
+        let stream = match tls {
+            None => Transport::Plain(tcp),
+            Some(tls) => {
+                let client = tls.for_profile(sec.profile).ok_or_else(|| {
+                    "security profile 3 needs a client certificate, none is provisioned".to_string()
+                })?;
+                let name = rustls_pki_types::ServerName::try_from(host.clone())
+                    .map_err(|e| format!("{host} is not a valid TLS server name: {e}"))?;
+                let stream = tokio_rustls::TlsConnector::from(client)
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| describe_tls_error(&e))?;
+                Transport::Tls(Box::new(stream))
+            }
+        };
+        tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config))
+            .await
+            .map_err(|e| describe_connect_error(&e))
+    };
     let (socket, response) = match timeout(limit, handshake).await {
         Err(_) => return Err(format!("no handshake within {} ms", limit.as_millis())),
-        Ok(Err(e)) => return Err(describe_connect_error(&e)),
+        Ok(Err(e)) => return Err(e),
         Ok(Ok(pair)) => pair,
     };
     // tungstenite already refuses a missing or foreign subprotocol; keep the check explicit.
@@ -212,13 +343,60 @@ async fn connect(cfg: &WsConfig) -> Result<Socket, String> {
     Ok(socket)
 }
 
+/// Standard base64 with padding (RFC 4648 §4), for the Basic-auth header.
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The rustls error inside an I/O error, if that is what it is.
+fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+}
+
+/// A failed TLS handshake, saying whether the server's certificate was refused.
+fn describe_tls_error(e: &io::Error) -> String {
+    match rustls_error(e) {
+        Some(rustls::Error::InvalidCertificate(why)) => {
+            format!("TLS: the central system's certificate was refused: {why:?}")
+        }
+        Some(rustls::Error::AlertReceived(alert)) => {
+            format!("TLS handshake failed: the central system sent alert {alert:?}")
+        }
+        Some(other) => format!("TLS handshake failed: {other}"),
+        None => format!("TLS handshake failed: {e}"),
+    }
+}
+
 fn describe_connect_error(e: &tokio_tungstenite::tungstenite::Error) -> String {
     use tokio_tungstenite::tungstenite::error::{Error, ProtocolError};
     match e {
         Error::Protocol(ProtocolError::SecWebSocketSubProtocolError(sub)) => {
             format!("server refused subprotocol {SUBPROTOCOL}: {sub}")
         }
+        Error::Http(resp) if resp.status().as_u16() == 401 => {
+            "server answered HTTP 401 Unauthorized: our credentials were refused".to_string()
+        }
         Error::Http(resp) => format!("server answered HTTP {}", resp.status()),
+        // TLS 1.3: a server that refuses our client certificate says so after the handshake.
+        Error::Io(io) if rustls_error(io).is_some() => describe_tls_error(io),
         other => other.to_string(),
     }
 }
@@ -263,7 +441,7 @@ async fn session(
                             }
                             continue;
                         }
-                        debug!(generation, frame = %text.as_str(), "received");
+                        debug!(generation, frame = %frame_for_log(text.as_str()), "received");
                         if events.send(WsEvent::Frame { generation, text: text.to_string() }).await.is_err() {
                             return End::Shutdown;
                         }
@@ -298,7 +476,7 @@ async fn session(
                         debug!(stale = g, live = generation, "frame for an old connection dropped");
                         continue;
                     }
-                    debug!(generation, frame = %text, "sending");
+                    debug!(generation, frame = %frame_for_log(&text), "sending");
                     if let Err(reason) = bounded(write_limit, sink.send(Message::text(text))).await {
                         return End::Lost(reason);
                     }
@@ -407,6 +585,21 @@ mod tests {
     }
 
     #[test]
+    fn base64_matches_rfc_4648_test_vectors() {
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(plain.as_bytes()), coded);
+        }
+    }
+
+    #[test]
     fn the_head_of_an_oversized_frame_is_cut_at_a_character_boundary() {
         let text = format!("[2,\"é{}", "é".repeat(4000));
         let head = head_of(&text, OVERSIZED_HEAD_BYTES);
@@ -423,11 +616,14 @@ mod tests {
             reconnect_min: Duration::from_millis(10),
             reconnect_max: Duration::from_millis(50),
             pong_timeout: Duration::from_secs(2),
+            charge_point_id: "CP1".into(),
+            tls: None,
         };
+        let (_sec_tx, sec_rx) = watch::channel(Security::default());
         let (_ping_tx, ping_rx) = watch::channel(Duration::ZERO);
         let (ev_tx, mut events) = mpsc::channel(16);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(cfg, ping_rx, ev_tx, cmd_rx));
+        let task = tokio::spawn(run(cfg, sec_rx, ping_rx, ev_tx, cmd_rx));
 
         assert_eq!(
             next_event(&mut events).await,

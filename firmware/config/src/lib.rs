@@ -69,6 +69,11 @@ pub struct CsmsSection {
     pub reconnect_min_ms: Option<Spanned<u64>>,
     pub reconnect_max_ms: Option<Spanned<u64>>,
     pub pong_timeout_s: Option<Spanned<u64>>,
+    /// PEM CA certificates to trust (required for `wss://`).
+    pub ca_file: Option<Spanned<String>>,
+    /// PEM certificate chain and private key of the charger (security profile 3).
+    pub client_cert: Option<Spanned<String>>,
+    pub client_key: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -97,6 +102,36 @@ impl fmt::Display for ScalarValue {
     }
 }
 
+/// The PEM files a `wss://` connection uses, resolved against the config file's directory, with
+/// the lines that named them (the files are read by the firmware at start, not here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// CA certificates to trust for the central system's certificate.
+    pub ca_file: PathBuf,
+    /// The charger's certificate chain and key (profile 3), both or neither.
+    pub client: Option<(PathBuf, PathBuf)>,
+    /// Lines of `ca_file`, `client_cert` and `client_key` in the file.
+    pub lines: [Option<usize>; 3],
+}
+
+/// Which of the [`TlsFiles`] a problem is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsField {
+    CaFile = 0,
+    ClientCert = 1,
+    ClientKey = 2,
+}
+
+impl TlsField {
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsField::CaFile => "csms.ca_file",
+            TlsField::ClientCert => "csms.client_cert",
+            TlsField::ClientKey => "csms.client_key",
+        }
+    }
+}
+
 /// How the charger authorizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Authorization {
@@ -112,8 +147,10 @@ pub struct ChargerConfig {
     pub charge_point_id: String,
     pub vendor: String,
     pub model: String,
-    /// The central system URL *without* the charge point id.
+    /// The central system URL *without* the charge point id; never carries credentials.
     pub csms_url: String,
+    /// The PEM files for `wss://` (checked readable and well-formed at load); `None` for `ws://`.
+    pub tls: Option<TlsFiles>,
     pub reconnect_min_ms: u64,
     pub reconnect_max_ms: u64,
     pub pong_timeout_s: u64,
@@ -124,6 +161,8 @@ pub struct ChargerConfig {
     /// Line of each `[configuration]` key, so a value the core refuses is reported where it is.
     pub installer_lines: BTreeMap<String, usize>,
     pub file: Option<PathBuf>,
+    /// Line of the URL in the file (profile/URL mismatches are reported there too).
+    pub url_line: Option<usize>,
 }
 
 impl ChargerConfig {
@@ -131,6 +170,14 @@ impl ChargerConfig {
     pub fn endpoint(&self) -> String {
         let base = self.csms_url.trim_end_matches('/');
         format!("{base}/{}", percent_encode_segment(&self.charge_point_id))
+    }
+
+    /// The installer's value for an OCPP key, whatever letter case the file used.
+    pub fn installer_value(&self, key: &str) -> Option<(&str, &str)> {
+        self.installer_config
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// The error for a `[configuration]` key, located at its line.
@@ -158,7 +205,41 @@ pub fn parse_checked(
 ) -> Result<ChargerConfig, ConfigError> {
     let cfg = parse(text, file, overrides)?;
     validate_installer(&cfg)?;
+    validate_security(&cfg)?;
     Ok(cfg)
+}
+
+/// The installer's `SecurityProfile` against the URL and the files (field.md "Connection
+/// security"): profiles 0 and 1 speak `ws://`, 2 and 3 `wss://`, and 3 needs a client
+/// certificate. What the database holds is checked again when the charger starts.
+pub fn validate_security(cfg: &ChargerConfig) -> Result<(), ConfigError> {
+    let Some((key, value)) = cfg.installer_value(charger_core::config::Key::SecurityProfile.name())
+    else {
+        return Ok(());
+    };
+    let profile: u8 = value.trim().parse().unwrap_or(0);
+    let reason = security_mismatch(profile, cfg.tls.as_ref())
+        .map(|r| format!("[configuration] SecurityProfile = {profile}: {r}"));
+    match reason {
+        Some(r) => Err(cfg.installer_error(key, r)),
+        None => Ok(()),
+    }
+}
+
+/// Why `profile` cannot be used with this transport, if it cannot.
+pub fn security_mismatch(profile: u8, tls: Option<&TlsFiles>) -> Option<String> {
+    match (profile, tls) {
+        (0 | 1, Some(_)) => Some(format!(
+            "security profile {profile} speaks ws://, but the central-system URL is wss:// (use profile 2 or 3, or a ws:// URL)"
+        )),
+        (2 | 3, None) => Some(format!(
+            "security profile {profile} needs TLS, but the central-system URL is ws:// (use a wss:// URL with csms.ca_file)"
+        )),
+        (3, Some(files)) if files.client.is_none() => Some(
+            "security profile 3 needs csms.client_cert and csms.client_key".to_string(),
+        ),
+        _ => None,
+    }
 }
 
 /// Checks the `[configuration]` OCPP keys through `charger_core::validate_entry`.
@@ -260,6 +341,49 @@ fn resolve(
             ))
         }
     };
+    let url_span = match (&overrides.csms_url, &f.csms.url) {
+        (None, Some(url)) => Some(url.span()),
+        _ => None,
+    };
+    let tls = if csms_url.starts_with("wss://") {
+        let Some(ca) = &f.csms.ca_file else {
+            return Err(err(
+                url_span.clone(),
+                "a wss:// URL needs csms.ca_file: the CA certificates (PEM) to trust the central system by".into(),
+            ));
+        };
+        let base = file.and_then(Path::parent).unwrap_or(Path::new(""));
+        let path = |s: &Spanned<String>| base.join(s.get_ref());
+        let client = match (&f.csms.client_cert, &f.csms.client_key) {
+            (Some(c), Some(k)) => Some((path(c), path(k))),
+            (None, None) => None,
+            (Some(c), None) => {
+                return Err(err(
+                    Some(c.span()),
+                    "csms.client_cert needs csms.client_key too".into(),
+                ))
+            }
+            (None, Some(k)) => {
+                return Err(err(
+                    Some(k.span()),
+                    "csms.client_key needs csms.client_cert too".into(),
+                ))
+            }
+        };
+        let line = |v: &Option<Spanned<String>>| v.as_ref().map(|s| line_of(text, s.span().start));
+        let files = TlsFiles {
+            ca_file: path(ca),
+            client,
+            lines: [
+                Some(line_of(text, ca.span().start)),
+                line(&f.csms.client_cert),
+                line(&f.csms.client_key),
+            ],
+        };
+        Some(files)
+    } else {
+        None
+    };
     let get_u64 = |v: &Option<Spanned<u64>>, default: u64| {
         v.as_ref().map(|s| *s.get_ref()).unwrap_or(default)
     };
@@ -330,6 +454,8 @@ fn resolve(
         vendor,
         model,
         csms_url,
+        tls,
+        url_line: url_span.map(|s| line_of(text, s.start)),
         reconnect_min_ms,
         reconnect_max_ms,
         pong_timeout_s,
@@ -359,21 +485,43 @@ fn check_identity(what: &str, value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
+/// A `ws://` or `wss://` URL with a host and without credentials. Errors never repeat a user
+/// name or password: they would end up in logs and consoles.
 fn check_url(url: &str) -> Result<String, String> {
-    if let Some(rest) = url.strip_prefix("ws://") {
-        let host = rest.split('/').next().unwrap_or("");
-        if host.is_empty() {
-            return Err(format!("{url:?} has no host: use ws://HOST:PORT/PATH"));
-        }
-        Ok(url.to_string())
-    } else if url.starts_with("wss://") {
-        Err(format!(
-            "{url:?}: wss:// (TLS) is not built into this firmware; use ws:// or a TLS-terminating proxy"
-        ))
-    } else {
-        Err(format!(
-            "{url:?} is not a WebSocket URL: use ws://HOST:PORT/PATH"
-        ))
+    let shown = without_credentials(url);
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!(
+            "{shown:?} is not a WebSocket URL: use ws://HOST:PORT/PATH or wss://HOST:PORT/PATH"
+        ));
+    };
+    if scheme != "ws" && scheme != "wss" {
+        return Err(format!(
+            "{shown:?} is not a WebSocket URL: use ws://HOST:PORT/PATH or wss://HOST:PORT/PATH"
+        ));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(format!(
+            "{shown:?}: a user name or password in the URL is refused; the password is the [configuration] AuthorizationKey (security profiles 1 and 2)"
+        ));
+    }
+    if authority.is_empty() {
+        return Err(format!(
+            "{shown:?} has no host: use {scheme}://HOST:PORT/PATH"
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// `url` with any `user:password@` replaced by `***@`, for logs and error messages.
+pub fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_string(),
     }
 }
 
@@ -495,5 +643,21 @@ HeartbeatInterval = 60
         let text = "[identity]\ncharge_point_id = \"CP%1\"\n";
         let cfg = parse(text, None, &url()).unwrap();
         assert_eq!(cfg.endpoint(), "ws://127.0.0.1:9000/ocpp/CP%251");
+    }
+
+    #[test]
+    fn credentials_in_the_url_are_refused_without_being_repeated() {
+        for url in ["ws://cp:hunter22@h:9/ocpp", "wss://hunter22@h/ocpp"] {
+            let text = format!("[csms]\nurl = \"{url}\"\n");
+            let err = parse(&text, None, &Overrides::default()).unwrap_err();
+            assert_eq!(err.line, Some(2));
+            assert!(err.reason.contains("password in the URL"), "{err}");
+            assert!(!err.reason.contains("hunter22"), "{err}");
+        }
+        assert_eq!(
+            without_credentials("ws://cp:pw@h:9/a@b"),
+            "ws://***@h:9/a@b"
+        );
+        assert_eq!(without_credentials("ws://h:9/a@b"), "ws://h:9/a@b");
     }
 }

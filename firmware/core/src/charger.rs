@@ -35,7 +35,7 @@ use self::reset::PendingReset;
 use self::session::{Session, Transaction};
 use self::status_report::StatusReports;
 use crate::auth::{Cache, LocalList};
-use crate::config::{Config, ConfigError, Key};
+use crate::config::{self, Config, ConfigError, Key};
 use crate::io::{BoardInput, HardwareCmd, Input, Output};
 use crate::meter::{Meter, MeterRecord};
 use crate::queue::TxQueue;
@@ -92,7 +92,11 @@ impl Charger {
         for (k, v) in restored.table(Table::Config) {
             if let Some(s) = v.as_str() {
                 if !config.restore(k, s) {
-                    tracing::warn!(key = %k, value = %s, "ignoring stored configuration value");
+                    let shown = match config::lookup(k) {
+                        Some(def) if def.write_only => config::REDACTED,
+                        _ => s,
+                    };
+                    tracing::warn!(key = %k, value = %shown, "ignoring stored configuration value");
                 }
             }
         }
@@ -287,6 +291,18 @@ impl Charger {
     /// misspelled key does not compile.
     pub fn config_uint(&self, key: Key) -> u64 {
         self.config.uint(key)
+    }
+
+    /// The security profile in effect (0..=3): the shell reads it at every (re)connection, so a
+    /// raise takes effect at the next connection.
+    pub fn security_profile(&self) -> u8 {
+        self.config.uint(Key::SecurityProfile).min(3) as u8
+    }
+
+    /// The HTTP Basic-auth password (the AuthorizationKey's bytes), if one is set; read at every
+    /// (re)connection, so a changed key is used from the next connection on.
+    pub fn authorization_key(&self) -> Option<Vec<u8>> {
+        self.config.authorization_key()
     }
 
     // ----- plumbing shared by the submodules -----

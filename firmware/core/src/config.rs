@@ -32,6 +32,10 @@ pub enum Kind {
     Csl,
     /// `connector.rotation` items (§9.1.7), e.g. `0.RST,1.NotApplicable`.
     PhaseRotation,
+    /// OCPP security profile 0..=3 (field.md "Connection security"); read with [`Config::uint`].
+    SecurityProfile,
+    /// A secret written as 32 to 40 hexadecimal digits (16 to 20 bytes): AuthorizationKey.
+    HexSecret,
 }
 
 /// One configuration key.
@@ -43,7 +47,24 @@ pub struct KeyDef {
     pub readonly: bool,
     /// A change only takes effect after a reboot (ChangeConfiguration answers RebootRequired).
     pub reboot_required: bool,
+    /// Write-only (a secret): GetConfiguration lists the key without its value, and errors and
+    /// logs never carry the value.
+    pub write_only: bool,
     pub default: &'static str,
+}
+
+/// What stands for a write-only value wherever one would otherwise be shown.
+pub const REDACTED: &str = "<redacted>";
+
+/// Decodes an AuthorizationKey value (already normalized) into the password bytes.
+pub fn hex_bytes(value: &str) -> Option<Vec<u8>> {
+    if !value.len().is_multiple_of(2) || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..value.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&value[i..i + 2], 16).ok())
+        .collect()
 }
 
 /// Measurands our meter can sample (checked for the *Data keys).
@@ -70,6 +91,9 @@ pub const SEND_LOCAL_LIST_MAX_LENGTH: usize = 250;
 macro_rules! key_table {
     (@readonly rw) => { false };
     (@readonly ro) => { true };
+    (@readonly wo) => { false };
+    (@write_only wo) => { true };
+    (@write_only $access:ident) => { false };
     ($($(#[$doc:meta])* $name:ident: $kind:ident, $access:ident, $default:expr;)*) => {
         /// A configuration key. Read values with [`Config::flag`], [`Config::uint`] and
         /// [`Config::list`]; the string form is only for the wire and the installer file.
@@ -85,6 +109,7 @@ macro_rules! key_table {
             kind: Kind::$kind,
             readonly: key_table!(@readonly $access),
             reboot_required: false,
+            write_only: key_table!(@write_only $access),
             default: $default,
         },)*];
     };
@@ -128,6 +153,11 @@ key_table! {
     LocalAuthListMaxLength: UInt, ro, "1000";
     SendLocalListMaxLength: UInt, ro, "250";
     MessageTimeout: UInt, rw, "30";
+    /// What a ChangeConfiguration may do with it is the charger's decision, which knows the
+    /// transport (`crate::Settings::tls`).
+    SecurityProfile: SecurityProfile, rw, "0";
+    /// The Basic-auth password, hex (OCPP-J 1.6 §7 and its errata 3.10); write-only, "" = not set.
+    AuthorizationKey: HexSecret, wo, "";
 }
 
 impl Key {
@@ -214,6 +244,21 @@ pub fn normalize(def: &KeyDef, value: &str) -> Result<String, String> {
             }
             Ok(out.join(","))
         }
+        Kind::SecurityProfile => match v {
+            "0" | "1" | "2" | "3" => Ok(v.to_string()),
+            _ => Err("expected a security profile 0, 1, 2 or 3".into()),
+        },
+        Kind::HexSecret => {
+            if !(32..=40).contains(&v.len()) || !v.len().is_multiple_of(2) {
+                return Err(
+                    "expected 32 to 40 hexadecimal digits (a key of 16 to 20 bytes)".into(),
+                );
+            }
+            if !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err("expected hexadecimal digits only".into());
+            }
+            Ok(v.to_ascii_lowercase())
+        }
         Kind::Csl => {
             let items: Vec<&str> = v.split(',').map(str::trim).collect();
             if items.iter().any(|i| i.is_empty()) && !v.is_empty() {
@@ -234,12 +279,21 @@ pub fn validate_entry(key_name: &str, value: &str) -> Result<(), ConfigError> {
             key: def.name.to_string(),
         });
     }
-    normalize(def, value).map_err(|reason| ConfigError::InvalidValue {
-        key: def.name.to_string(),
-        value: value.to_string(),
-        reason,
-    })?;
+    normalize(def, value).map_err(|reason| invalid(def, value, reason))?;
     Ok(())
+}
+
+/// The error for a refused value; a write-only key's value is not repeated.
+fn invalid(def: &KeyDef, value: &str, reason: String) -> ConfigError {
+    ConfigError::InvalidValue {
+        key: def.name.to_string(),
+        value: if def.write_only {
+            REDACTED.to_string()
+        } else {
+            value.to_string()
+        },
+        reason,
+    }
 }
 
 /// The effective configuration: defaults, overlaid by installer values, overlaid by values the
@@ -294,11 +348,7 @@ impl Config {
                 key: def.name.to_string(),
             });
         }
-        let v = normalize(def, value).map_err(|reason| ConfigError::InvalidValue {
-            key: def.name.to_string(),
-            value: value.to_string(),
-            reason,
-        })?;
+        let v = normalize(def, value).map_err(|reason| invalid(def, value, reason))?;
         Ok((def, v))
     }
 
@@ -326,8 +376,18 @@ impl Config {
 
     /// An integer key's value (stored values are checked, so this never falls back in practice).
     pub fn uint(&self, key: Key) -> u64 {
-        debug_assert_eq!(key.def().kind, Kind::UInt, "{key:?} is not an integer");
+        debug_assert!(
+            matches!(key.def().kind, Kind::UInt | Kind::SecurityProfile),
+            "{key:?} is not an integer"
+        );
         self.value(key).parse().unwrap_or_default()
+    }
+
+    /// The AuthorizationKey's bytes, if one is set.
+    pub fn authorization_key(&self) -> Option<Vec<u8>> {
+        Some(self.value(Key::AuthorizationKey))
+            .filter(|v| !v.is_empty())
+            .and_then(hex_bytes)
     }
 
     /// A list key's items.

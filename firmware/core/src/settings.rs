@@ -21,6 +21,11 @@ pub struct Settings {
     pub installer_config: Vec<(String, String)>,
     /// How many id tags the authorization cache holds before it evicts.
     pub auth_cache_capacity: usize,
+    /// The central system is reached over TLS (`wss://`): SecurityProfile must be 2 or 3, and
+    /// 0 or 1 otherwise (a ChangeConfiguration that breaks this is Rejected).
+    pub tls: bool,
+    /// A client certificate is provisioned, so SecurityProfile 3 can be used.
+    pub client_certificate: bool,
 }
 
 impl Default for Settings {
@@ -35,6 +40,8 @@ impl Default for Settings {
             max_current_a: 16.0,
             installer_config: Vec::new(),
             auth_cache_capacity: 1000,
+            tls: false,
+            client_certificate: false,
         }
     }
 }

@@ -124,6 +124,8 @@ pub struct History {
     pub handshakes: Vec<String>,
     /// WebSocket pings received from the charger.
     pub pings: usize,
+    /// Upgrades (or TLS handshakes) refused for the security profile: 401, TLS failures.
+    pub refused: Vec<super::security::Refusal>,
 }
 
 impl History {

@@ -3,8 +3,10 @@
 
 mod frame;
 mod history;
+mod pki;
 mod queries;
 mod script;
+mod security;
 mod server;
 mod session;
 mod validate;
@@ -22,11 +24,13 @@ use tokio_tungstenite::tungstenite::Message;
 
 pub use frame::{FrameError, OcppFrame};
 pub use history::{ConnectionEvent, Direction, History, Kind, Record, Violation};
+pub use pki::{server_config_from_files, ChargerFiles, TestCa};
 pub use queries::{Expected, TransactionAction, TransactionMessage, TransactionRequest};
 pub use script::{
     parse_authorization_status, parse_expiry, parse_registration_status, IdTagEntry, Injection,
     Script,
 };
+pub use security::{check_basic_auth, key_bytes, Refusal, Requirement};
 pub use server::Answer;
 /// The WebSocket message type of [`Csms::send_raw`].
 pub use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -77,6 +81,16 @@ impl Csms {
     /// The OCPP-J base URL; the charger appends its charge point id.
     pub fn url(&self) -> String {
         format!("ws://{}/ocpp", self.addr)
+    }
+
+    /// From now on, connections must meet `requirement` (security profile, TLS, key).
+    pub fn require(&self, requirement: Requirement) {
+        self.shared.lock().requirement = requirement;
+    }
+
+    /// From now on, Basic auth must carry this key (`None`: no Basic auth check).
+    pub fn expect_key(&self, key: Option<Vec<u8>>) {
+        self.shared.lock().requirement.key = key;
     }
 
     /// Serves only chargers whose URL path starts with `prefix` (see [`Csms::url`]).

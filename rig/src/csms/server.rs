@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
@@ -14,6 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::history::{ConnectionEvent, History};
 use super::script::Script;
+use super::security::{check_basic_auth, Refusal};
 pub use super::session::Answer;
 pub(crate) use super::session::State;
 
@@ -37,6 +39,7 @@ impl Shared {
                 boot_status: None,
                 path_prefix: None,
                 agree_subprotocol: true,
+                requirement: Default::default(),
             }),
             changed: Notify::new(),
         })
@@ -58,7 +61,7 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 Ok((stream, peer)) => {
                     number += 1;
                     tracing::debug!(%peer, connection = number, "charger connecting");
-                    connections.spawn(serve(stream, number, shared.clone()));
+                    connections.spawn(secure(stream, number, shared.clone()));
                 }
                 Err(e) => tracing::warn!(error = %e, "accept failed"),
             },
@@ -67,15 +70,50 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// TLS first when the security profile asks for it (2, 3); a failed handshake is a refused
+/// connection in the history.
+async fn secure(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
+    let tls = shared.lock().requirement.tls.clone();
+    let Some(tls) = tls else {
+        return serve(stream, connection, shared).await;
+    };
+    match tokio_rustls::TlsAcceptor::from(tls).accept(stream).await {
+        Ok(stream) => serve(stream, connection, shared).await,
+        Err(e) => {
+            let reason = format!("TLS handshake failed: {e}");
+            tracing::debug!(connection, %reason, "refused a charger");
+            refuse(&shared, connection, None, reason);
+        }
+    }
+}
+
+fn refuse(shared: &Shared, connection: u32, status: Option<u16>, reason: String) {
+    shared.lock().history.refused.push(Refusal {
+        at: Utc::now(),
+        connection,
+        status,
+        reason,
+    });
+    shared.changed.notify_waiters();
+}
+
 // The handshake callback's error type is tungstenite's HTTP response: large, and not ours.
 #[allow(clippy::result_large_err)]
-async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
+async fn serve<S>(stream: S, connection: u32, shared: Arc<Shared>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut charge_point_id = String::new();
     let mut handshake_error = None;
     let mut foreign = None;
-    let (prefix, agree) = {
+    let mut unauthorized = None;
+    let (prefix, agree, requirement) = {
         let state = shared.lock();
-        (state.path_prefix.clone(), state.agree_subprotocol)
+        (
+            state.path_prefix.clone(),
+            state.agree_subprotocol,
+            state.requirement.clone(),
+        )
     };
     let callback = |request: &Request, mut response: Response| {
         let path = request.uri().path();
@@ -105,6 +143,21 @@ async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
             *refusal.status_mut() = StatusCode::BAD_REQUEST;
             return Err(refusal);
         }
+        // Basic auth (profiles 1 and 2): user = the charge point id of the URL, password = the
+        // expected AuthorizationKey's bytes.
+        if let (1 | 2, Some(key)) = (requirement.profile, &requirement.key) {
+            let header = request.headers().get("Authorization").map(|v| v.as_bytes());
+            if let Err(reason) = check_basic_auth(header, &charge_point_id, key) {
+                unauthorized = Some(reason);
+                let mut refusal = ErrorResponse::new(None);
+                *refusal.status_mut() = StatusCode::UNAUTHORIZED;
+                refusal.headers_mut().insert(
+                    "WWW-Authenticate",
+                    HeaderValue::from_static("Basic realm=\"OCPP\""),
+                );
+                return Err(refusal);
+            }
+        }
         if agree {
             response.headers_mut().insert(
                 "Sec-WebSocket-Protocol",
@@ -114,6 +167,11 @@ async fn serve(stream: TcpStream, connection: u32, shared: Arc<Shared>) {
         Ok(response)
     };
     let ws = tokio_tungstenite::accept_hdr_async(stream, callback).await;
+    if let Some(reason) = unauthorized {
+        tracing::debug!(connection, %reason, "answered 401");
+        refuse(&shared, connection, Some(401), reason);
+        return;
+    }
     if let Some(reason) = foreign {
         tracing::warn!(connection, %reason, "turned away a charger of another scenario");
         shared.lock().history.foreign.push(reason);

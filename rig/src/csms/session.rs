@@ -40,6 +40,8 @@ pub(crate) struct State {
     pub(crate) path_prefix: Option<String>,
     /// Whether the handshake answer names `ocpp1.6` (false only to test a charger's refusal).
     pub(crate) agree_subprotocol: bool,
+    /// The security profile connections must meet.
+    pub(crate) requirement: super::security::Requirement,
 }
 
 impl State {

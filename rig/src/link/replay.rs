@@ -1,5 +1,5 @@
 //! `rig replay`: send the rig→board frames of a recorded `candump -L` log (a scenario's
-//! `board.candump`) to a board again, with the original timing, to reproduce what a scenario
+//! `board.log`) to a board again, with the original timing, to reproduce what a scenario
 //! did to the board by hand.
 
 use super::monitor::describe;

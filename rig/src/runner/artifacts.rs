@@ -1,12 +1,14 @@
 //! The per-scenario bundle: OCPP frames, board status timeline and events, faults.
-//! (`board.candump` and `charger.log` are written live by the link client and the board.)
+//! (`board.log` and `charger.log` are written live by the link client and the board.)
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::world::RigWorld;
+use crate::csms::History;
+use crate::gate::FaultRecord as GateRecord;
+use crate::world::{RigWorld, StepFault};
 
 /// The folder of one scenario below the run's artifact root.
 pub fn scenario_dir(root: &Path, feature: &str, line: usize, scenario: &str) -> PathBuf {
@@ -53,14 +55,6 @@ fn write_lines(path: &Path, lines: impl IntoIterator<Item = String>) -> std::io:
 pub fn write(world: &RigWorld) -> std::io::Result<()> {
     let dir = &world.artifacts;
     std::fs::create_dir_all(dir)?;
-    let history = world.history();
-    write_lines(
-        &dir.join("ocpp.jsonl"),
-        history
-            .records
-            .iter()
-            .map(|r| serde_json::to_string(r).unwrap_or_default()),
-    )?;
     write_lines(
         &dir.join("board-status.jsonl"),
         world.timeline().iter().map(|v| v.to_json().to_string()),
@@ -69,8 +63,30 @@ pub fn write(world: &RigWorld) -> std::io::Result<()> {
         &dir.join("board-events.jsonl"),
         world.events().iter().map(|e| e.to_json().to_string()),
     )?;
-    let mut faults: Vec<(chrono::DateTime<chrono::Utc>, serde_json::Value)> = world
-        .faults
+    let gate = world
+        .bench
+        .as_ref()
+        .map(|b| b.gate.timeline())
+        .unwrap_or_default();
+    write_exchange(dir, &world.history(), &gate, &world.faults)
+}
+
+/// Writes `ocpp.jsonl` and `faults.jsonl` (injected faults, the gate's timeline, the central
+/// system's violations and connections, by time) into `dir`; `rig sim` writes the same.
+pub fn write_exchange(
+    dir: &Path,
+    history: &History,
+    gate: &[GateRecord],
+    injected: &[StepFault],
+) -> std::io::Result<()> {
+    write_lines(
+        &dir.join("ocpp.jsonl"),
+        history
+            .records
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap_or_default()),
+    )?;
+    let mut faults: Vec<(chrono::DateTime<chrono::Utc>, serde_json::Value)> = injected
         .iter()
         .map(|f| {
             (
@@ -79,17 +95,22 @@ pub fn write(world: &RigWorld) -> std::io::Result<()> {
             )
         })
         .collect();
-    if let Some(bench) = &world.bench {
-        faults.extend(bench.gate.timeline().iter().map(|f| {
-            let mut v = f.to_json();
-            v["source"] = json!("gate");
-            (f.at, v)
-        }));
-    }
+    faults.extend(gate.iter().map(|f| {
+        let mut v = f.to_json();
+        v["source"] = json!("gate");
+        (f.at, v)
+    }));
     for v in &history.violations {
         faults.push((
             v.at,
             json!({"at": v.at, "source": "csms", "violation": v.reason, "frame": v.frame}),
+        ));
+    }
+    for r in &history.refused {
+        faults.push((
+            r.at,
+            json!({"at": r.at, "source": "csms", "connection": r.connection,
+                   "event": "upgrade refused", "status": r.status, "reason": r.reason}),
         ));
     }
     for c in &history.connections {
@@ -107,6 +128,5 @@ pub fn write(world: &RigWorld) -> std::io::Result<()> {
     write_lines(
         &dir.join("faults.jsonl"),
         faults.into_iter().map(|f| f.1.to_string()),
-    )?;
-    Ok(())
+    )
 }

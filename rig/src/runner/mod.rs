@@ -1,13 +1,13 @@
 //! `rig run`: runs Gherkin features against the profile's bench with cucumber, one world (and
-//! board, gate, central system) per scenario, with progress, artifacts, retries, watchdogs and
-//! a JUnit report.
+//! board, gate, central system) per scenario, with progress, artifacts, retries, watchdogs,
+//! `report.html` at the artifact root, and JUnit / Cucumber JSON reports on request.
 
 pub mod artifacts;
-pub mod junit;
 pub mod keep;
 pub mod options;
 pub mod parser;
 pub mod report;
+pub mod summary;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,7 +25,7 @@ pub use options::{
 };
 
 use keep::Kept;
-use report::Report;
+use report::{AttemptDirs, Report};
 
 use crate::profile::Profile;
 use crate::world::RigWorld;
@@ -97,6 +97,8 @@ fn remove_dangling_links(dir: &std::path::Path) -> usize {
 
 /// `rig run` inside a tokio runtime.
 pub async fn run_async(opts: RunOptions) -> i32 {
+    let started = chrono::Utc::now();
+    let clock = std::time::Instant::now();
     let profile = match Profile::load_or_default(opts.profile.as_deref()) {
         Ok(p) => p,
         Err(e) => {
@@ -171,6 +173,14 @@ pub async fn run_async(opts: RunOptions) -> i32 {
             .unwrap_or_else(|| "built in".into()),
         root.display()
     );
+    let cucumber_json = match opts.cucumber_json.as_deref().map(create_file).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("rig run: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let (profile_label, bench_label) = summary::describe_profile(&profile);
     let watchdog = profile.scenario_watchdog;
     let step_deadline = profile.step_deadline;
     let parser = parser::FeatureParser::new(&profile);
@@ -216,9 +226,12 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         runner = runner.fail_fast();
     }
     let before_root = root.clone();
+    let dirs = AttemptDirs::default();
+    let before_dirs = dirs.clone();
     let runner = runner
         .before(move |feature, _rule, scenario, world: &mut RigWorld| {
             let root = before_root.clone();
+            let dirs = before_dirs.clone();
             async move {
                 let feature_name = feature
                     .path
@@ -228,6 +241,11 @@ pub async fn run_async(opts: RunOptions) -> i32 {
                     .unwrap_or_else(|| feature.name.clone());
                 world.scenario = format!("{}:{} {}", feature_name, scenario.position.line, scenario.name);
                 world.artifacts = artifacts::scenario_dir(&root, &feature_name, scenario.position.line, &scenario.name);
+                // Reserve the folder now: the next attempt must not pick the same one, and the
+                // writer records the steps into it as they run.
+                let _ = std::fs::create_dir_all(&world.artifacts);
+                let key = (feature.path.clone().unwrap_or_default(), scenario.position.line, scenario.name.clone());
+                dirs.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().push(world.artifacts.clone());
                 world.began = chrono::Utc::now();
                 world.watchdog = tokio::time::Instant::now() + watchdog;
                 world.skipping = scenario
@@ -254,7 +272,10 @@ pub async fn run_async(opts: RunOptions) -> i32 {
             .boxed_local()
         });
 
-    let report = Report::new(defs, progress);
+    let mut report = Report::new(defs, progress, dirs).with_colour(crate::term::stdout_colour());
+    if let Some(file) = cucumber_json {
+        report = report.with_cucumber_json(file);
+    }
     // Cucumber must not read the rig's own command line: give it empty options.
     let cli: cucumber::cli::Opts<_, _, _, cucumber::cli::Empty> = cucumber::cli::Opts::default();
     let cucumber =
@@ -279,15 +300,20 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         .await;
 
     report.print_summary(&root);
-    if let Some(path) = &opts.junit {
-        match junit::write(path, &report.results, &report.parse_errors) {
-            Ok(()) => println!("JUnit report: {}", path.display()),
-            Err(e) => eprintln!(
-                "rig run: cannot write the JUnit report {}: {e}",
-                path.display()
-            ),
-        }
-    }
+    let run = summary::run_summary(
+        &report,
+        &root,
+        profile_label,
+        bench_label,
+        started,
+        clock.elapsed(),
+    );
+    summary::write_reports(
+        &run,
+        &root,
+        opts.junit.as_deref(),
+        opts.cucumber_json.as_deref(),
+    );
     let kept = std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner()));
     if !kept.is_empty() {
         for k in &kept {
@@ -309,6 +335,15 @@ pub async fn run_async(opts: RunOptions) -> i32 {
     } else {
         EXIT_OK
     }
+}
+
+/// Creates (truncates) an output file, with its folder.
+fn create_file(path: &std::path::Path) -> Result<std::fs::File, String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create the folder {}: {e}", dir.display()))?;
+    }
+    std::fs::File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))
 }
 
 /// Tears a scenario's bench down, or keeps it for inspection (in `keep`, given with

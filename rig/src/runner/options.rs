@@ -15,6 +15,8 @@ pub struct RunOptions {
     pub name: Option<String>,
     /// Write a JUnit XML report here.
     pub junit: Option<PathBuf>,
+    /// Write cucumber's JSON report here.
+    pub cucumber_json: Option<PathBuf>,
     /// Artifact root; `None` = `target/rig-artifacts/<timestamp>`.
     pub artifacts: Option<PathBuf>,
     /// Scenarios in parallel; `None` = the profile's.

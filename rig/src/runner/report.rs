@@ -1,11 +1,15 @@
 //! Progress while running and the outcome of every scenario: one line per finished scenario,
-//! failures with what the rig saw, undefined steps with the closest known phrasing.
+//! failures with what the rig saw and where their artifacts are, undefined steps with the
+//! closest known phrasing. It also records each scenario's steps into its `steps.jsonl` as they
+//! finish (for the report's timeline) and feeds cucumber's own JSON writer (`--cucumber-json`).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
 
 use cucumber::event::{self, Cucumber, Feature, RetryableScenario, Rule, Scenario, Step};
 use cucumber::gherkin;
@@ -13,8 +17,24 @@ use cucumber::parser;
 use cucumber::Event;
 
 use super::parser::{describe_parse_error, SKIP_MARKER};
+use crate::report::{StepRecorder, StepStatus};
 use crate::steps::{closest, StepDef};
+use crate::term::{paint, Colour};
 use crate::world::RigWorld;
+
+/// A scenario as cucumber names it: feature file, line, name.
+pub type ScenarioKey = (PathBuf, usize, String);
+
+/// The artifact folders of every scenario's attempts, in order: the runner's `before` hook
+/// registers each attempt's folder, the writer reads them (for `steps.jsonl`, the FAIL lines
+/// and the report).
+pub type AttemptDirs = Arc<Mutex<HashMap<ScenarioKey, Vec<PathBuf>>>>;
+
+/// Cucumber's JSON writer, normalized (events of concurrent scenarios arrive interleaved).
+type CucumberJson = cucumber::writer::Normalize<
+    RigWorld,
+    cucumber::writer::Json<std::io::BufWriter<std::fs::File>>,
+>;
 
 /// How a scenario ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +56,10 @@ pub struct ScenarioResult {
     pub outcome: Outcome,
     pub duration: Duration,
     pub attempts: usize,
+    /// The step that failed, `Keyword text` (failed scenarios).
+    pub failed_step: Option<String>,
+    /// Artifact folders of the attempts, in order.
+    pub dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -45,6 +69,9 @@ struct Running {
     skipped: Option<String>,
     earlier_failures: Vec<String>,
     attempts: usize,
+    failed_step: Option<String>,
+    /// This attempt's `steps.jsonl`, once its folder is known.
+    recorder: Option<StepRecorder>,
 }
 
 /// The `rig run` writer.
@@ -61,10 +88,13 @@ pub struct Report {
     step_started: HashMap<(PathBuf, usize, String, usize), Instant>,
     /// Durations of passed steps, by step text with its parameters blanked.
     pub step_times: HashMap<String, Vec<Duration>>,
+    dirs: AttemptDirs,
+    json: Option<CucumberJson>,
+    colour: bool,
 }
 
 impl Report {
-    pub fn new(defs: Vec<StepDef>, progress: Arc<AtomicU64>) -> Report {
+    pub fn new(defs: Vec<StepDef>, progress: Arc<AtomicU64>, dirs: AttemptDirs) -> Report {
         Report {
             defs,
             began: Instant::now(),
@@ -75,6 +105,65 @@ impl Report {
             progress,
             step_started: HashMap::new(),
             step_times: HashMap::new(),
+            dirs,
+            json: None,
+            colour: false,
+        }
+    }
+
+    /// Also writes cucumber's JSON report (the format Xray, Allure and the cucumber HTML
+    /// formatters import) to `out` when the run finishes.
+    pub fn with_cucumber_json(mut self, out: std::fs::File) -> Report {
+        self.json = Some(cucumber::writer::Json::new(std::io::BufWriter::new(out)));
+        self
+    }
+
+    /// Colours the PASS/FAIL labels (only for a terminal without `NO_COLOR`).
+    pub fn with_colour(mut self, colour: bool) -> Report {
+        self.colour = colour;
+        self
+    }
+
+    /// The folder of the latest attempt of `key`.
+    fn latest_dir(&self, key: &ScenarioKey) -> Option<PathBuf> {
+        let dirs = self.dirs.lock().unwrap_or_else(|e| e.into_inner());
+        dirs.get(key).and_then(|d| d.last().cloned())
+    }
+
+    /// Appends a finished step to the scenario's `steps.jsonl`.
+    #[allow(clippy::too_many_arguments)]
+    fn record_step(
+        &mut self,
+        key: &ScenarioKey,
+        step: &gherkin::Step,
+        started: bool,
+        status: StepStatus,
+        error: Option<String>,
+        at: DateTime<Utc>,
+    ) {
+        let dir = self.latest_dir(key);
+        let Some(run) = self.running.get_mut(key) else {
+            return;
+        };
+        if run.recorder.is_none() {
+            run.recorder = dir.map(|d| StepRecorder::new(&d));
+        }
+        let Some(rec) = run.recorder.as_mut() else {
+            return;
+        };
+        if started {
+            rec.started(&step.keyword, &step.value, step.position.line, at);
+            return;
+        }
+        if let Err(e) = rec.finished(
+            &step.keyword,
+            &step.value,
+            step.position.line,
+            status,
+            error,
+            at,
+        ) {
+            tracing::warn!(file = %rec.path().display(), error = %e, "cannot record the step");
         }
     }
 
@@ -116,6 +205,7 @@ impl Report {
         feature: &gherkin::Feature,
         scenario: &gherkin::Scenario,
         ev: RetryableScenario<RigWorld>,
+        at: DateTime<Utc>,
     ) {
         let path = feature.path.clone().unwrap_or_default();
         let key = (path.clone(), scenario.position.line, scenario.name.clone());
@@ -128,11 +218,34 @@ impl Report {
                     skipped: None,
                     earlier_failures: Vec::new(),
                     attempts: 0,
+                    failed_step: None,
+                    recorder: None,
                 });
                 entry.failure = None;
+                entry.failed_step = None;
+                entry.recorder = None;
                 entry.attempts += 1;
             }
             Scenario::Step(step, ev) | Scenario::Background(step, ev) => {
+                let failure = self.step_failure(feature, &step, &ev);
+                match &ev {
+                    Step::Started => {
+                        self.record_step(&key, &step, true, StepStatus::Passed, None, at)
+                    }
+                    Step::Passed(..) => {
+                        self.record_step(&key, &step, false, StepStatus::Passed, None, at)
+                    }
+                    Step::Skipped if failure.is_none() => {
+                        self.record_step(&key, &step, false, StepStatus::Skipped, None, at)
+                    }
+                    Step::Skipped | Step::Failed(..) => {
+                        let error = match &ev {
+                            Step::Failed(_, _, _, err) => Some(describe_step_error(err)),
+                            _ => failure.clone(),
+                        };
+                        self.record_step(&key, &step, false, StepStatus::Failed, error, at)
+                    }
+                }
                 let step_key = (key.0.clone(), key.1, key.2.clone(), step.position.line);
                 match &ev {
                     Step::Started => {
@@ -158,9 +271,11 @@ impl Report {
                         return;
                     }
                 }
-                if let Some(failure) = self.step_failure(feature, &step, &ev) {
+                if let Some(failure) = failure {
                     if let Some(r) = self.running.get_mut(&key) {
                         r.failure.get_or_insert(failure);
+                        r.failed_step
+                            .get_or_insert_with(|| format!("{}{}", step.keyword, step.value));
                     }
                 }
             }
@@ -178,11 +293,15 @@ impl Report {
                 };
                 if let (Some(failure), true) = (&run.failure, will_retry) {
                     println!(
-                        "        RETRY {}:{} {} (attempt {} failed)\n{}",
+                        "        {} {}:{} {} (attempt {} failed){}\n{}",
+                        paint("RETRY", Colour::Yellow, self.colour),
                         display_path(feature),
                         scenario.position.line,
                         scenario.name,
                         run.attempts,
+                        self.latest_dir(&key)
+                            .map(|d| format!(" artifacts: {}", shown_path(&d)))
+                            .unwrap_or_default(),
                         indent(failure)
                     );
                     run.earlier_failures.push(failure.clone());
@@ -197,6 +316,16 @@ impl Report {
                     }
                     (None, None) => Outcome::Passed,
                 };
+                let dirs = self
+                    .dirs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&key)
+                    .unwrap_or_default();
+                let failed_step = match outcome {
+                    Outcome::Failed(_) => run.failed_step.take(),
+                    _ => None,
+                };
                 let result = ScenarioResult {
                     feature: feature.name.clone(),
                     path,
@@ -205,6 +334,8 @@ impl Report {
                     outcome,
                     duration: run.started.elapsed(),
                     attempts: run.attempts,
+                    failed_step,
+                    dirs,
                 };
                 self.print_result(&result);
                 self.results.push(result);
@@ -212,16 +343,21 @@ impl Report {
         }
     }
 
-    fn print_result(&self, r: &ScenarioResult) {
-        let label = match &r.outcome {
-            Outcome::Passed => "PASS ",
-            Outcome::Flaky(_) => "FLAKY",
-            Outcome::Failed(_) => "FAIL ",
-            Outcome::Skipped(_) => "SKIP ",
+    fn label(&self, outcome: &Outcome) -> String {
+        let (text, colour) = match outcome {
+            Outcome::Passed => ("PASS ", Colour::Green),
+            Outcome::Flaky(_) => ("FLAKY", Colour::Yellow),
+            Outcome::Failed(_) => ("FAIL ", Colour::Red),
+            Outcome::Skipped(_) => ("SKIP ", Colour::Grey),
         };
+        paint(text, colour, self.colour)
+    }
+
+    fn print_result(&self, r: &ScenarioResult) {
+        let label = self.label(&r.outcome);
         let width = self.total.max(1).to_string().len();
         println!(
-            "[{:>width$}/{}] {label} {}:{} {} ({:.1} s, elapsed {})",
+            "[{:>width$}/{}] {label} {}:{} {} ({:.1} s, elapsed {}){}",
             self.results.len() + 1,
             self.total,
             r.path.display(),
@@ -229,6 +365,7 @@ impl Report {
             r.name,
             r.duration.as_secs_f64(),
             self.elapsed(),
+            artifacts_note(r),
         );
         match &r.outcome {
             Outcome::Failed(f) => println!("{}", indent(f)),
@@ -285,12 +422,14 @@ impl Report {
         if !failures.is_empty() {
             println!("failed or flaky scenarios:");
             for r in failures {
-                let what = if matches!(r.outcome, Outcome::Flaky(_)) {
-                    "FLAKY"
-                } else {
-                    "FAIL "
-                };
-                println!("  {what} {}:{} {}", r.path.display(), r.line, r.name);
+                println!(
+                    "  {} {}:{} {}{}",
+                    self.label(&r.outcome),
+                    r.path.display(),
+                    r.line,
+                    r.name,
+                    artifacts_note(r)
+                );
             }
         }
         println!(
@@ -326,6 +465,26 @@ impl Report {
             "scenarios: {} passed, {failed} failed, {skipped} skipped",
             passed + flaky
         );
+    }
+}
+
+/// A path as the user can open it: relative to the working directory when below it.
+fn shown_path(path: &Path) -> String {
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// ` artifacts: DIR` for a failed or flaky scenario (its last attempt's folder).
+fn artifacts_note(r: &ScenarioResult) -> String {
+    match (&r.outcome, r.dirs.last()) {
+        (Outcome::Failed(_) | Outcome::Flaky(_), Some(dir)) => {
+            format!(" artifacts: {}", shown_path(dir))
+        }
+        _ => String::new(),
     }
 }
 
@@ -380,8 +539,15 @@ impl cucumber::Writer<RigWorld> for Report {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         self.progress.store(secs, Ordering::Relaxed);
-        let event = match event {
-            Ok(e) => e.value,
+        if let Some(json) = self.json.as_mut() {
+            json.handle_event(event.clone(), &cucumber::cli::Empty)
+                .await;
+        }
+        let (event, at) = match event {
+            Ok(e) => {
+                let at = DateTime::<Utc>::from(e.at);
+                (e.value, at)
+            }
             Err(err) => {
                 let text = match &err {
                     parser::Error::Parsing(e) => describe_parse_error(e),
@@ -398,10 +564,10 @@ impl cucumber::Writer<RigWorld> for Report {
                 println!("running {scenarios} scenario(s)");
             }
             Cucumber::Feature(feature, Feature::Scenario(scenario, ev)) => {
-                self.scenario_event(&feature, &scenario, ev);
+                self.scenario_event(&feature, &scenario, ev, at);
             }
             Cucumber::Feature(feature, Feature::Rule(_, Rule::Scenario(scenario, ev))) => {
-                self.scenario_event(&feature, &scenario, ev);
+                self.scenario_event(&feature, &scenario, ev, at);
             }
             _ => {}
         }
@@ -436,7 +602,11 @@ Feature: Report
         fn new() -> Feed {
             let mut feature = gherkin::Feature::parse(FEATURE, GherkinEnv::default()).unwrap();
             feature.path = Some(PathBuf::from("features/report.feature"));
-            let report = Report::new(crate::steps::all(), Arc::new(AtomicU64::new(0)));
+            let report = Report::new(
+                crate::steps::all(),
+                Arc::new(AtomicU64::new(0)),
+                AttemptDirs::default(),
+            );
             Feed {
                 report,
                 feature: Source::new(feature),

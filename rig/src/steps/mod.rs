@@ -6,6 +6,7 @@ pub mod ev;
 pub mod messages;
 pub mod observe;
 pub mod registry;
+pub mod security;
 pub mod setup;
 
 pub use messages::END_OF_SCENARIO;
@@ -18,6 +19,7 @@ pub fn all() -> Vec<StepDef> {
     defs.extend(central::defs());
     defs.extend(observe::defs());
     defs.extend(messages::defs());
+    defs.extend(security::defs());
     defs
 }
 
@@ -90,6 +92,10 @@ mod tests {
         "Then the central system receives these transaction messages in order:",
         "Then the transaction delivered between {int} and {int} Wh",
         "Then every transaction is reported exactly once",
+        "Given the central system requires security profile {int}",
+        "When the central system expects the AuthorizationKey {string}",
+        "Then the central system refuses the charger's password within {int} seconds",
+        "Then the charger never reveals the AuthorizationKey",
     ];
 
     fn sample(expression: &str) -> String {

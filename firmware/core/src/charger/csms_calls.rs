@@ -219,15 +219,56 @@ impl Charger {
         }
     }
 
+    /// Why a SecurityProfile change cannot be made (field.md "Connection security"): never
+    /// lower, the transport must match, and what the new profile needs must be there, so the
+    /// charger can never lock itself out of the central system.
+    fn security_profile_refusal(&self, new: u64) -> Option<String> {
+        let current = self.config.uint(Key::SecurityProfile);
+        if new < current {
+            return Some(format!("SecurityProfile {new} would lower {current}"));
+        }
+        if self.settings.tls != (new >= 2) {
+            let scheme = if self.settings.tls { "wss://" } else { "ws://" };
+            return Some(format!(
+                "SecurityProfile {new} does not match the {scheme} central-system URL"
+            ));
+        }
+        if new == 3 && !self.settings.client_certificate {
+            return Some(
+                "SecurityProfile 3 needs a client certificate, none is provisioned".into(),
+            );
+        }
+        if matches!(new, 1 | 2) && self.config.authorization_key().is_none() {
+            return Some(format!(
+                "SecurityProfile {new} needs an AuthorizationKey, none is set"
+            ));
+        }
+        None
+    }
+
     fn change_configuration(&mut self, key: &str, value: &str) -> ConfigurationStatus {
-        match self.config.check_change(key, value) {
+        let checked = self.config.check_change(key, value).and_then(|(def, v)| {
+            let refusal = (def.key == Key::SecurityProfile)
+                .then(|| self.security_profile_refusal(v.parse().unwrap_or(0)))
+                .flatten();
+            match refusal {
+                Some(reason) => Err(ConfigError::InvalidValue {
+                    key: def.name.to_string(),
+                    value: v,
+                    reason,
+                }),
+                None => Ok((def, v)),
+            }
+        });
+        match checked {
             Err(ConfigError::UnknownKey { .. }) => ConfigurationStatus::NotSupported,
             Err(e) => {
                 tracing::warn!(error = %e, "ChangeConfiguration rejected");
                 ConfigurationStatus::Rejected
             }
             Ok((def, v)) => {
-                tracing::info!(key = def.name, value = %v, "configuration changed");
+                let shown = if def.write_only { config::REDACTED } else { &v };
+                tracing::info!(key = def.name, value = %shown, "configuration changed");
                 self.config.set(def, v.clone());
                 self.persist(vec![StoreOp::Put {
                     table: Table::Config,
@@ -251,7 +292,11 @@ impl Charger {
         let kv = |def: &config::KeyDef| KeyValue {
             key: def.name.to_string(),
             readonly: def.readonly,
-            value: self.config.get(def.name).map(str::to_string),
+            // A write-only key is listed (the central system can see it exists and may be
+            // set) but never with its value (OCPP-J 1.6 §7, errata 3.10).
+            value: (!def.write_only)
+                .then(|| self.config.get(def.name).map(str::to_string))
+                .flatten(),
         };
         let mut known = Vec::new();
         let mut unknown = Vec::new();

@@ -12,5 +12,6 @@ mod ocppj;
 mod pilot;
 mod queue_rules;
 mod robustness;
+mod security;
 mod tag_rules;
 mod transactions;
