@@ -12,6 +12,7 @@ Feature: Network faults and power loss
       | 04A1B2C3 | Accepted |
     And the configuration key "AllowOfflineTxForUnknownId" is "true"
 
+  @network
   Scenario: A silent cut during a transaction is noticed and healed
     Given the charger is online
     When the EV is plugged in
@@ -29,6 +30,7 @@ Feature: Network faults and power loss
     And the central system receives a StopTransaction with reason "Local" within 15 seconds
     And every transaction is reported exactly once
 
+  @network
   Scenario: A refused connection during a transaction is noticed at once
     Given the charger is online
     When the EV is plugged in
@@ -73,7 +75,7 @@ Feature: Network faults and power loss
     Then the central system receives a StopTransaction with reason "Local" within 15 seconds
     And every transaction is reported exactly once
 
-  @power
+  @power @network
   Scenario: Power lost while charging offline ends the transaction as PowerLoss, once
     Given the charger is online
     When the connection to the central system is refused
@@ -110,7 +112,7 @@ Feature: Network faults and power loss
     And the central system has received exactly 1 StopTransaction
     And every transaction is reported exactly once
 
-  @power
+  @power @network
   Scenario: A reboot while offline keeps the queued session
     Given the charger is online
     When the connection to the central system is refused
@@ -149,7 +151,7 @@ Feature: Network faults and power loss
       | StopTransaction  |          | SoftReset |
     And every transaction is reported exactly once
 
-  @power
+  @power @network
   Scenario: Meter values sampled offline survive a power cut, in order
     Given the configuration key "MeterValueSampleInterval" is "2"
     And the charger is online
@@ -172,7 +174,7 @@ Feature: Network faults and power loss
     And the MeterValues of the transaction are in chronological order, 2 seconds apart
     And every transaction is reported exactly once
 
-  @power
+  @power @network
   Scenario: Sessions on both sides of a power cut while offline are delivered in order, once
     Given the charger is online
     When the connection to the central system is refused

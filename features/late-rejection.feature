@@ -13,6 +13,7 @@ Feature: Late rejection of a transaction started offline
     Given the charger uses RFID authorization
     And the configuration key "AllowOfflineTxForUnknownId" is "true"
 
+  @network
   Scenario Outline: A late <status> stops the transaction as DeAuthorized
     Given the charger is online
     When the central system answers StartTransaction with "<status>"
@@ -37,6 +38,7 @@ Feature: Late rejection of a transaction started offline
       | Expired      |
       | ConcurrentTx |
 
+  @network
   Scenario: After a late rejection the cable stays locked until the same card comes back
     Given the charger is online
     When the central system answers StartTransaction with "Invalid"
@@ -54,6 +56,7 @@ Feature: Late rejection of a transaction started offline
     When the card "04FACE01" is presented
     Then the connector unlocks within 5 seconds
 
+  @network
   Scenario: With StopTransactionOnInvalidId false a late rejection suspends the transaction
     Given the configuration key "StopTransactionOnInvalidId" is "false"
     And the configuration key "MaxEnergyOnInvalidId" is "0"
@@ -74,6 +77,7 @@ Feature: Late rejection of a transaction started offline
     Then the central system receives a StopTransaction with reason "Local" within 10 seconds
     And every transaction is reported exactly once
 
+  @network
   Scenario: MaxEnergyOnInvalidId lets the configured energy through before suspending
     Given the configuration key "StopTransactionOnInvalidId" is "false"
     And the configuration key "MaxEnergyOnInvalidId" is "20"
@@ -95,6 +99,7 @@ Feature: Late rejection of a transaction started offline
     And the transaction delivered between 18 and 26 Wh
     And every transaction is reported exactly once
 
+  @network
   Scenario: A late rejection of a finished transaction only teaches the cache
     Given the charger is online
     When the central system answers StartTransaction with "Blocked"
@@ -117,6 +122,7 @@ Feature: Late rejection of a transaction started offline
     And the EV asks for charge
     Then charging does not start within 5 seconds
 
+  @network
   Scenario: With StopTransactionOnInvalidId true the energy allowance does not apply
     Given the configuration key "MaxEnergyOnInvalidId" is "1000"
     And the charger is online

@@ -15,6 +15,7 @@ Feature: Local authorization list
       | 04A1B2C3 | Accepted |
       | 04C0FFEE | Accepted |
 
+  @network
   Scenario Outline: A card listed as <status> is refused offline whatever the other keys say
     Given the configuration key "AllowOfflineTxForUnknownId" is "true"
     And the configuration key "LocalAuthorizeOffline" is "true"
@@ -36,6 +37,7 @@ Feature: Local authorization list
       | Invalid |
       | Expired |
 
+  @network
   Scenario: A valid listed card charges offline without any cache entry
     Given the configuration key "LocalAuthorizeOffline" is "true"
     And the configuration key "LocalPreAuthorize" is "false"
@@ -59,6 +61,7 @@ Feature: Local authorization list
       | StopTransaction  |          | Local  |
     And every transaction is reported exactly once
 
+  @network
   Scenario: A valid listed card is refused offline when LocalAuthorizeOffline is false
     Given the configuration key "LocalAuthorizeOffline" is "false"
     And the charger is online
@@ -72,6 +75,7 @@ Feature: Local authorization list
     And the EV asks for charge
     Then charging does not start within 5 seconds
 
+  @network
   Scenario: A listed card does not enter the authorization cache
     Given the charger is online
     When the central system sends the local list version 1:
@@ -152,6 +156,7 @@ Feature: Local authorization list
     Then the charger answers "VersionMismatch"
     And the local list version is 5
 
+  @network
   Scenario: A differential entry without a status deletes the card from the list
     Given the charger is online
     When the central system sends the local list version 2:
@@ -196,6 +201,7 @@ Feature: Local authorization list
     Then the charger answers "Accepted"
     And the local list version is 6
 
+  @network
   Scenario: The local list is consulted before the cache
     Given the central system knows these id tags:
       | id tag   | status  |
@@ -212,6 +218,7 @@ Feature: Local authorization list
     And the EV asks for charge
     Then charging starts within 5 seconds
 
+  @network
   Scenario: A listed card past its expiry date is refused offline
     Given the configuration key "AllowOfflineTxForUnknownId" is "true"
     And the charger is online
@@ -226,6 +233,7 @@ Feature: Local authorization list
     And the EV asks for charge
     Then charging does not start within 5 seconds
 
+  @network
   Scenario: Id tags in the list match cards whatever their letter case
     Given the charger is online
     When the central system sends the local list version 1:
@@ -239,6 +247,7 @@ Feature: Local authorization list
     And the EV asks for charge
     Then charging starts within 5 seconds
 
+  @network
   Scenario: A full update replaces the whole list
     Given the charger is online
     When the central system sends the local list version 1:
@@ -258,6 +267,7 @@ Feature: Local authorization list
     When the card "04A1B2C3" is presented
     Then charging starts within 5 seconds
 
+  @network
   Scenario: A disabled list is not consulted offline
     Given the configuration key "AllowOfflineTxForUnknownId" is "true"
     And the charger is online
@@ -287,3 +297,17 @@ Feature: Local authorization list
     Then charging starts within 5 seconds
     And the central system receives a StartTransaction for "04C0FFEE" within 5 seconds
     And the central system has received exactly 0 Authorize
+
+  # Issue 14.4: a Full update carries idTagInfo for every entry (§7.1, §5.15); an entry without
+  # one cannot be added, so the update fails and nothing changes.
+  Scenario: A full update with an entry without a status fails and changes nothing
+    Given the charger is online
+    When the central system sends the local list version 2:
+      | id tag   | status   |
+      | 04C0FFEE | Accepted |
+    And the central system sends the local list version 3:
+      | id tag   | status   |
+      | 04C0FFEE | Accepted |
+      | 04DEAD00 |          |
+    Then the charger answers "Failed"
+    And the local list version is 2

@@ -88,7 +88,7 @@ Feature: Delivery attempts of transaction messages
 
   # MinimumStatusDuration 30 holds back the Finishing StatusNotification, so the StopTransaction
   # is the request in flight when the link drops.
-  @slow
+  @slow @network
   Scenario: A message in flight when the link drops does not lose a delivery attempt
     Given the configuration key "TransactionMessageAttempts" is "1"
     And the configuration key "MinimumStatusDuration" is "30"

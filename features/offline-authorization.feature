@@ -17,7 +17,9 @@ Feature: Offline authorization from the cache and for unknown id tags
       | id tag   | status   |
       | 04A1B2C3 | Accepted |
       | 04FACE01 | Accepted |
+      | 04CAFE03 | Accepted |
 
+  @network
   Scenario: An unknown card charges offline when AllowOfflineTxForUnknownId is true
     Given the configuration key "AllowOfflineTxForUnknownId" is "true"
     And the charger is online
@@ -36,6 +38,7 @@ Feature: Offline authorization from the cache and for unknown id tags
     And the central system receives a StopTransaction with reason "Local" within 15 seconds
     And every transaction is reported exactly once
 
+  @network
   Scenario: An unknown card is refused offline by default, and nothing is reported later
     Given the charger is online
     When the connection to the central system is refused
@@ -50,6 +53,7 @@ Feature: Offline authorization from the cache and for unknown id tags
     And the central system has received exactly 0 Authorize
     And the central system has received exactly 0 StopTransaction
 
+  @network
   Scenario: A card that charged online charges offline from the cache
     Given the card "04A1B2C3" has charged here while online
     When the connection to the central system is refused
@@ -68,6 +72,7 @@ Feature: Offline authorization from the cache and for unknown id tags
     And the central system has received exactly 2 StartTransaction
     And every transaction is reported exactly once
 
+  @network
   Scenario Outline: A card the cache remembers as <status> stays refused offline
     Given the central system knows these id tags:
       | id tag   | status   |
@@ -87,6 +92,7 @@ Feature: Offline authorization from the cache and for unknown id tags
       | Blocked |
       | Expired |
 
+  @network
   Scenario: A cached card past its expiry date is refused offline
     Given the central system knows these id tags:
       | id tag   | status   | expiry |
@@ -101,6 +107,7 @@ Feature: Offline authorization from the cache and for unknown id tags
     And the EV asks for charge
     Then charging does not start within 5 seconds
 
+  @network
   Scenario: A cached card is refused offline when LocalAuthorizeOffline is false
     Given the configuration key "LocalAuthorizeOffline" is "false"
     And the card "04A1B2C3" has charged here while online
@@ -111,6 +118,7 @@ Feature: Offline authorization from the cache and for unknown id tags
     And the EV asks for charge
     Then charging does not start within 5 seconds
 
+  @network
   Scenario: With the cache disabled a card that charged online is unknown offline
     Given the configuration key "AuthorizationCacheEnabled" is "false"
     And the card "04A1B2C3" has charged here while online
@@ -121,6 +129,7 @@ Feature: Offline authorization from the cache and for unknown id tags
     And the EV asks for charge
     Then charging does not start within 5 seconds
 
+  @network
   Scenario: After ClearCache a card that was refused charges offline again
     Given the central system knows these id tags:
       | id tag   | status  |
@@ -193,6 +202,7 @@ Feature: Offline authorization from the cache and for unknown id tags
     Then the central system receives an Authorize for "04BAD001" within 5 seconds
     And the central system has received exactly 2 Authorize
 
+  @network
   Scenario: The verdict in a StopTransaction confirmation updates the cache
     Given the configuration key "AllowOfflineTxForUnknownId" is "true"
     And the charger is online
@@ -216,6 +226,7 @@ Feature: Offline authorization from the cache and for unknown id tags
     And the EV asks for charge
     Then charging does not start within 5 seconds
 
+  @network
   Scenario: A sibling card from the cache stops an offline transaction through the parent id tag
     Given the central system knows these id tags:
       | id tag   | status   | parent  |
@@ -239,6 +250,7 @@ Feature: Offline authorization from the cache and for unknown id tags
     And the last StopTransaction has id tag "04A1B2C4"
     And every transaction is reported exactly once
 
+  @network
   Scenario: Enabling offline transactions for unknown id tags takes effect without a reboot
     Given the charger is online
     When the central system changes "AllowOfflineTxForUnknownId" to "true"
@@ -250,6 +262,7 @@ Feature: Offline authorization from the cache and for unknown id tags
     And the EV asks for charge
     Then charging starts within 5 seconds
 
+  @network
   Scenario: With the cache disabled a refused card is not remembered
     Given the central system knows these id tags:
       | id tag   | status  |
@@ -279,3 +292,32 @@ Feature: Offline authorization from the cache and for unknown id tags
     When the central system answers again
     Then the central system receives a StopTransaction with reason "Local" within 30 seconds
     And every transaction is reported exactly once
+
+  # Issue 14.4: offline-behaviour.md "When full: drop not-valid entries first, then the oldest
+  # valid ones". AuthorizationCacheMaxLength (our key) makes the cache small enough to fill.
+  Scenario: A full cache drops a not-valid entry before the oldest valid one (§3.5.1)
+    Given the configuration key "AuthorizationCacheMaxLength" is "2"
+    And the configuration key "AllowOfflineTxForUnknownId" is "true"
+    And the card "04A1B2C3" has charged here while online
+    And the card "04BAD001" was rejected online
+    And the card "04FACE01" has charged here while online
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04BAD001" is presented
+    And the EV asks for charge
+    Then charging starts within 5 seconds
+
+  Scenario: A full cache of valid entries drops the oldest one (§3.5.1)
+    Given the configuration key "AuthorizationCacheMaxLength" is "2"
+    And the card "04A1B2C3" has charged here while online
+    And the card "04FACE01" has charged here while online
+    And the card "04CAFE03" has charged here while online
+    When the connection to the central system is refused
+    Then the charger reports being offline within 5 seconds
+    When the EV is plugged in
+    And the card "04A1B2C3" is presented
+    And the EV asks for charge
+    Then charging does not start within 3 seconds
+    When the card "04FACE01" is presented
+    Then charging starts within 5 seconds

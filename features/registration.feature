@@ -42,7 +42,7 @@ Feature: Registration with the central system
     Then the central system receives a StatusNotification "Available" for connector 0 within 15 seconds
     And the central system has received exactly 2 BootNotification
 
-  @power
+  @power @network
   Scenario: A Pending registration holds the queue until Accepted
     Given the configuration key "AllowOfflineTxForUnknownId" is "true"
     And the charger is online
@@ -85,6 +85,7 @@ Feature: Registration with the central system
     Then the central system receives a StopTransaction with reason "PowerLoss" within 20 seconds
     And every transaction is reported exactly once
 
+  @network
   Scenario: A reconnect without a reboot sends no BootNotification
     Given the charger is online
     When the connection to the central system is refused
@@ -93,6 +94,7 @@ Feature: Registration with the central system
     Then the charger is back online within 30 seconds
     And the central system has received exactly 1 BootNotification
 
+  @network
   Scenario: After a reconnect the charger reports the status that changed while offline
     Given the charger is online
     When the connection to the central system is refused
@@ -101,6 +103,7 @@ Feature: Registration with the central system
     And the network is restored
     Then the central system receives a StatusNotification "Preparing" within 30 seconds
 
+  @network
   Scenario: After a reconnect the charger does not replay the statuses it went through offline
     Given the configuration key "AllowOfflineTxForUnknownId" is "true"
     And the charger is online

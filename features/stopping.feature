@@ -72,6 +72,7 @@ Feature: Stopping a transaction
     And the central system receives a StopTransaction with reason "EVDisconnected" within 5 seconds
     And every transaction is reported exactly once
 
+  @network
   Scenario: A transaction started online and stopped offline keeps its id and the swipe time
     Then the charger's queue is empty within 5 seconds
     When the connection to the central system is refused

@@ -14,6 +14,7 @@ Feature: The transaction message queue
       | 04B0B0B0 | Accepted |
     And the configuration key "AllowOfflineTxForUnknownId" is "true"
 
+  @network
   Scenario: A session charged offline is reported in order, with the times it happened
     Given the charger is online
     When the connection to the central system is refused
@@ -36,6 +37,7 @@ Feature: The transaction message queue
     And the last StopTransaction carries transaction id 1
     And every transaction is reported exactly once
 
+  @network
   Scenario: Meter values sampled offline arrive in order, with the transaction's id
     Given the configuration key "MeterValueSampleInterval" is "3"
     And the charger is online
@@ -59,6 +61,7 @@ Feature: The transaction message queue
     And the MeterValues of the transaction are in chronological order, 3 seconds apart
     And every transaction is reported exactly once
 
+  @network
   Scenario: A transaction started just after the reconnect waits for the older queue
     Given the charger is online
     When the central system answers StartTransaction with a CallError 1 times
@@ -91,6 +94,7 @@ Feature: The transaction message queue
     And the central system has received exactly 2 StopTransaction
     And every transaction is reported exactly once
 
+  @network
   Scenario: Time spent offline consumes no delivery attempts
     Given the configuration key "TransactionMessageAttempts" is "1"
     And the configuration key "TransactionMessageRetryInterval" is "1"
@@ -110,6 +114,7 @@ Feature: The transaction message queue
     And the last StopTransaction carries transaction id 1
     And every transaction is reported exactly once
 
+  @network
   Scenario: Two sessions charged offline are delivered session by session
     Given the charger is online
     When the connection to the central system is refused
@@ -157,6 +162,7 @@ Feature: The transaction message queue
     And the transaction delivered between 5 and 12 Wh
     And every transaction is reported exactly once
 
+  @network
   Scenario: Meter values from before and after a reconnect stay in order
     Given the configuration key "MeterValueSampleInterval" is "2"
     And the charger is online

@@ -61,6 +61,8 @@ pub struct Bench {
     pub powered: bool,
     /// The board's boot before the last power cut: `power_on` waits for a newer one.
     cut_mark: Option<crate::link::BootMark>,
+    /// The gate is kernel rules (they outlive the rig; restored before and after).
+    kernel_gate: bool,
 }
 
 fn err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
@@ -122,13 +124,31 @@ impl Bench {
                 if let Some(program) = &profile.charger_program {
                     opts.program = Some(program.iter().map(Into::into).collect());
                 }
-                if opts.program.is_none() {
+                let wants_found = opts
+                    .program
+                    .as_ref()
+                    .is_none_or(|p| p.iter().any(|a| a == crate::profile::CHARGER_PLACEHOLDER));
+                if wants_found {
                     // Found (or built) once per process, off the async workers.
-                    let program = tokio::task::spawn_blocking(crate::charger_bin::program)
+                    let found = tokio::task::spawn_blocking(crate::charger_bin::program)
                         .await
                         .map_err(|e| err("cannot find the charger program")(&e))?
                         .map_err(|e| err("cannot find the charger program")(&e))?;
-                    opts.program = Some(program);
+                    // `{charger}` in the profile's program (a wrapper such as `ip netns exec`)
+                    // stands for the found program.
+                    opts.program = Some(match opts.program.take() {
+                        None => found,
+                        Some(wrapper) => wrapper
+                            .into_iter()
+                            .flat_map(|a| {
+                                if a == crate::profile::CHARGER_PLACEHOLDER {
+                                    found.clone()
+                                } else {
+                                    vec![a]
+                                }
+                            })
+                            .collect(),
+                    });
                 }
                 let board = ChargerProcess::start(opts)
                     .await
@@ -138,6 +158,22 @@ impl Bench {
             }
             LinkChoice::Real(spec) => (None, spec.clone()),
         };
+        let power = crate::power::switch_for(&profile.power, board.as_ref());
+        let kernel_gate = matches!(profile.network, GateChoice::Nftables(_));
+        if kernel_gate {
+            // Kernel rules outlive scenarios and runs: whatever the last one left, this one
+            // starts with the network up.
+            gate.restore()
+                .await
+                .map_err(|e| err("cannot restore the network before the scenario")(&e))?;
+        }
+        if let (None, Some(power)) = (&board, &power) {
+            // A real board left unpowered (a crashed run) would never answer on its link.
+            power
+                .on()
+                .await
+                .map_err(|e| err("cannot switch the board's power on before the scenario")(&e))?;
+        }
         let client = if spec.attach_link {
             let opts = BoardClientOptions {
                 candump: Some(dir.join("board.log")),
@@ -153,8 +189,7 @@ impl Bench {
         } else {
             None
         };
-        let power = crate::power::switch_for(&profile.power, board.as_ref());
-        Ok(Bench {
+        let mut bench = Bench {
             power,
             board,
             gate,
@@ -164,7 +199,58 @@ impl Bench {
             dir: dir.to_path_buf(),
             powered: true,
             cut_mark: None,
-        })
+            kernel_gate,
+        };
+        if !profile.is_sim() {
+            // A real board keeps its EV side across scenarios: unplug, no card.
+            let problems = bench.ev_and_card_off().await;
+            if !problems.is_empty() {
+                bench.shutdown().await;
+                return Err(format!(
+                    "cannot bring the bench to its known state: {}",
+                    problems.join("; ")
+                ));
+            }
+        }
+        Ok(bench)
+    }
+
+    /// Network restored, power on, EV unplugged, card removed: the state every scenario starts
+    /// from and every run leaves behind, so one failed cut or power scenario never turns the
+    /// rest of a night red. Returns what could not be done (each step is tried regardless).
+    pub async fn leave_in_known_state(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
+        // Kernel rules outlive the rig: always flush them. A proxy dies with its scenario.
+        if self.kernel_gate || self.gate.state() != crate::gate::GateState::Open {
+            if let Err(e) = self.network_restore().await {
+                problems.push(e);
+            }
+        }
+        // A real board's relay is switched on whatever the rig believes; a simulated board
+        // that lost power stays off (it is about to be stopped anyway).
+        if self.power.is_some() && self.board.is_none() {
+            if let Err(e) = self.power_on().await {
+                problems.push(e);
+            }
+        }
+        problems.extend(self.ev_and_card_off().await);
+        problems
+    }
+
+    /// EV unplugged and card removed, through the link (when attached and powered).
+    async fn ev_and_card_off(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.client.is_some() && self.powered {
+            for frame in [
+                Frame::Pilot(chargerig_link::PilotState::A),
+                Frame::Card(None),
+            ] {
+                if let Err(e) = self.send(frame).await {
+                    problems.push(e);
+                }
+            }
+        }
+        problems
     }
 
     fn client(&self) -> Result<&BoardClient, String> {
@@ -338,8 +424,12 @@ impl Bench {
         }
     }
 
-    /// Stops the link client (flushing the candump log) and the board.
+    /// Leaves the bench in its known state, then stops the link client (flushing the candump
+    /// log) and the board.
     pub async fn shutdown(&mut self) {
+        for problem in self.leave_in_known_state().await {
+            tracing::warn!(%problem, "bench not left in its known state");
+        }
         if let Some(client) = self.client.take() {
             let _ = tokio::task::spawn_blocking(move || client.close()).await;
         }

@@ -18,6 +18,15 @@ pub struct Cli {
     #[arg(long, env = "RIG_LINK", value_name = "LINK", global = true)]
     pub link: Option<String>,
 
+    /// Rig profile of the bench for `power`, `net` and the one-shots (its link, when --link is
+    /// not given, and its lock)
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+
+    /// Wait up to SECONDS for the profile's bench lock instead of failing (exit 2) when it is held
+    #[arg(long, value_name = "SECONDS", global = true, value_parser = parse_wait)]
+    pub wait_lock: Option<u64>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -77,6 +86,18 @@ pub enum Command {
     Sim(SimArgs),
     /// Measure the link round trip (pilot command to the status showing it)
     Bench(BenchArgs),
+    /// Print the step vocabulary of `rig run`: each phrasing and what it does
+    Steps,
+    /// Switch the bench's power through the profile's switch (takes the bench lock)
+    Power {
+        #[arg(value_enum)]
+        action: PowerAction,
+    },
+    /// Fault the bench's network through the profile's gate (takes the bench lock)
+    Net {
+        #[arg(value_enum)]
+        action: NetAction,
+    },
     /// Write report.html of a finished run again from its artifacts and run.json
     Report {
         /// The run's artifact root (holds run.json), e.g. target/rig-artifacts/<timestamp>
@@ -85,17 +106,42 @@ pub enum Command {
     },
 }
 
+/// `rig power ...`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PowerAction {
+    On,
+    Off,
+    /// Off, then on
+    Cycle,
+}
+
+/// `rig net ...`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetAction {
+    /// Drop the board's traffic both ways, silently
+    Cut,
+    /// Reset connections and refuse new ones
+    Refuse,
+    /// Traffic flows again
+    Restore,
+}
+
+fn parse_wait(s: &str) -> Result<u64, String> {
+    s.parse::<u64>()
+        .map_err(|_| format!("{s:?} is not a whole number of seconds"))
+}
+
 /// `rig run` flags; mapped 1:1 onto `rig::runner::RunOptions`.
 #[derive(Debug, Args)]
 #[command(after_help = crate::runner::EXIT_CODES_HELP)]
 pub struct RunArgs {
-    /// Feature files or directories (default: features/)
+    /// Feature files or directories (default: features/); FILE:LINE is the scenario or outline row at that line
     #[arg(value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
     /// Rig profile (default: fixtures/rigs/sim.toml, the simulated board)
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
-    /// Tag expression, e.g. "@offline and not @power"
+    /// Tag expression, e.g. "@power and not @slow"
     #[arg(long, value_name = "EXPR")]
     pub tags: Option<String>,
     /// Only scenarios whose name matches this regular expression
@@ -122,6 +168,15 @@ pub struct RunArgs {
     /// Leave a failed scenario's board, gate and central system running; wait for Ctrl-C
     #[arg(long)]
     pub keep_on_failure: bool,
+    /// Run only the K-th of N disjoint shares of the selection (1-based), e.g. 2/4
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<crate::runner::select::Partition>,
+    /// Print the selected scenarios as `path:line name`; run nothing
+    #[arg(long, conflicts_with = "dry_run")]
+    pub list: bool,
+    /// Check that every step of the selection is defined; start nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 impl RunArgs {
@@ -129,6 +184,7 @@ impl RunArgs {
         crate::runner::RunOptions {
             paths: self.paths,
             profile: self.profile,
+            wait_lock: None,
             tags: self.tags,
             name: self.name,
             junit: self.junit,
@@ -138,6 +194,9 @@ impl RunArgs {
             retry: self.retry,
             fail_fast: self.fail_fast,
             keep_on_failure: self.keep_on_failure,
+            partition: self.partition,
+            list: self.list,
+            dry_run: self.dry_run,
         }
     }
 }

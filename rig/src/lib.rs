@@ -1,5 +1,6 @@
 //! Rig library.
 pub mod bench;
+pub mod bench_lock;
 pub mod charger_bin;
 pub mod charger_process;
 pub mod cli;

@@ -7,6 +7,8 @@ use rig::oneshot::{self, OneshotError};
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+mod bench_hands;
+
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let cli = match Cli::try_parse_from(&args) {
@@ -64,6 +66,15 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn dispatch(cli: Cli) -> i32 {
+    // With --profile, the one-shots and the bench's hands take its lock and may use its link.
+    let mut cli = cli;
+    let _lock = match bench_hands::lock_for(&cli) {
+        Ok(lock) => lock,
+        Err(code) => return code,
+    };
+    if cli.link.is_none() {
+        cli.link = bench_hands::profile_link(&cli);
+    }
     let one = |f: &dyn Fn(&LinkSpec) -> Result<String, OneshotError>| match link_of(&cli.link) {
         Ok(spec) => report(f(&spec)),
         Err(code) => code,
@@ -76,6 +87,12 @@ fn dispatch(cli: Cli) -> i32 {
         Command::Load { amps } => one(&|s| oneshot::load(s, *amps)),
         Command::Button => one(&oneshot::button),
         Command::Bench(b) => bench(&cli.link, b),
+        Command::Power { action } => bench_hands::power(&cli, *action),
+        Command::Net { action } => bench_hands::net(&cli, *action),
+        Command::Steps => {
+            print!("{}", rig::steps::meaning::vocabulary(&rig::steps::all()));
+            0
+        }
         Command::Report { dir } => rewrite_report(dir),
         Command::Monitor { seconds, changes } => match link_of(&cli.link) {
             Ok(spec) => {
@@ -107,10 +124,18 @@ fn dispatch(cli: Cli) -> i32 {
             Err(code) => code,
         },
         Command::Sim(_) | Command::Run(_) => {
-            let Cli { command, .. } = cli;
+            let Cli {
+                command,
+                profile,
+                wait_lock,
+                ..
+            } = cli;
             match command {
                 Command::Run(r) => {
-                    let code = rig::runner::run(r.into_options());
+                    let mut opts = r.into_options();
+                    opts.profile = opts.profile.or(profile);
+                    opts.wait_lock = wait_lock.map(std::time::Duration::from_secs);
+                    let code = rig::runner::run(opts);
                     // Safety net: nothing the run started outlives it.
                     rig::charger_process::kill_all();
                     code

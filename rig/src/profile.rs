@@ -85,8 +85,28 @@ pub struct Profile {
     pub step_deadline: Duration,
     /// Longest a whole scenario may run.
     pub scenario_watchdog: Duration,
+    /// The bench lock (a file on the rig host): runs and one-shots that use the bench take it,
+    /// so two people or two CI jobs never share a board, its relay or its nftables table.
+    pub lock: Option<PathBuf>,
+    /// Commands that build the bench before a run (`[bench] setup`, e.g. a network namespace).
+    pub bench_setup: Vec<String>,
+    /// Commands that remove it: run before the setup (a killed run's leftovers) and whatever
+    /// ends the run. They must tolerate finding nothing to remove.
+    pub bench_teardown: Vec<String>,
     /// On a bench: what the board was provisioned with for security profiles (`[csms.security]`).
     pub csms_security: Option<BenchSecurity>,
+}
+
+/// In `[charger] program`, stands for the charger program the rig finds (or builds).
+pub const CHARGER_PLACEHOLDER: &str = "{charger}";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BenchSection {
+    #[serde(default)]
+    setup: Vec<String>,
+    #[serde(default)]
+    teardown: Vec<String>,
 }
 
 /// A bench's security provisioning, as its profile names it: the rig's central system must
@@ -111,6 +131,7 @@ struct ProfileFile {
     description: Option<String>,
     link: Option<Spanned<String>>,
     concurrency: Option<Spanned<i64>>,
+    lock: Option<PathBuf>,
     step_deadline_s: Option<Spanned<f64>>,
     scenario_watchdog_s: Option<Spanned<f64>>,
     #[serde(default)]
@@ -123,6 +144,8 @@ struct ProfileFile {
     charger: ChargerSection,
     #[serde(default)]
     skip_tags: Vec<Spanned<SkipTag>>,
+    #[serde(default)]
+    bench: BenchSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -277,10 +300,10 @@ impl Profile {
             Some(("nftables", span)) => {
                 let n = f.network.nftables.clone();
                 let explicit = n.cut.is_some() && n.refuse.is_some() && n.restore.is_some();
-                if !explicit && (n.board_ip.is_none() || n.csms_port.is_none()) {
+                if !explicit && n.board_ip.is_none() {
                     return Err(err(
                         Some(span),
-                        "network: gate = \"nftables\" needs [network.nftables] board_ip and csms_port, or explicit cut/refuse/restore commands".into(),
+                        "network: gate = \"nftables\" needs [network.nftables] board_ip (and csms_port, or every TCP port of the board is matched), or explicit cut/refuse/restore commands".into(),
                     ));
                 }
                 if let Some(ip) = &n.board_ip {
@@ -515,6 +538,13 @@ impl Profile {
             concurrency,
             step_deadline,
             scenario_watchdog,
+            // Relative to the profile's folder, so a profile and its lock travel together.
+            bench_setup: f.bench.setup,
+            bench_teardown: f.bench.teardown,
+            lock: f.lock.map(|l| match path.and_then(Path::parent) {
+                Some(dir) if l.is_relative() => dir.join(l),
+                _ => l,
+            }),
         })
     }
 

@@ -114,7 +114,7 @@ async fn client_survives_a_power_cut_and_records_everything() {
     assert_eq!(stats.rejected(), 0, "{stats:?}");
     assert!(stats.frames_in > 0 && stats.frames_out >= 3, "{stats:?}");
 
-    client.close();
+    let frames = client.close();
     let log = read_log(std::fs::read(&candump).unwrap().as_slice()).expect("candump -L log parses");
     assert_eq!(log.len(), frames.len(), "every frame is in the log");
     assert!(log

@@ -117,6 +117,97 @@ fn tags_and_name_select_scenarios() {
 }
 
 #[test]
+fn nothing_selected_exits_5_naming_the_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(dir.path(), "filters.feature", NO_BOARD);
+    let run = rig_run(dir.path(), &[&feature, "--tags", "@offline and not @power"]);
+    assert_eq!(run.code, 5, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("nothing selected")
+            && run.stderr.contains("--tags \"@offline and not @power\"")
+            && run.stderr.contains("@fast @power"),
+        "{}",
+        run.stderr
+    );
+    let run = rig_run(dir.path(), &[&feature, "--name", "^Nobody"]);
+    assert_eq!(run.code, 5, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("--name \"^Nobody\""), "{}", run.stderr);
+}
+
+#[test]
+fn list_dry_run_and_file_line_select_without_a_bench() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(dir.path(), "filters.feature", NO_BOARD);
+    let run = rig_run(dir.path(), &[&feature, "--list"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "{feature}:3 Alpha needs no board\n{feature}:7 Beta needs power control\n{feature}:10 Gamma uses a serial number\n"
+        )
+    );
+    assert!(
+        !dir.path().join("artifacts").exists(),
+        "--list starts nothing"
+    );
+
+    // A FAIL line's `path:line` runs that scenario alone.
+    let run = rig_run(dir.path(), &[&format!("{feature}:7")]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Beta needs power control"),
+        "{}",
+        run.stdout
+    );
+    assert!(run
+        .stdout
+        .contains("scenarios: 1 passed, 0 failed, 0 skipped"));
+    let run = rig_run(dir.path(), &[&format!("{feature}:4")]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!("{feature}:4: no scenario")),
+        "{}",
+        run.stderr
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let typo = write(
+        dir.path(),
+        "typo.feature",
+        "Feature: Typo\n  Scenario: Misspelled\n    Given the charger is online\n    When the EV is pluged in\n",
+    );
+    let run = rig_run(dir.path(), &[&typo, "--dry-run"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "{typo}:4: undefined step `When the EV is pluged in`; closest known step: `When the EV is plugged in`"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !dir.path().join("artifacts").exists(),
+        "--dry-run starts nothing"
+    );
+    let run = rig_run(dir.path(), &["features", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+#[test]
+fn rig_steps_prints_the_vocabulary() {
+    let out = Command::new(env!("CARGO_BIN_EXE_rig"))
+        .arg("steps")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("When the EV is plugged in\n    control pilot to state B\n"),
+        "{text}"
+    );
+}
+
+#[test]
 fn profile_skip_tags_report_skipped_with_the_reason_in_junit_too() {
     let dir = tempfile::tempdir().unwrap();
     let feature = write(dir.path(), "filters.feature", NO_BOARD);
@@ -331,6 +422,117 @@ fn ctrl_c_tears_down_boards_and_their_ptys() {
         "no board left"
     );
     assert_eq!(symlinks_under(&artifacts), 0, "no pty link left");
+}
+
+/// A simulated board behind a "kernel" gate whose commands write its state to `state`: the
+/// rig must leave it restored however the run ends.
+fn recording_gate_profile(dir: &Path, state: &Path) -> String {
+    let sim = std::fs::read_to_string(workspace().join("fixtures/rigs/sim.toml")).unwrap();
+    let record = |what: &str| format!("[\"echo {what} > {}\"]", state.display());
+    let text = sim.replace("concurrency = 4", "concurrency = 1").replace(
+        "gate = \"proxy\"",
+        &format!(
+            "gate = \"nftables\"\n[network.nftables]\ncut = {}\nrefuse = {}\nrestore = {}\n",
+            record("cut"),
+            record("refused"),
+            record("restored")
+        ),
+    );
+    assert!(text.contains("nftables"), "sim.toml changed shape");
+    write(dir, "recording-gate.toml", &text)
+}
+
+/// `rig run` ended by `signal` while a scenario has the network cut: exit code, JUnit from
+/// what finished (the rest unfinished), the gate restored, no board left.
+fn a_run_ended_by(signal: nix::sys::signal::Signal, code: i32, why: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("gate-state");
+    let profile = recording_gate_profile(dir.path(), &state);
+    let feature = write(
+        dir.path(),
+        "ended.feature",
+        "Feature: Ended\n  Scenario: Quick\n    Given the charger uses RFID authorization\n\n  Scenario: Cut and waiting\n    Given the charger is online\n    When the network to the central system is cut\n    When 120 seconds pass\n",
+    );
+    let artifacts = dir.path().join("artifacts");
+    let junit = dir.path().join("junit.xml");
+    let child = Command::new(env!("CARGO_BIN_EXE_rig"))
+        .current_dir(workspace())
+        .args(["run", &feature, "--profile", &profile, "--artifacts"])
+        .arg(&artifacts)
+        .arg("--junit")
+        .arg(&junit)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let needle = artifacts.display().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(&state).unwrap_or_default().trim() != "cut"
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&state).unwrap().trim(), "cut");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(code), "{stdout}");
+    assert!(
+        stdout.contains("scenarios: 1 passed, 0 failed, 0 skipped, 1 unfinished"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap().trim(),
+        "restored",
+        "the gate is restored"
+    );
+    let xml = std::fs::read_to_string(&junit).expect("the JUnit file is written");
+    assert!(xml.contains("name=\"Quick\""), "{xml}");
+    assert!(xml.contains(&format!("not finished: {why}")), "{xml}");
+    assert!(xml.contains("Cut and waiting"), "{xml}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !processes_mentioning(&needle).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        processes_mentioning(&needle),
+        Vec::<u32>::new(),
+        "no board left"
+    );
+    assert_eq!(symlinks_under(&artifacts), 0, "no pty link left");
+}
+
+#[test]
+fn sigterm_writes_the_reports_and_restores_the_bench() {
+    a_run_ended_by(
+        nix::sys::signal::Signal::SIGTERM,
+        143,
+        "terminated (SIGTERM)",
+    );
+}
+
+#[test]
+fn ctrl_c_writes_the_reports_and_restores_the_bench() {
+    a_run_ended_by(
+        nix::sys::signal::Signal::SIGINT,
+        130,
+        "interrupted (Ctrl-C)",
+    );
+}
+
+#[test]
+fn a_finished_scenario_leaves_the_network_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("gate-state");
+    let profile = recording_gate_profile(dir.path(), &state);
+    let feature = write(
+        dir.path(),
+        "cut.feature",
+        "Feature: Cut\n  Scenario: Fails with the network cut\n    Given the charger is online\n    When the network to the central system is cut\n    Then the connector status is \"Charging\"\n",
+    );
+    let run = rig_run(dir.path(), &[&feature, "--profile", &profile]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(std::fs::read_to_string(&state).unwrap().trim(), "restored");
 }
 
 #[test]

@@ -5,9 +5,12 @@
 //! - queue: persisting 10,000 transaction messages (core + SQLite, in-process), then delivering
 //!   them to a central system through the real binary (msgs/s);
 //! - memory: resident set of the charger with 10,000 messages queued (VmRSS);
-//! - size: the (stripped, release) binary this bench runs.
+//! - size: the (stripped, release) binary this bench runs;
+//! - card decision: with factory keys (MessageTimeout 30 s, AuthorizeTimeout 4 s) and a
+//!   central system that hangs with a StatusNotification unanswered, card presented → charging
+//!   authorized by the local list (board status `transaction active`; issue 9.6).
 //!
-//! Run: `cargo bench -p charger --bench shell` (smoke run in debug:
+//! Run: `cargo bench -p charger --bench shell` (one figure: `CHARGER_BENCH_ONLY=card`; smoke run in debug:
 //! `CHARGER_BENCH_QUEUED=200 cargo test -p charger --bench shell`).
 
 #[path = "../tests/common/mod.rs"]
@@ -17,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use charger::store::Store;
 use charger_core::{BoardInput, Charger, Input, Now, Output, PilotState, Settings};
+use chargerig_link::Frame;
 use common::board::Board;
 use common::process::{ChargerProc, FAST_CONFIG};
 use common::{calls_in, rig_csms, wait_until};
@@ -37,15 +41,29 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    boot_latency(&rt);
-    rss_idle();
-    queue(&rt);
-    let exe = env!("CARGO_BIN_EXE_charger");
-    let size = std::fs::metadata(exe).unwrap().len();
-    println!(
-        "binary size: {size} bytes ({:.1} MiB) {exe}",
-        size as f64 / 1048576.0
-    );
+    // `CHARGER_BENCH_ONLY=card` (or boot, rss, queue, size) runs one figure.
+    let only = std::env::var("CHARGER_BENCH_ONLY").ok();
+    let run = |name: &str| only.as_deref().is_none_or(|o| o == name);
+    if run("boot") {
+        boot_latency(&rt);
+    }
+    if run("card") {
+        card_decision(&rt);
+    }
+    if run("rss") {
+        rss_idle();
+    }
+    if run("queue") {
+        queue(&rt);
+    }
+    if run("size") {
+        let exe = env!("CARGO_BIN_EXE_charger");
+        let size = std::fs::metadata(exe).unwrap().len();
+        println!(
+            "binary size: {size} bytes ({:.1} MiB) {exe}",
+            size as f64 / 1048576.0
+        );
+    }
 }
 
 fn boot_latency(rt: &tokio::runtime::Runtime) {
@@ -232,4 +250,58 @@ fn vm_rss_kib(pid: u32) -> u64 {
 fn stats(samples: &mut [f64]) -> (f64, f64) {
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     (samples[samples.len() / 2], samples[samples.len() - 1])
+}
+
+/// Factory OCPP keys (no `[configuration]`), fast reconnects only.
+const FACTORY_KEYS_CONFIG: &str = r#"
+[csms]
+reconnect_min_ms = 100
+reconnect_max_ms = 400
+"#;
+
+fn card_decision(rt: &tokio::runtime::Runtime) {
+    let mut samples = Vec::new();
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let ms = rt.block_on(async {
+            let csms = rig_csms("127.0.0.1:0").await;
+            let charger = ChargerProc::start(dir.path(), &csms.url(), FACTORY_KEYS_CONFIG, &[]);
+            let board_path = charger.board.clone();
+            wait_until(&csms, "BootNotification", Duration::from_secs(20), |h| {
+                !calls_in(h, "BootNotification").is_empty()
+            })
+            .await;
+            // The card is in the local list, so the offline decision accepts it.
+            let list = serde_json::json!({"listVersion": 1, "updateType": "Full",
+                "localAuthorizationList": [{"idTag": "04A1B2C3", "idTagInfo": {"status": "Accepted"}}]});
+            csms.call("SendLocalList", list, Duration::from_secs(10))
+                .await
+                .expect("SendLocalList answered");
+            let mut b = tokio::task::spawn_blocking(move || {
+                let mut b = Board::open(&board_path);
+                b.wait_status("online", Duration::from_secs(20), |s| s.online);
+                b
+            })
+            .await
+            .unwrap();
+            csms.script(|s| s.silent = true);
+            let ms = tokio::task::spawn_blocking(move || {
+                b.send(Frame::Pilot(chargerig_link::PilotState::B)); // its StatusNotification hangs
+                b.pump(Duration::from_millis(500));
+                let t0 = Instant::now();
+                b.send(Frame::Card(Some("04A1B2C3".parse().unwrap())));
+                b.wait_status("charging authorized", Duration::from_secs(90), |s| {
+                    s.transaction_active
+                });
+                t0.elapsed().as_secs_f64() * 1000.0
+            })
+            .await
+            .unwrap();
+            drop(charger);
+            ms
+        });
+        samples.push(ms);
+    }
+    let (median, max) = stats(&mut samples);
+    println!("card → decision, central system hung, factory keys: median {median:.0} ms, max {max:.0} ms (3 runs)");
 }

@@ -46,10 +46,20 @@ pub fn settings(cfg: &ChargerConfig) -> Settings {
         free_charge: cfg.authorization == Authorization::Free,
         max_current_a: cfg.max_current_a,
         installer_config: cfg.installer_config.clone(),
+        build_date: build_date(),
         tls: cfg.tls.is_some(),
         client_certificate: cfg.tls.as_ref().is_some_and(|t| t.client.is_some()),
         ..Settings::default()
     }
+}
+
+/// This binary's build date (`build.rs`); the core's default if the stamp is unreadable.
+pub fn build_date() -> chrono::DateTime<chrono::Utc> {
+    env!("CHARGER_BUILD_UNIX")
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .unwrap_or_else(|| Settings::default().build_date)
 }
 
 /// The shell state the loop works on.

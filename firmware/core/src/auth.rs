@@ -105,6 +105,11 @@ impl Cache {
         self.entries.is_empty()
     }
 
+    /// How many entries the cache keeps from the next update on (at least 1).
+    pub fn set_capacity(&mut self, capacity: usize) {
+        self.capacity = capacity.max(1);
+    }
+
     /// Records an IdTagInfo; returns the store ops (the put plus any evictions).
     pub fn update(&mut self, tag: &str, info: &IdTagInfo, now: DateTime<Utc>) -> Vec<StoreOp> {
         let key = tag_key(tag);
@@ -162,7 +167,7 @@ impl LocalList {
         let mut list = LocalList::default();
         for (k, v) in rows {
             if k == VERSION_KEY {
-                list.version = v.as_i64().unwrap_or(0) as i32;
+                list.version = v.as_i64().and_then(|v| i32::try_from(v).ok()).unwrap_or(0);
             } else {
                 match serde_json::from_value::<TagRecord>(v) {
                     Ok(rec) => {

@@ -106,13 +106,24 @@ impl Charger {
             .collect();
         let get = |k: &str| state.get(k).cloned();
         // The central system's time adopted before the reboot (§4.2) applies from the start.
-        let clock = Clock {
-            offset_ms: get(keys::CLOCK_OFFSET)
+        let mut clock = Clock::restore(
+            get(keys::CLOCK_OFFSET)
                 .and_then(|v| v.as_i64())
                 .unwrap_or(0),
-        };
+            settings.build_date,
+            now.utc,
+        );
+        let mut queue = TxQueue::restore(
+            restored
+                .table(Table::Queue)
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        // Stamps never go back behind what is already queued (issue 9.5), also after a reboot.
+        if let Some(latest) = queue.latest_stamp() {
+            clock.raise_floor(latest);
+        }
         let now = Now {
-            utc: clock.utc(now.utc),
+            utc: clock.stamp(now.utc),
             ..now
         };
         let meter_rec: Option<MeterRecord> =
@@ -123,28 +134,23 @@ impl Charger {
             .iter()
             .filter_map(|(k, v)| {
                 let local = k.strip_prefix(keys::TXID_PREFIX)?.parse().ok()?;
-                Some((local, v.as_i64()? as i32))
+                Some((local, i32::try_from(v.as_i64()?).ok()?))
             })
             .collect();
         let cache = Cache::restore(
             restored
                 .table(Table::Cache)
                 .map(|(k, v)| (k.clone(), v.clone())),
-            settings.auth_cache_capacity,
+            cache_capacity(&config, &settings),
         );
         let list = LocalList::restore(
             restored
                 .table(Table::LocalList)
                 .map(|(k, v)| (k.clone(), v.clone())),
         );
-        let mut queue = TxQueue::restore(
-            restored
-                .table(Table::Queue)
-                .map(|(k, v)| (k.clone(), v.clone())),
-        );
         // §3.7.1: a retry wait started before the reboot continues after it.
         let retry_ms = config.uint(Key::TransactionMessageRetryInterval) * 1000;
-        queue.rearm(now, |attempts| retry_ms * u64::from(attempts));
+        queue.rearm(now, |attempts| retry_ms.saturating_mul(u64::from(attempts)));
         let connector = Connector::new(
             get(keys::AVAILABLE)
                 .and_then(|v| v.as_bool())
@@ -202,7 +208,7 @@ impl Charger {
         if self.halted {
             return;
         }
-        let utc = self.clock.utc(now.utc);
+        let utc = self.clock.stamp(now.utc);
         if now.mono_ms >= self.now.mono_ms {
             self.now = Now { utc, ..now };
         } else {
@@ -330,15 +336,16 @@ impl Charger {
 
     /// Adopts the central system's clock when ours is too far off ([`Clock::adopt`]), and
     /// re-expresses the times of moments already passed on the adopted clock. Times already
-    /// queued keep their stamps.
-    fn sync_clock(&mut self, central: Option<chrono::DateTime<chrono::Utc>>) {
+    /// queued keep their stamps, and new stamps never go behind them (a step back holds the
+    /// clock until it is passed). `rtt_ms`: the answer's round trip (issue 9.5).
+    fn sync_clock(&mut self, central: Option<chrono::DateTime<chrono::Utc>>, rtt_ms: u64) {
         let Some(central) = central else { return };
-        let Some(d) = self.clock.adopt(central, self.now.utc) else {
+        let Some(d) = self.clock.adopt(central, self.now.utc, rtt_ms) else {
             return;
         };
-        self.now.utc += d;
-        self.reports.since += d;
-        self.meter.persisted_time += d;
+        self.now.utc = self.clock.floored(clock::shift(self.now.utc, d));
+        self.reports.since = clock::shift(self.reports.since, d);
+        self.meter.persisted_time = clock::shift(self.meter.persisted_time, d);
         self.session.next_aligned = None;
         self.put_state(keys::CLOCK_OFFSET, Value::from(self.clock.offset_ms));
     }
@@ -363,8 +370,9 @@ impl Charger {
 
     /// Runs every timer due at `self.now` and sends what can be sent. The order matters; each
     /// step sees the effects of the ones before it within the same call:
-    /// 1. a CALL that timed out frees the pipeline first; an Authorize timeout may grant a tag
-    ///    by the offline decision, which the start below then uses;
+    /// 1. a CALL that timed out frees the pipeline first, then an Authorize past
+    ///    AuthorizeTimeout is withdrawn; either may grant a tag by the offline decision, which
+    ///    the start below then uses;
     /// 2. an authorization past ConnectionTimeOut expires before the start could use it;
     /// 3. periodic and clock-aligned samples due now are taken for the transaction as it was
     ///    (before a suspend or start in this call);
@@ -390,6 +398,7 @@ impl Charger {
             tracing::warn!(id = %o.id, kind = ?o.kind, "request timed out");
             self.on_call_failed(o.kind, true);
         }
+        self.authorize_timed_out();
         if let Some(a) = &self.session.authorized {
             if now >= a.expires_ms && self.session.tx.is_none() {
                 tracing::info!(tag = %a.tag, "authorization expired (ConnectionTimeOut)");
@@ -408,6 +417,13 @@ impl Charger {
         self.pump();
         self.reboot_if_settled();
     }
+}
+
+/// The cache size: AuthorizationCacheMaxLength, at least 1, at most the installer's limit.
+fn cache_capacity(config: &Config, settings: &Settings) -> usize {
+    usize::try_from(config.uint(Key::AuthorizationCacheMaxLength))
+        .unwrap_or(usize::MAX)
+        .clamp(1, settings.auth_cache_capacity.max(1))
 }
 
 /// While a transaction runs, the meter is persisted at least this often (and on every Wh change),

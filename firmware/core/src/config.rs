@@ -153,6 +153,12 @@ key_table! {
     LocalAuthListMaxLength: UInt, ro, "1000";
     SendLocalListMaxLength: UInt, ro, "250";
     MessageTimeout: UInt, rw, "30";
+    // Seconds from presenting a tag to the offline decision when the Authorize got no answer
+    // by then, also while it waits behind an unanswered CALL (issue 9.6); 0 = MessageTimeout.
+    AuthorizeTimeout: UInt, rw, "4";
+    // How many id tags the authorization cache keeps (our key, capped by the installer's
+    // auth_cache_capacity); when full, not-valid entries go first, then the oldest valid ones.
+    AuthorizationCacheMaxLength: UInt, rw, "1000";
     /// What a ChangeConfiguration may do with it is the charger's decision, which knows the
     /// transport (`crate::Settings::tls`).
     SecurityProfile: SecurityProfile, rw, "0";

@@ -49,7 +49,9 @@ impl Meter {
     /// Integrates `deci_amps` from the last advance to `now_ms`.
     pub fn advance(&mut self, now_ms: u64, deci_amps: u16) {
         let dt = now_ms.saturating_sub(self.last_ms);
-        self.acc = self.acc.saturating_add(u64::from(deci_amps) * dt);
+        self.acc = self
+            .acc
+            .saturating_add(u64::from(deci_amps).saturating_mul(dt));
         self.last_ms = self.last_ms.max(now_ms);
     }
 

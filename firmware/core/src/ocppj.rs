@@ -2,6 +2,7 @@
 //! problems to CallError codes.
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 
 /// A parsed inbound frame.
@@ -189,9 +190,12 @@ pub const MAX_ID_LEN: usize = 36;
 pub const MAX_ECHOED_ID_LEN: usize = 1024;
 
 /// Decodes a payload into a typed message, mapping the serde failure to the CallError code the
-/// OCPP-J table describes (wrong JSON type, missing field, value out of range).
-pub fn decode<T: DeserializeOwned>(payload: &Value) -> Result<T, (ErrorCode, String)> {
-    serde_json::from_value(payload.clone()).map_err(|e| {
+/// OCPP-J table describes (wrong JSON type, missing field, value out of range). What serde
+/// would let through but the official schemas refuse is refused too ([`schema_shape`]): `null`
+/// anywhere, an array where an object is required, a property an object does not define.
+pub fn decode<T: DeserializeOwned + Serialize>(payload: &Value) -> Result<T, (ErrorCode, String)> {
+    refuse_null_and_misplaced_arrays(payload)?;
+    let typed: T = serde_json::from_value(payload.clone()).map_err(|e| {
         let msg = e.to_string();
         let code = if msg.starts_with("invalid type")
             || (msg == "invalid number" && has_non_integer_number(payload))
@@ -209,7 +213,111 @@ pub fn decode<T: DeserializeOwned>(payload: &Value) -> Result<T, (ErrorCode, Str
             ErrorCode::PropertyConstraintViolation
         };
         (code, msg)
-    })
+    })?;
+    let understood = serde_json::to_value(&typed)
+        .map_err(|e| (ErrorCode::InternalError, format!("cannot re-encode: {e}")))?;
+    schema_shape(payload, &understood, "")?;
+    Ok(typed)
+}
+
+/// Refuses what no OCPP 1.6 request schema allows anywhere: `null`, and an array where the
+/// schema has no list (serde would read a struct from it).
+pub fn refuse_null_and_misplaced_arrays(payload: &Value) -> Result<(), (ErrorCode, String)> {
+    if let Some(path) = find_null(payload, "") {
+        // No OCPP 1.6 schema allows null: an optional field is left out, never null.
+        return Err((
+            ErrorCode::TypeConstraintViolation,
+            format!("{path} is null; leave an optional field out instead"),
+        ));
+    }
+    if let Some(path) = find_misplaced_array(payload, "", false) {
+        // serde reads a struct from an array (fields by position); the schemas say object.
+        return Err((
+            ErrorCode::TypeConstraintViolation,
+            format!("{path} must not be an array"),
+        ));
+    }
+    Ok(())
+}
+
+/// The first `null` in `v`, as a path (`/localAuthorizationList/0/idTagInfo`).
+fn find_null(v: &Value, path: &str) -> Option<String> {
+    match v {
+        Value::Null => Some(if path.is_empty() {
+            "/".into()
+        } else {
+            path.into()
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| find_null(x, &format!("{path}/{i}"))),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, x)| find_null(x, &format!("{path}/{k}"))),
+        _ => None,
+    }
+}
+
+/// The request fields the OCPP 1.6 schemas define as arrays (GetConfiguration `key`,
+/// SendLocalList `localAuthorizationList`, a charging schedule's periods); their items are never
+/// arrays themselves.
+const LIST_FIELDS: &[&str] = &["key", "localAuthorizationList", "chargingSchedulePeriod"];
+
+/// The first array that stands where no schema defines one.
+fn find_misplaced_array(v: &Value, path: &str, list_allowed: bool) -> Option<String> {
+    match v {
+        Value::Array(_) if !list_allowed => Some(shown(path).to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| find_misplaced_array(x, &format!("{path}/{i}"), false)),
+        Value::Object(map) => map.iter().find_map(|(k, x)| {
+            find_misplaced_array(x, &format!("{path}/{k}"), LIST_FIELDS.contains(&k.as_str()))
+        }),
+        _ => None,
+    }
+}
+
+/// Compares what arrived with what the typed message understood of it (re-encoded): serde
+/// reads a struct from an array and skips properties it does not know, where the schemas
+/// (`additionalProperties: false`, `type: object`) refuse both. An array where an object was
+/// understood is a TypeConstraintViolation; a property the message does not define is a
+/// FormationViolation (as at the top level).
+fn schema_shape(got: &Value, understood: &Value, path: &str) -> Result<(), (ErrorCode, String)> {
+    match (got, understood) {
+        (Value::Array(_), Value::Object(_)) => Err((
+            ErrorCode::TypeConstraintViolation,
+            format!("{} must be an object, not an array", shown(path)),
+        )),
+        (Value::Object(g), Value::Object(u)) => {
+            for (k, v) in g {
+                let Some(w) = u.get(k) else {
+                    return Err((
+                        ErrorCode::FormationViolation,
+                        format!("unexpected field `{k}` in {}", shown(path)),
+                    ));
+                };
+                schema_shape(v, w, &format!("{path}/{k}"))?;
+            }
+            Ok(())
+        }
+        (Value::Array(g), Value::Array(u)) => {
+            for (i, (v, w)) in g.iter().zip(u).enumerate() {
+                schema_shape(v, w, &format!("{path}/{i}"))?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn shown(path: &str) -> &str {
+    if path.is_empty() {
+        "the payload"
+    } else {
+        path
+    }
 }
 
 /// Whether the payload holds a number written with a fraction or an exponent (`1.5`, `1.0`,

@@ -110,6 +110,29 @@ impl TxQueue {
         (seq, op)
     }
 
+    /// The latest timestamp in any queued message (StartTransaction/StopTransaction
+    /// `timestamp`, MeterValues `meterValue[].timestamp`).
+    pub fn latest_stamp(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let parse = |v: &serde_json::Value| {
+            v.as_str()
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&chrono::Utc))
+        };
+        self.items
+            .values()
+            .flat_map(|m| {
+                let p = &m.payload;
+                let own = parse(&p["timestamp"]);
+                let values = p["meterValue"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|mv| parse(&mv["timestamp"]));
+                own.into_iter().chain(values)
+            })
+            .max()
+    }
+
     pub fn head(&self) -> Option<(u64, &QueuedMessage)> {
         self.items.iter().next().map(|(s, m)| (*s, m))
     }
@@ -152,8 +175,8 @@ impl TxQueue {
             let (m, op) = self.remove(seq)?;
             return Some((Failure::Dropped(m), op));
         }
-        let wait_ms = retry_interval_ms * u64::from(msg.attempts);
-        let at_ms = now.mono_ms + wait_ms;
+        let wait_ms = retry_interval_ms.saturating_mul(u64::from(msg.attempts));
+        let at_ms = now.mono_ms.saturating_add(wait_ms);
         msg.not_before_ms = at_ms;
         msg.retry_at = Some(now.plus_ms(wait_ms).utc);
         let op = put(seq, msg);
@@ -166,8 +189,11 @@ impl TxQueue {
     pub fn rearm(&mut self, now: Now, max_wait_ms: impl Fn(u32) -> u64) {
         for msg in self.items.values_mut() {
             if let Some(at) = msg.retry_at {
-                let left = (at - now.utc).num_milliseconds().max(0) as u64;
-                msg.not_before_ms = now.mono_ms + left.min(max_wait_ms(msg.attempts));
+                let left = u64::try_from(at.signed_duration_since(now.utc).num_milliseconds())
+                    .unwrap_or(0);
+                msg.not_before_ms = now
+                    .mono_ms
+                    .saturating_add(left.min(max_wait_ms(msg.attempts)));
             }
         }
     }

@@ -1,6 +1,12 @@
 //! Identity and installer settings the shell hands to the core at boot.
 
+use chrono::{DateTime, Utc};
+
 use crate::config::{self, ConfigError};
+
+/// 2026-01-01T00:00:00Z: the build date assumed when the shell gives none. The real shell
+/// passes its own (`firmware/charger/build.rs`); this only has to be no later than any build.
+pub const DEFAULT_BUILD_DATE_UNIX: i64 = 1_767_225_600;
 
 /// What the core needs to know about the charger it runs on (from the config file / CLI).
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +27,10 @@ pub struct Settings {
     pub installer_config: Vec<(String, String)>,
     /// How many id tags the authorization cache holds before it evicts.
     pub auth_cache_capacity: usize,
+    /// When this firmware was built: a central-system time before it (or decades after it) is
+    /// implausible and not adopted, and a stored clock offset leading outside that window is
+    /// discarded at boot (issue 9.1).
+    pub build_date: DateTime<Utc>,
     /// The central system is reached over TLS (`wss://`): SecurityProfile must be 2 or 3, and
     /// 0 or 1 otherwise (a ChangeConfiguration that breaks this is Rejected).
     pub tls: bool,
@@ -40,6 +50,7 @@ impl Default for Settings {
             max_current_a: 16.0,
             installer_config: Vec::new(),
             auth_cache_capacity: 1000,
+            build_date: DateTime::from_timestamp(DEFAULT_BUILD_DATE_UNIX, 0).unwrap_or_default(),
             tls: false,
             client_certificate: false,
         }

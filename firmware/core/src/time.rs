@@ -12,11 +12,17 @@ pub struct Now {
 }
 
 impl Now {
-    /// A `Now` `ms` milliseconds later on both clocks (handy for tests and replays).
+    /// A `Now` `ms` milliseconds later on both clocks (handy for tests and replays). Saturates
+    /// instead of overflowing: a retry wait computed from outside values must never panic.
     pub fn plus_ms(self, ms: u64) -> Now {
+        let utc = i64::try_from(ms)
+            .ok()
+            .and_then(chrono::Duration::try_milliseconds)
+            .and_then(|d| self.utc.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         Now {
-            mono_ms: self.mono_ms + ms,
-            utc: self.utc + chrono::Duration::milliseconds(ms as i64),
+            mono_ms: self.mono_ms.saturating_add(ms),
+            utc,
         }
     }
 }

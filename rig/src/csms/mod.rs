@@ -25,7 +25,9 @@ use tokio_tungstenite::tungstenite::Message;
 pub use frame::{FrameError, OcppFrame};
 pub use history::{ConnectionEvent, Direction, History, Kind, Record, Violation};
 pub use pki::{server_config_from_files, ChargerFiles, TestCa};
-pub use queries::{Expected, TransactionAction, TransactionMessage, TransactionRequest};
+pub use queries::{
+    Expected, StatusReport, TransactionAction, TransactionMessage, TransactionRequest,
+};
 pub use script::{
     parse_authorization_status, parse_expiry, parse_registration_status, IdTagEntry, Injection,
     Script,
@@ -158,6 +160,7 @@ impl Csms {
         let id = {
             let mut state = self.shared.lock();
             let (connection, sender) = state.current.clone().ok_or(CallFailed::NotConnected)?;
+            state.note_request(action, &payload);
             let id = format!("rig-{}", state.next_message_id);
             state.next_message_id += 1;
             state
@@ -195,6 +198,12 @@ impl Csms {
                 })
             }
         }
+    }
+
+    /// The charger is about to reboot (a power cut): its next connection must start with a
+    /// BootNotification again, and nothing else is allowed before it (checked per boot).
+    pub fn expect_reboot(&self) {
+        self.shared.lock().reboot_expected = true;
     }
 
     /// Whether a charger connection is open now.

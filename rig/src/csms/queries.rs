@@ -4,6 +4,7 @@
 
 use rust_ocpp::v1_6::messages::meter_values::MeterValuesRequest;
 use rust_ocpp::v1_6::messages::start_transaction::StartTransactionRequest;
+use rust_ocpp::v1_6::messages::status_notification::StatusNotificationRequest;
 use rust_ocpp::v1_6::messages::stop_transaction::StopTransactionRequest;
 
 use super::history::{History, Record};
@@ -137,7 +138,69 @@ impl std::fmt::Display for Expected {
     }
 }
 
+/// One StatusNotification the charger sent, typed.
+#[derive(Debug, Clone)]
+pub struct StatusReport<'a> {
+    pub record: &'a Record,
+    pub request: StatusNotificationRequest,
+}
+
+impl StatusReport<'_> {
+    /// The status as OCPP spells it (`Available`, `Preparing`, ...).
+    pub fn status(&self) -> String {
+        serde_json::to_value(&self.request.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
 impl History {
+    /// The position of the first request of `action` received at or after position `from`.
+    pub fn first_call_since(&self, action: &str, from: usize) -> Option<usize> {
+        self.records
+            .iter()
+            .skip(from)
+            .find(|r| r.is_received_call(action))
+            .map(|r| r.seq)
+    }
+
+    /// The StatusNotifications for `connector` received from position `from` on, in arrival
+    /// order (schema-breaking ones are left out: the central system recorded them as
+    /// violations).
+    pub fn status_reports(&self, connector: u32, from: usize) -> Vec<StatusReport<'_>> {
+        self.records
+            .iter()
+            .skip(from)
+            .filter(|r| r.is_received_call("StatusNotification"))
+            .filter_map(|r| {
+                let request: StatusNotificationRequest =
+                    serde_json::from_value(r.payload.clone()).ok()?;
+                (request.connector_id == connector).then_some(StatusReport { record: r, request })
+            })
+            .collect()
+    }
+
+    /// The positions of the first StatusNotifications for `connector` from `from` on that
+    /// report `wanted` one after the other (others may come between); `None` until all arrived.
+    pub fn statuses_in_order(
+        &self,
+        connector: u32,
+        from: usize,
+        wanted: &[String],
+    ) -> Option<Vec<usize>> {
+        let mut rows = wanted.iter().peekable();
+        let mut matched = Vec::new();
+        for report in self.status_reports(connector, from) {
+            let Some(want) = rows.peek() else { break };
+            if report.status().eq_ignore_ascii_case(want) {
+                matched.push(report.record.seq);
+                rows.next();
+            }
+        }
+        rows.peek().is_none().then_some(matched)
+    }
+
     /// Every transaction message the charger sent (processed by the central system), in
     /// arrival order, typed, with its answer.
     pub fn transaction_messages(&self) -> Vec<TransactionMessage<'_>> {
@@ -280,5 +343,36 @@ mod tests {
     fn expectations_read_like_the_table() {
         let e = want(TransactionAction::Stop, Some("A"), Some("EVDisconnected"));
         assert_eq!(e.to_string(), "StopTransaction for A reason EVDisconnected");
+    }
+
+    fn status(h: &mut History, id: &str, connector: u32, status: &str) {
+        let p = json!({"connectorId": connector, "errorCode": "NoError", "status": status});
+        push(h, Direction::In, Kind::Call, id, "StatusNotification", p);
+    }
+
+    #[test]
+    fn statuses_in_order_skip_others_and_other_connectors() {
+        let mut h = History::default();
+        status(&mut h, "s1", 1, "Available");
+        status(&mut h, "s2", 0, "Preparing");
+        status(&mut h, "s3", 1, "Preparing");
+        status(&mut h, "s4", 1, "SuspendedEV");
+        status(&mut h, "s5", 1, "Charging");
+        let want = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            h.statuses_in_order(1, 0, &want(&["Preparing", "Charging"])),
+            Some(vec![2, 4])
+        );
+        assert_eq!(
+            h.statuses_in_order(1, 0, &want(&["Charging", "Preparing"])),
+            None
+        );
+        assert_eq!(h.statuses_in_order(1, 3, &want(&["Preparing"])), None);
+        assert_eq!(
+            h.statuses_in_order(0, 0, &want(&["preparing"])),
+            Some(vec![1])
+        );
+        assert_eq!(h.first_call_since("StatusNotification", 2), Some(2));
+        assert_eq!(h.first_call_since("Heartbeat", 0), None);
     }
 }

@@ -39,6 +39,9 @@ impl Shared {
                 boot_status: None,
                 path_prefix: None,
                 agree_subprotocol: true,
+                reboot_expected: false,
+                rebooted: false,
+                triggered: Vec::new(),
                 requirement: Default::default(),
             }),
             changed: Notify::new(),
@@ -195,6 +198,7 @@ where
     let (tx, mut outgoing) = mpsc::unbounded_channel();
     {
         let mut state = shared.lock();
+        state.on_connected();
         state.current = Some((connection, tx));
         state.history.connections.push(ConnectionEvent {
             at: Utc::now(),

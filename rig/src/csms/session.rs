@@ -40,11 +40,37 @@ pub(crate) struct State {
     pub(crate) path_prefix: Option<String>,
     /// Whether the handshake answer names `ocpp1.6` (false only to test a charger's refusal).
     pub(crate) agree_subprotocol: bool,
+    /// A reboot is coming (power cut, accepted Reset): the next connection is a new boot.
+    pub(crate) reboot_expected: bool,
+    /// The current boot began on a new connection after a reboot (for the violation's words).
+    pub(crate) rebooted: bool,
+    /// Messages TriggerMessage asked for since the last BootNotification: allowed while Pending.
+    pub(crate) triggered: Vec<String>,
     /// The security profile connections must meet.
     pub(crate) requirement: super::security::Requirement,
 }
 
 impl State {
+    /// A charger connected. After a reboot the registration starts over: §4.2 is checked for
+    /// every boot, not once per run.
+    pub(crate) fn on_connected(&mut self) {
+        if std::mem::take(&mut self.reboot_expected) {
+            self.boot_status = None;
+            self.rebooted = true;
+            self.triggered.clear();
+        }
+    }
+
+    /// A central-system request goes out: a TriggerMessage allows what it asks for while
+    /// Pending.
+    pub(crate) fn note_request(&mut self, action: &str, payload: &Value) {
+        if action == "TriggerMessage" {
+            if let Some(m) = payload.get("requestedMessage").and_then(Value::as_str) {
+                self.triggered.push(m.to_string());
+            }
+        }
+    }
+
     /// Appends a frame to the history, numbering and time-stamping it.
     pub(crate) fn record(&mut self, now: DateTime<Utc>, mut record: Record) {
         record.seq = self.history.records.len();
@@ -155,12 +181,19 @@ fn on_text(
                     &reason,
                 )]);
             }
-            // §4.2: nothing before the first BootNotification, nothing while Rejected.
+            // §4.2, for every boot: nothing before its BootNotification, nothing while
+            // Rejected, and while Pending only what TriggerMessage asked for.
             if action != "BootNotification" {
                 let problem = match &state.boot_status {
+                    None if state.rebooted => {
+                        Some("after a reboot, before the BootNotification of the new boot")
+                    }
                     None => Some("before any BootNotification"),
                     Some(RegistrationStatus::Rejected) => {
                         Some("while its BootNotification stands Rejected")
+                    }
+                    Some(RegistrationStatus::Pending) if !state.triggered.contains(&action) => {
+                        Some("while its BootNotification stands Pending, not asked for by TriggerMessage")
                     }
                     Some(_) => None,
                 };
@@ -221,6 +254,10 @@ fn on_text(
             );
             match (pending, action) {
                 (Some((_, _, reply)), Some(action)) => {
+                    if action == "Reset" && payload.get("status") == Some(&json!("Accepted")) {
+                        // The charger reboots: its next connection is a new boot.
+                        state.reboot_expected = true;
+                    }
                     if let Err(reason) = validate::charge_point_response(&action, &payload) {
                         state.violation(
                             now,
@@ -286,6 +323,7 @@ fn request_text(
     action: String,
     payload: Value,
 ) -> String {
+    state.note_request(&action, &payload);
     let id = format!("rig-{}", state.next_message_id);
     state.next_message_id += 1;
     let (reply, _) = oneshot::channel();
@@ -346,6 +384,9 @@ fn answer(state: &mut State, now: DateTime<Utc>, action: &str, payload: &Value) 
     let id_tag = |p: &Value| p.get("idTag").and_then(Value::as_str).map(str::to_string);
     let typed = match action {
         "BootNotification" => {
+            // A boot on the same connection (no new one yet): nothing left to expect.
+            state.reboot_expected = false;
+            state.triggered.clear();
             let status = state.script.boot_status.clone();
             state.boot_status = Some(status.clone());
             let interval = if status == RegistrationStatus::Accepted {
@@ -430,6 +471,87 @@ mod tests {
         assert!(state.history.violations[0]
             .reason
             .contains("before any BootNotification"));
+    }
+
+    #[test]
+    fn nothing_before_boot_notification_is_checked_for_every_boot() {
+        let shared = Shared::new();
+        let mut state = shared.lock();
+        state.on_connected();
+        boot(&mut state);
+        state.on_text(1, r#"[2,"h1","Heartbeat",{}]"#, at(1));
+        assert!(state.history.violations.is_empty());
+        // A reconnect without a reboot needs no new BootNotification.
+        state.on_connected();
+        state.on_text(2, r#"[2,"h2","Heartbeat",{}]"#, at(2));
+        assert!(state.history.violations.is_empty());
+        // After a power cut the new connection is a new boot.
+        state.reboot_expected = true;
+        state.on_connected();
+        state.on_text(3, r#"[2,"h3","Heartbeat",{}]"#, at(3));
+        assert_eq!(state.history.violations.len(), 1);
+        assert!(
+            state.history.violations[0]
+                .reason
+                .contains("after a reboot, before the BootNotification of the new boot"),
+            "{:?}",
+            state.history.violations
+        );
+        boot(&mut state);
+        state.on_text(3, r#"[2,"h4","Heartbeat",{}]"#, at(4));
+        assert_eq!(state.history.violations.len(), 1);
+    }
+
+    #[test]
+    fn an_accepted_reset_makes_the_next_connection_a_new_boot() {
+        let shared = Shared::new();
+        let mut state = shared.lock();
+        boot(&mut state);
+        let reset = request_text(
+            &mut state,
+            at(1),
+            1,
+            "Reset".into(),
+            json!({"type": "Soft"}),
+        );
+        let id = serde_json::from_str::<Value>(&reset).unwrap()[1]
+            .as_str()
+            .unwrap()
+            .to_string();
+        state.on_text(1, &format!(r#"[3,"{id}",{{"status":"Accepted"}}]"#), at(2));
+        state.on_connected();
+        state.on_text(2, r#"[2,"h1","Heartbeat",{}]"#, at(3));
+        assert_eq!(
+            state.history.violations.len(),
+            1,
+            "{:?}",
+            state.history.violations
+        );
+    }
+
+    #[test]
+    fn while_pending_only_what_trigger_message_asked_for_is_allowed() {
+        let shared = Shared::new();
+        let mut state = shared.lock();
+        state.script.boot_status = RegistrationStatus::Pending;
+        boot(&mut state);
+        let status = r#"[2,"s1","StatusNotification",{"connectorId":0,"errorCode":"NoError","status":"Available"}]"#;
+        state.on_text(1, status, at(1));
+        assert_eq!(state.history.violations.len(), 1);
+        assert!(state.history.violations[0].reason.contains("Pending"));
+        request_text(
+            &mut state,
+            at(2),
+            1,
+            "TriggerMessage".into(),
+            json!({"requestedMessage": "StatusNotification"}),
+        );
+        state.on_text(1, &status.replace("s1", "s2"), at(3));
+        assert_eq!(
+            state.history.violations.len(),
+            1,
+            "a triggered message is allowed"
+        );
     }
 
     #[test]

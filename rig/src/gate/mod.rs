@@ -75,6 +75,8 @@ pub enum GateError {
         status: String,
         stderr: String,
     },
+    #[error("this network gate cannot {0}")]
+    Unsupported(String),
     #[error("cannot run gate command `{command}`: {source}")]
     Spawn {
         command: String,
@@ -91,6 +93,21 @@ pub trait NetworkGate: Send + Sync {
     /// Traffic flows again.
     fn restore(&self) -> BoxFuture<'_, Result<(), GateError>>;
     fn state(&self) -> GateState;
+    /// A slow link: every chunk is held `latency` each way before it goes on (zero = none);
+    /// `restore` ends it. The proxy can; kernel gates need netem (see docs/bench.md).
+    fn set_latency(&self, latency: std::time::Duration) -> Result<(), GateError> {
+        let _ = latency;
+        Err(GateError::Unsupported(
+            "add latency (the proxy gate can; the kernel gate needs netem)".into(),
+        ))
+    }
+    /// A flapping link: cut and open in turn, `period` each, until `restore` (or cut, refuse).
+    fn flap(&self, period: std::time::Duration) -> Result<(), GateError> {
+        let _ = period;
+        Err(GateError::Unsupported(
+            "flap the link (the proxy gate can)".into(),
+        ))
+    }
     /// Every fault change so far.
     fn timeline(&self) -> Vec<FaultRecord>;
 }

@@ -15,22 +15,53 @@ pub struct NftCommands {
     pub restore: Vec<String>,
 }
 
-/// Rules matching the board's traffic to and from the central system port, in `table`.
-pub fn rules(table: &str, board_ip: &str, csms_port: u16) -> NftCommands {
+/// Rules matching the board's traffic to and from the central system port (every TCP port of
+/// the board when `csms_port` is `None`: a bench whose central system takes an ephemeral port,
+/// like the netns bench), in `table`. `refuse` also resets the open connections at once (`ss
+/// -K` on the rig host's own sockets, before the rules would swallow the reset), as the proxy
+/// does: a refusal is noticed at once, not at the charger's next ping.
+pub fn rules(table: &str, board_ip: &str, csms_port: Option<u16>) -> NftCommands {
     let family = if board_ip.contains(':') { "ip6" } else { "ip" };
-    let setup = |verdict: &str| {
+    let (dport, sport, ss_port) = match csms_port {
+        Some(p) => (
+            format!("tcp dport {p}"),
+            format!("tcp sport {p}"),
+            format!(" sport = :{p}"),
+        ),
+        None => (
+            "meta l4proto tcp".into(),
+            "meta l4proto tcp".into(),
+            String::new(),
+        ),
+    };
+    let head = || {
         vec![
             format!("nft add table inet {table}"),
-            format!("nft add chain inet {table} input '{{ type filter hook input priority -10 ; }}'"),
-            format!("nft add chain inet {table} output '{{ type filter hook output priority -10 ; }}'"),
+            format!(
+                "nft add chain inet {table} input '{{ type filter hook input priority -10 ; }}'"
+            ),
+            format!(
+                "nft add chain inet {table} output '{{ type filter hook output priority -10 ; }}'"
+            ),
             format!("nft flush table inet {table}"),
-            format!("nft add rule inet {table} input {family} saddr {board_ip} tcp dport {csms_port} {verdict}"),
-            format!("nft add rule inet {table} output {family} daddr {board_ip} tcp sport {csms_port} {verdict}"),
         ]
     };
+    let verdict_rules = |verdict: &str| {
+        vec![
+            format!("nft add rule inet {table} input {family} saddr {board_ip} {dport} {verdict}"),
+            format!("nft add rule inet {table} output {family} daddr {board_ip} {sport} {verdict}"),
+        ]
+    };
+    let mut cut = head();
+    cut.extend(verdict_rules("drop"));
+    let mut refuse = head();
+    refuse.push(format!(
+        "ss -K dst {board_ip}{ss_port} >/dev/null 2>&1 || true"
+    ));
+    refuse.extend(verdict_rules("reject with tcp reset"));
     NftCommands {
-        cut: setup("drop"),
-        refuse: setup("reject with tcp reset"),
+        cut,
+        refuse,
         restore: vec![
             format!("nft add table inet {table}"),
             format!("nft flush table inet {table}"),
@@ -48,7 +79,7 @@ impl NftablesGate {
     /// Explicit commands from the profile win; otherwise rules are generated.
     pub fn from_config(cfg: &NftablesConfig) -> Self {
         let generated = match (&cfg.board_ip, cfg.csms_port) {
-            (Some(ip), Some(port)) => rules(&cfg.table, ip, port),
+            (Some(ip), port) => rules(&cfg.table, ip, port),
             _ => NftCommands {
                 cut: vec![],
                 refuse: vec![],
@@ -142,7 +173,7 @@ mod tests {
 
     #[test]
     fn generated_rules_match_the_bench_doc() {
-        let c = rules("chargerig", "192.168.50.20", 9000);
+        let c = rules("chargerig", "192.168.50.20", Some(9000));
         assert_eq!(
             c.cut,
             [
@@ -154,9 +185,18 @@ mod tests {
                 "nft add rule inet chargerig output ip daddr 192.168.50.20 tcp sport 9000 drop",
             ]
         );
-        assert!(c.refuse[4].ends_with("tcp dport 9000 reject with tcp reset"));
+        assert_eq!(
+            c.refuse[4],
+            "ss -K dst 192.168.50.20 sport = :9000 >/dev/null 2>&1 || true"
+        );
+        assert!(c.refuse[5].ends_with("tcp dport 9000 reject with tcp reset"));
+        let any_port = rules("t", "10.250.0.2", None);
+        assert_eq!(
+            any_port.cut[4],
+            "nft add rule inet t input ip saddr 10.250.0.2 meta l4proto tcp drop"
+        );
         assert_eq!(c.restore.last().unwrap(), "nft flush table inet chargerig");
-        assert!(rules("t", "fd00::20", 9000).cut[4].contains("ip6 saddr fd00::20"));
+        assert!(rules("t", "fd00::20", Some(9000)).cut[4].contains("ip6 saddr fd00::20"));
     }
 
     #[test]

@@ -29,15 +29,19 @@ const HOLD_LIMIT: usize = 64 * 1024;
 struct Control {
     state: GateState,
     refusals: u64,
+    /// Each chunk is held this long before it is forwarded, each way (0 = none).
+    latency_ms: u64,
 }
 
 pub struct ProxyGate {
     local: SocketAddr,
     upstream: SocketAddr,
-    control: watch::Sender<Control>,
+    control: Arc<watch::Sender<Control>>,
     timeline: FaultTimeline,
     accepted: Arc<AtomicU64>,
     task: JoinHandle<()>,
+    /// The task of a flapping link, until the next restore (or cut, refuse).
+    flapper: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 /// A socket for the gate's port. SO_REUSEPORT (same user only) lets the reserving socket bind
@@ -93,7 +97,9 @@ impl ProxyGate {
         let (control, rx) = watch::channel(Control {
             state: GateState::Open,
             refusals: 0,
+            latency_ms: 0,
         });
+        let control = Arc::new(control);
         let timeline = FaultTimeline::default();
         let accepted = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn(accept_loop(
@@ -112,7 +118,20 @@ impl ProxyGate {
             timeline,
             accepted,
             task,
+            flapper: std::sync::Mutex::new(None),
         })
+    }
+
+    fn stop_flapping(&self) {
+        if let Some(task) = self
+            .flapper
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            task.abort();
+            self.timeline.record("flap", "flapping stopped".to_string());
+        }
     }
 
     /// Where the charger must connect.
@@ -155,16 +174,19 @@ impl ProxyGate {
 impl Drop for ProxyGate {
     fn drop(&mut self) {
         self.task.abort();
+        self.stop_flapping();
     }
 }
 
 impl NetworkGate for ProxyGate {
     fn cut(&self) -> BoxFuture<'_, Result<(), GateError>> {
+        self.stop_flapping();
         self.set(GateState::Cut);
         async { Ok(()) }.boxed()
     }
 
     fn refuse(&self) -> BoxFuture<'_, Result<(), GateError>> {
+        self.stop_flapping();
         self.set(GateState::Refused);
         async move {
             // Wait (briefly) until the listener is really closed, so a connect right after
@@ -181,6 +203,12 @@ impl NetworkGate for ProxyGate {
     }
 
     fn restore(&self) -> BoxFuture<'_, Result<(), GateError>> {
+        self.stop_flapping();
+        if self.control.borrow().latency_ms > 0 {
+            self.control.send_modify(|c| c.latency_ms = 0);
+            self.timeline
+                .record("latency", "latency removed".to_string());
+        }
         let was_refused = self.control.borrow().state == GateState::Refused;
         self.set(GateState::Open);
         async move {
@@ -207,6 +235,45 @@ impl NetworkGate for ProxyGate {
 
     fn state(&self) -> GateState {
         self.control.borrow().state
+    }
+
+    fn set_latency(&self, latency: Duration) -> Result<(), GateError> {
+        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.control.send_modify(|c| c.latency_ms = ms);
+        self.timeline.record(
+            "latency",
+            format!("proxy {}: every chunk held {ms} ms each way", self.local),
+        );
+        Ok(())
+    }
+
+    fn flap(&self, period: Duration) -> Result<(), GateError> {
+        self.stop_flapping();
+        let control = self.control.clone();
+        let timeline = self.timeline.clone();
+        timeline.record(
+            "flap",
+            format!(
+                "proxy {}: cut and open in turn, {} ms each",
+                self.local,
+                period.as_millis()
+            ),
+        );
+        let task = tokio::spawn(async move {
+            let mut next = GateState::Cut;
+            loop {
+                control.send_modify(|c| c.state = next);
+                timeline.record("flap", format!("link {next}"));
+                tokio::time::sleep(period).await;
+                next = if next == GateState::Cut {
+                    GateState::Open
+                } else {
+                    GateState::Cut
+                };
+            }
+        });
+        *self.flapper.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        Ok(())
     }
 
     fn timeline(&self) -> Vec<FaultRecord> {
@@ -424,6 +491,11 @@ where
         if n == 0 {
             let _ = w.shutdown().await;
             return Ok(());
+        }
+        // A slow link: the chunk is held before it goes on (order is kept: one chunk at a time).
+        let latency = rx.borrow().latency_ms;
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
         }
         // A cut that started while we were reading holds this data until restore.
         if !wait_open(&mut rx, refusals).await {

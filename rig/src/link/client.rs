@@ -374,8 +374,12 @@ impl BoardClient {
     }
 
     /// Stops the thread, flushes the candump log.
-    pub fn close(mut self) {
+    ///
+    /// Returns every frame recorded, taken after the thread stopped, so it is exactly the set
+    /// the candump log holds (a list taken before closing may miss a frame still arriving).
+    pub fn close(mut self) -> Vec<FrameRecord> {
         self.shutdown();
+        self.frames()
     }
 
     fn shutdown(&mut self) {

@@ -3,10 +3,12 @@
 //! `report.html` at the artifact root, and JUnit / Cucumber JSON reports on request.
 
 pub mod artifacts;
+pub mod ending;
 pub mod keep;
 pub mod options;
 pub mod parser;
 pub mod report;
+pub mod select;
 pub mod summary;
 
 use std::path::PathBuf;
@@ -16,12 +18,12 @@ use std::time::Duration;
 
 use cucumber::event::ScenarioFinished;
 use cucumber::gherkin::tagexpr::TagOperation;
-use cucumber::tag::Ext as _;
 use futures_util::FutureExt;
 use regex::Regex;
 
 pub use options::{
-    RunOptions, EXIT_CODES_HELP, EXIT_FAILED, EXIT_FLAKY, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE,
+    RunOptions, EXIT_CODES_HELP, EXIT_FAILED, EXIT_FLAKY, EXIT_INTERRUPTED, EXIT_NOTHING_SELECTED,
+    EXIT_OK, EXIT_TERMINATED, EXIT_USAGE,
 };
 
 use keep::Kept;
@@ -50,49 +52,6 @@ fn now_secs() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// The artifact root of the run in progress, for the teardown on Ctrl-C.
-static ARTIFACT_ROOT: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
-
-/// Kills every board this process started and exits: nothing stays behind, not even the pty
-/// symlinks of boards that died without cleaning up.
-fn tear_down_and_exit(code: i32) -> ! {
-    crate::charger_process::kill_all();
-    let root = ARTIFACT_ROOT.lock().ok().and_then(|r| r.clone());
-    if let Some(root) = root {
-        // A killed board's pty vanishes once the kernel has reaped it: poll, bounded.
-        let deadline = std::time::Instant::now() + Duration::from_secs(1);
-        while remove_dangling_links(&root) > 0 && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    std::process::exit(code);
-}
-
-/// Removes symlinks under `dir` whose target is gone (a killed board's pty); returns how many
-/// symlinks are still there (targets alive).
-fn remove_dangling_links(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    let mut alive = 0;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if meta.file_type().is_symlink() {
-            if std::fs::metadata(&path).is_err() {
-                let _ = std::fs::remove_file(&path);
-            } else {
-                alive += 1;
-            }
-        } else if meta.is_dir() {
-            alive += remove_dangling_links(&path);
-        }
-    }
-    alive
 }
 
 /// `rig run` inside a tokio runtime.
@@ -133,16 +92,105 @@ pub async fn run_async(opts: RunOptions) -> i32 {
     } else {
         opts.paths.clone()
     };
-    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+    let targets: Vec<select::Target> = paths.iter().map(|p| select::Target::parse(p)).collect();
+    if let Some(missing) = targets.iter().find(|t| !t.path.exists()) {
         eprintln!(
             "rig run: {}: no such feature file or directory",
-            missing.display()
+            missing.path.display()
         );
         return EXIT_USAGE;
     }
+    let filters = select::Filters {
+        tags: tags.clone(),
+        tags_text: opts.tags.clone(),
+        name: name.clone(),
+        partition: opts.partition,
+    };
+    let selection = select::select(&targets, &filters);
+    if !selection.unmatched_lines.is_empty() {
+        for place in &selection.unmatched_lines {
+            eprintln!("rig run: {place}: no scenario or outline row starts at this line (`rig run --list` prints them)");
+        }
+        return EXIT_USAGE;
+    }
+    if opts.list {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        for s in &selection.scenarios {
+            // A closed pipe (`| head`) ends the listing, not the program.
+            if writeln!(out, "{s}").is_err() {
+                break;
+            }
+        }
+    }
+    if selection.scenarios.is_empty() && !has_parse_errors(&targets) {
+        eprintln!(
+            "rig run: nothing selected: no scenario matches {} ({} scenarios looked at); tags in use: {}",
+            filters.describe(&targets),
+            selection.seen,
+            tags_in_use(&targets).join(" ")
+        );
+        return EXIT_NOTHING_SELECTED;
+    }
+    if opts.list {
+        return EXIT_OK;
+    }
+    if opts.dry_run {
+        let undefined = selection.undefined_steps(&crate::steps::all());
+        for u in &undefined {
+            println!("{u}");
+        }
+        if !undefined.is_empty() || has_parse_errors(&targets) {
+            println!(
+                "dry run: {} undefined steps in {} selected scenarios",
+                undefined.len(),
+                selection.scenarios.len()
+            );
+            return EXIT_USAGE;
+        }
+        println!(
+            "dry run: every step of the {} selected scenarios is defined; nothing was started",
+            selection.scenarios.len()
+        );
+        return EXIT_OK;
+    }
+    // The bench is ours for the whole run (the kernel releases it however the run ends).
+    let _lock = match &profile.lock {
+        Some(path) => {
+            let what = format!("rig run {}", filters.describe(&targets));
+            let wait = opts.wait_lock;
+            let path = path.clone();
+            let got = tokio::task::spawn_blocking(move || {
+                crate::bench_lock::BenchLock::acquire(&path, &what, wait, &mut |holder| {
+                    eprintln!("rig run: waiting for the bench lock held by {holder}");
+                })
+            })
+            .await;
+            match got {
+                Ok(Ok(lock)) => Some(lock),
+                Ok(Err(e)) => {
+                    eprintln!("rig run: {e}");
+                    return EXIT_USAGE;
+                }
+                Err(e) => {
+                    eprintln!("rig run: cannot take the bench lock: {e}");
+                    return EXIT_USAGE;
+                }
+            }
+        }
+        None => None,
+    };
+    let selected = selection.keys();
+    // Cucumber reads whole files; the selection decides which of their scenarios run.
+    let mut paths: Vec<PathBuf> = targets.into_iter().map(|t| t.path).collect();
+    paths.dedup();
     // Find (or build) the charger of simulated boards now, before any scenario and its
     // watchdog start: a first build takes minutes.
-    if profile.is_sim() && profile.charger_program.is_none() {
+    let finds_charger = profile
+        .charger_program
+        .as_ref()
+        .is_none_or(|p| p.iter().any(|a| a == crate::profile::CHARGER_PLACEHOLDER));
+    if profile.is_sim() && finds_charger {
         let found = tokio::task::spawn_blocking(crate::charger_bin::program).await;
         if let Ok(Err(e)) = found {
             eprintln!("rig run: {e}");
@@ -161,7 +209,6 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         return EXIT_USAGE;
     }
     let root = root.canonicalize().unwrap_or(root);
-    *ARTIFACT_ROOT.lock().unwrap_or_else(|e| e.into_inner()) = Some(root.clone());
     let concurrency = opts.concurrency.unwrap_or(profile.concurrency).max(1);
     println!(
         "rig run: profile {} ({}), concurrency {concurrency}, artifacts {}",
@@ -184,17 +231,56 @@ pub async fn run_async(opts: RunOptions) -> i32 {
     let watchdog = profile.scenario_watchdog;
     let step_deadline = profile.step_deadline;
     let parser = parser::FeatureParser::new(&profile);
-    crate::world::install_profile(Some(Arc::new(profile)));
+    let profile = Arc::new(profile);
+    crate::world::install_profile(Some(profile.clone()));
     // Benches of failed scenarios kept running for inspection (`--keep-on-failure`).
     let kept: Arc<Mutex<Vec<Kept>>> = Arc::default();
     let keep_on_failure = opts.keep_on_failure.then(|| kept.clone());
 
-    // Ctrl-C: tear everything down, whatever is running.
-    let interrupt = tokio::spawn(async {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nrig run: interrupted; stopping every board, proxy and central system");
-            tear_down_and_exit(EXIT_INTERRUPTED);
+    // What finished so far, for a run that a signal or the watchdog ends.
+    let finished: Arc<Mutex<Vec<report::ScenarioResult>>> = Arc::default();
+    ending::install(Some(ending::RunEnd {
+        root: root.clone(),
+        junit: opts.junit.clone(),
+        selection: selection.scenarios.clone(),
+        finished: finished.clone(),
+        labels: (profile_label.clone(), bench_label.clone()),
+        started,
+        cucumber_json: opts.cucumber_json.clone(),
+        profile: profile.clone(),
+        began: std::time::Instant::now(),
+    }));
+    // The bench's own setup (e.g. the netns bench's namespace), once the end that removes it
+    // is in place: a signal from here on still tears it down.
+    {
+        let profile = profile.clone();
+        let setup = tokio::task::spawn_blocking(move || ending::bench_setup(&profile)).await;
+        if let Ok(Err(e)) | Err(e) = setup.map_err(|e| e.to_string()) {
+            eprintln!("rig run: the profile's [bench] setup failed: {e}");
+            ending::install(None);
+            return EXIT_USAGE;
         }
+    }
+    // Ctrl-C and SIGTERM (CI's cancel): tear everything down, whatever is running, and write
+    // the reports from what finished.
+    let interrupt = tokio::spawn(async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let sigterm = async {
+            match term.as_mut() {
+                Some(t) => t.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let (code, why) = tokio::select! {
+            r = tokio::signal::ctrl_c() => match r {
+                Ok(()) => (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+                Err(_) => std::future::pending().await,
+            },
+            _ = sigterm => (EXIT_TERMINATED, "terminated (SIGTERM)"),
+        };
+        eprintln!("\nrig run: {why}; stopping every board, proxy and central system");
+        let _ = tokio::task::spawn_blocking(move || ending::tear_down_and_exit(code, why)).await;
     });
     // Run watchdog: a scenario stuck beyond its watchdog (a hung step) ends the run.
     let progress = Arc::new(AtomicU64::new(now_secs()));
@@ -211,7 +297,7 @@ pub async fn run_async(opts: RunOptions) -> i32 {
                         "rig run: watchdog: nothing happened for {idle} s (scenario watchdog {} s); tearing down",
                         watchdog.as_secs()
                     );
-                    tear_down_and_exit(EXIT_FAILED);
+                    ending::tear_down_and_exit(EXIT_FAILED, "the run watchdog ended it");
                 }
             })
             .ok();
@@ -272,7 +358,9 @@ pub async fn run_async(opts: RunOptions) -> i32 {
             .boxed_local()
         });
 
-    let mut report = Report::new(defs, progress, dirs).with_colour(crate::term::stdout_colour());
+    let mut report = Report::new(defs, progress, dirs)
+        .with_colour(crate::term::stdout_colour())
+        .with_finished(finished.clone());
     if let Some(file) = cucumber_json {
         report = report.with_cucumber_json(file);
     }
@@ -284,18 +372,11 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         )
         .with_cli(cli);
     let report = cucumber
-        .filter_run(paths, move |feature, rule, scenario| {
-            let tags_ok = tags.as_ref().is_none_or(|op| {
-                op.eval(
-                    feature
-                        .tags
-                        .iter()
-                        .chain(rule.iter().flat_map(|r| &r.tags))
-                        .chain(scenario.tags.iter()),
-                )
-            });
-            let name_ok = name.as_ref().is_none_or(|re| re.is_match(&scenario.name));
-            tags_ok && name_ok
+        .filter_run(paths, move |feature, _rule, scenario| {
+            feature
+                .path
+                .as_ref()
+                .is_some_and(|p| selected.contains(&(p.clone(), scenario.position.line)))
         })
         .await;
 
@@ -314,6 +395,8 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         opts.junit.as_deref(),
         opts.cucumber_json.as_deref(),
     );
+    // The reports are written: a signal from here on only tears down.
+    ending::reports_written();
     let kept = std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner()));
     if !kept.is_empty() {
         for k in &kept {
@@ -326,6 +409,11 @@ pub async fn run_async(opts: RunOptions) -> i32 {
         interrupt.abort();
     }
     crate::world::install_profile(None);
+    {
+        let profile = profile.clone();
+        let _ = tokio::task::spawn_blocking(move || ending::bench_teardown(&profile)).await;
+    }
+    ending::install(None);
 
     let (_, flaky, failed, _) = report.counts();
     if failed > 0 || !report.parse_errors.is_empty() {
@@ -335,6 +423,53 @@ pub async fn run_async(opts: RunOptions) -> i32 {
     } else {
         EXIT_OK
     }
+}
+
+/// Does any feature file under `targets` fail to parse? (The run reports it, exit 1.)
+fn has_parse_errors(targets: &[select::Target]) -> bool {
+    targets.iter().any(|t| {
+        parser::feature_files(&t.path).is_ok_and(|files| {
+            files.iter().any(|f| {
+                cucumber::gherkin::Feature::parse_path(f, cucumber::gherkin::GherkinEnv::default())
+                    .is_err()
+            })
+        })
+    })
+}
+
+/// The tags the feature files under `targets` use, for "nothing selected".
+fn tags_in_use(targets: &[select::Target]) -> Vec<String> {
+    let mut tags = std::collections::BTreeSet::new();
+    for t in targets {
+        for f in parser::feature_files(&t.path).unwrap_or_default() {
+            let Ok(feature) = cucumber::gherkin::Feature::parse_path(
+                &f,
+                cucumber::gherkin::GherkinEnv::default(),
+            ) else {
+                continue;
+            };
+            tags.extend(feature.tags.iter().cloned());
+            for s in feature
+                .scenarios
+                .iter()
+                .chain(feature.rules.iter().flat_map(|r| &r.scenarios))
+            {
+                tags.extend(s.tags.iter().cloned());
+                for ex in &s.examples {
+                    tags.extend(ex.tags.iter().cloned());
+                }
+            }
+            for r in &feature.rules {
+                tags.extend(r.tags.iter().cloned());
+            }
+        }
+    }
+    if tags.is_empty() {
+        return vec!["(none)".into()];
+    }
+    tags.into_iter()
+        .map(|t| format!("@{}", t.trim_start_matches('@')))
+        .collect()
 }
 
 /// Creates (truncates) an output file, with its folder.

@@ -44,6 +44,8 @@ pub enum Outcome {
     Flaky(Vec<String>),
     Failed(String),
     Skipped(String),
+    /// The run ended (signal, watchdog) before this scenario finished.
+    Unfinished(String),
 }
 
 /// One scenario's result.
@@ -88,6 +90,9 @@ pub struct Report {
     step_started: HashMap<(PathBuf, usize, String, usize), Instant>,
     /// Durations of passed steps, by step text with its parameters blanked.
     pub step_times: HashMap<String, Vec<Duration>>,
+    /// A copy of `results` the run's end reads when a signal or the watchdog ends the run
+    /// while cucumber still owns this writer.
+    pub finished: Arc<std::sync::Mutex<Vec<ScenarioResult>>>,
     dirs: AttemptDirs,
     json: Option<CucumberJson>,
     colour: bool,
@@ -105,6 +110,7 @@ impl Report {
             progress,
             step_started: HashMap::new(),
             step_times: HashMap::new(),
+            finished: Arc::default(),
             dirs,
             json: None,
             colour: false,
@@ -130,8 +136,7 @@ impl Report {
         dirs.get(key).and_then(|d| d.last().cloned())
     }
 
-    /// Appends a finished step to the scenario's `steps.jsonl`.
-    #[allow(clippy::too_many_arguments)]
+    /// Notes a step's start, or appends the finished step to the scenario's `steps.jsonl`.
     fn record_step(
         &mut self,
         key: &ScenarioKey,
@@ -165,6 +170,13 @@ impl Report {
         ) {
             tracing::warn!(file = %rec.path().display(), error = %e, "cannot record the step");
         }
+    }
+
+    /// Also copies every result into `finished`, which the run's end reads when a signal or
+    /// the watchdog ends the run while cucumber still owns this writer.
+    pub fn with_finished(mut self, finished: Arc<std::sync::Mutex<Vec<ScenarioResult>>>) -> Report {
+        self.finished = finished;
+        self
     }
 
     fn elapsed(&self) -> String {
@@ -338,6 +350,10 @@ impl Report {
                     dirs,
                 };
                 self.print_result(&result);
+                self.finished
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(result.clone());
                 self.results.push(result);
             }
         }
@@ -349,6 +365,7 @@ impl Report {
             Outcome::Flaky(_) => ("FLAKY", Colour::Yellow),
             Outcome::Failed(_) => ("FAIL ", Colour::Red),
             Outcome::Skipped(_) => ("SKIP ", Colour::Grey),
+            Outcome::Unfinished(_) => ("UNFIN", Colour::Red),
         };
         paint(text, colour, self.colour)
     }
@@ -368,7 +385,7 @@ impl Report {
             artifacts_note(r),
         );
         match &r.outcome {
-            Outcome::Failed(f) => println!("{}", indent(f)),
+            Outcome::Failed(f) | Outcome::Unfinished(f) => println!("{}", indent(f)),
             Outcome::Skipped(reason) => println!("        skipped: {reason}"),
             Outcome::Flaky(fs) => {
                 for f in fs {
@@ -390,7 +407,7 @@ impl Report {
             match r.outcome {
                 Outcome::Passed => c.0 += 1,
                 Outcome::Flaky(_) => c.1 += 1,
-                Outcome::Failed(_) => c.2 += 1,
+                Outcome::Failed(_) | Outcome::Unfinished(_) => c.2 += 1,
                 Outcome::Skipped(_) => c.3 += 1,
             }
         }

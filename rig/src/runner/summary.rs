@@ -36,6 +36,8 @@ fn scenario(r: &ScenarioResult, root: &Path) -> ScenarioSummary {
         Outcome::Flaky(earlier) => (Status::Flaky, None, earlier.clone()),
         Outcome::Failed(f) => (Status::Failed, Some(f.clone()), Vec::new()),
         Outcome::Skipped(reason) => (Status::Skipped, Some(reason.clone()), Vec::new()),
+        // Cut short by a signal or the watchdog: a failure whose message says so.
+        Outcome::Unfinished(why) => (Status::Failed, Some(why.clone()), Vec::new()),
     };
     ScenarioSummary {
         feature: r.feature.clone(),
@@ -53,6 +55,26 @@ fn scenario(r: &ScenarioResult, root: &Path) -> ScenarioSummary {
             .iter()
             .map(|d| d.strip_prefix(root).unwrap_or(d).to_path_buf())
             .collect(),
+    }
+}
+
+/// The summary of a run from its results (a run a signal ended has no [`Report`] to hand).
+pub fn summary_of(
+    results: &[ScenarioResult],
+    parse_errors: &[String],
+    root: &Path,
+    labels: (String, String),
+    started: DateTime<Utc>,
+    duration: Duration,
+) -> RunSummary {
+    RunSummary {
+        profile: labels.0,
+        bench: labels.1,
+        versions: vec![("rig".into(), env!("CARGO_PKG_VERSION").into())],
+        started,
+        duration_ms: duration.as_millis() as u64,
+        scenarios: results.iter().map(|r| scenario(r, root)).collect(),
+        parse_errors: parse_errors.to_vec(),
     }
 }
 

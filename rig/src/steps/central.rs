@@ -60,8 +60,23 @@ pub fn defs() -> Vec<StepDef> {
             "the central system remote-stops the transaction",
             remote_stop
         ),
+        step_def!(
+            "When",
+            "the central system remote-stops transaction {int}",
+            remote_stop_id
+        ),
         step_def!("When", "the central system sends a {string} reset", reset),
         step_def!("When", "the central system triggers a {word}", trigger),
+        step_def!(
+            "When",
+            "the central system sets connector {int} {word}",
+            change_availability
+        ),
+        step_def!(
+            "When",
+            "the central system unlocks connector {int}",
+            unlock_connector
+        ),
         step_def!(
             "When",
             "the central system requests the whole configuration",
@@ -168,15 +183,12 @@ async fn clear_cache(world: &mut RigWorld, _: Args) -> StepResult {
     world.call("ClearCache", json!({})).await.map(|_| ())
 }
 
-fn authorization_data(row: &Row, differential: bool) -> Result<Value, String> {
+fn authorization_data(row: &Row) -> Result<Value, String> {
     let tag = row.required("id tag")?;
     let Some(status) = row.get("status") else {
-        if differential {
-            return Ok(json!({"idTag": tag}));
-        }
-        return Err(format!(
-            "{tag}: a full local list needs a status for every id tag"
-        ));
+        // Differential: deletes the tag. Full: an entry without idTagInfo, which a charger
+        // must refuse (Failed, §7.1 / issue 14.4) — sent as written so that can be checked.
+        return Ok(json!({"idTag": tag}));
     };
     let mut info = json!({"status": status});
     authorization_status(status)?;
@@ -199,7 +211,7 @@ async fn send_local_list(world: &mut RigWorld, args: Args, differential: bool) -
     };
     let list = rows
         .iter()
-        .map(|row| authorization_data(row, differential))
+        .map(authorization_data)
         .collect::<Result<Vec<_>, _>>()?;
     let mut payload = json!({
         "listVersion": version,
@@ -256,6 +268,32 @@ async fn remote_stop(world: &mut RigWorld, _: Args) -> StepResult {
         .await?;
     world
         .call("RemoteStopTransaction", json!({"transactionId": id}))
+        .await
+        .map(|_| ())
+}
+
+async fn change_availability(world: &mut RigWorld, args: Args) -> StepResult {
+    let connector = args.int(0)?;
+    let kind = args.text(1);
+    if kind != "Operative" && kind != "Inoperative" {
+        return Err(format!("{kind:?}: use Operative or Inoperative"));
+    }
+    let payload = json!({"connectorId": connector, "type": kind});
+    world.call("ChangeAvailability", payload).await.map(|_| ())
+}
+
+async fn unlock_connector(world: &mut RigWorld, args: Args) -> StepResult {
+    let payload = json!({"connectorId": args.int(0)?});
+    world.call("UnlockConnector", payload).await.map(|_| ())
+}
+
+/// RemoteStopTransaction for a given id (e.g. one the charger does not know: OCTT TC_028).
+async fn remote_stop_id(world: &mut RigWorld, args: Args) -> StepResult {
+    world
+        .call(
+            "RemoteStopTransaction",
+            json!({"transactionId": args.int(0)?}),
+        )
         .await
         .map(|_| ())
 }

@@ -104,6 +104,10 @@ async fn cut_power(world: &mut RigWorld) -> StepResult {
     world.ensure_started().await?;
     world.fault_connection = world.history().last_connection();
     world.note_fault("power cut");
+    if let Some(csms) = &world.csms {
+        // The next connection is a new boot: it must begin with a BootNotification.
+        csms.expect_reboot();
+    }
     world.bench_mut()?.power_off().await
 }
 

@@ -24,6 +24,8 @@ pub fn defs() -> Vec<StepDef> {
         step_def!("Then", "the central system receives a StatusNotification {string} for connector {int} within {int} seconds", receives_status_connector),
         step_def!("Then", "the central system receives a StatusNotification with error code {string} for connector {int} within {int} seconds", receives_status_error),
         step_def!("Then", "the central system receives no {word} for {int} seconds", receives_none),
+        step_def!("Then", "the central system receives a {word} within {int} seconds", receives_any),
+        step_def!("Then", "the central system receives these StatusNotifications for connector {int} in order:", statuses_in_order),
         step_def!("Then", "the central system has received exactly {int} {word}", received_exactly),
         step_def!("Then", "the central system received the {word} attempts {string} seconds apart", attempts_apart),
         step_def!("Then", "the last StopTransaction has id tag {string}", last_stop_tag),
@@ -236,6 +238,73 @@ async fn receives_status_error(world: &mut RigWorld, args: Args) -> StepResult {
         |p| p["errorCode"] == code.as_str() && p["connectorId"].as_i64() == Some(connector),
     )
     .await
+}
+
+/// Any action: the next one received after what earlier steps (and the setup) took.
+async fn receives_any(world: &mut RigWorld, args: Args) -> StepResult {
+    let action = charge_point_action(&args.text(0))?;
+    let wait = secs(&args, 1)?;
+    let from = world.cursors.get(&action).copied().unwrap_or(0);
+    let what = format!("a {action}");
+    let found = world
+        .wait_history(wait, &what, |h| h.first_call_since(&action, from))
+        .await;
+    match found {
+        Ok(seq) => {
+            world.cursors.insert(action, seq + 1);
+            Ok(())
+        }
+        Err(report) => {
+            let history = world.history();
+            let seen: Vec<String> = history
+                .received(&action)
+                .map(|r| format!("\n    {}{}", r.summary(), answer_of(&history, r)))
+                .collect();
+            Err(format!(
+                "{report}\n  every {action} received in this scenario ({}), {} of them before this step's turn:{}",
+                seen.len(),
+                history.received(&action).filter(|r| r.seq < from).count(),
+                seen.concat()
+            ))
+        }
+    }
+}
+
+/// §4.9: the listed statuses arrive in this order after the setup; others may come between.
+async fn statuses_in_order(world: &mut RigWorld, args: Args) -> StepResult {
+    let connector =
+        u32::try_from(args.int(0)?).map_err(|_| "a connector id is 0 or more".to_string())?;
+    let wanted = args
+        .table()?
+        .iter()
+        .map(|row| row.required("status").map(str::to_string))
+        .collect::<Result<Vec<_>, _>>()?;
+    let from = world.setup_mark;
+    let what = format!(
+        "these StatusNotifications for connector {connector} in order: {}",
+        wanted.join(", ")
+    );
+    let wait = world.step_deadline();
+    match world
+        .wait_history(wait, &what, |h| {
+            h.statuses_in_order(connector, from, &wanted)
+        })
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(report) => {
+            let history = world.history();
+            let arrived: Vec<String> = history
+                .status_reports(connector, from)
+                .iter()
+                .map(|r| format!("\n    {}", r.record.summary()))
+                .collect();
+            Err(format!(
+                "{report}\n  StatusNotifications for connector {connector} since the setup, in arrival order:{}",
+                arrived.concat()
+            ))
+        }
+    }
 }
 
 async fn receives_none(world: &mut RigWorld, args: Args) -> StepResult {

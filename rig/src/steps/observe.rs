@@ -48,6 +48,11 @@ pub fn defs() -> Vec<StepDef> {
         ),
         step_def!(
             "Then",
+            "the connector is unlocked within {int} seconds",
+            unlocks
+        ),
+        step_def!(
+            "Then",
             "the charger reports being offline within {int} seconds",
             offline
         ),

@@ -32,6 +32,11 @@ pub fn defs() -> Vec<StepDef> {
             "the central system answers BootNotification with {string}",
             boot_answer
         ),
+        step_def!(
+            "Given",
+            "the central system's heartbeat interval is {int} seconds",
+            heartbeat_interval
+        ),
         step_def!("Given", "the charger is online", online),
         step_def!(
             "Given",
@@ -162,6 +167,20 @@ async fn boot_answer(world: &mut RigWorld, args: Args) -> StepResult {
     let status = parse_registration_status(&raw)
         .ok_or_else(|| format!("{raw:?}: use Accepted, Pending or Rejected"))?;
     world.csms().await?.script(|s| s.boot_status = status);
+    Ok(())
+}
+
+/// The interval BootNotification.conf (Accepted) carries; the charger adopts it as its
+/// HeartbeatInterval (§4.2, OCTT TC_001).
+async fn heartbeat_interval(world: &mut RigWorld, args: Args) -> StepResult {
+    let secs = u32::try_from(args.int(0)?)
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or_else(|| "the heartbeat interval is a positive number of seconds".to_string())?;
+    world
+        .csms()
+        .await?
+        .script(|s| s.heartbeat_interval_s = secs);
     Ok(())
 }
 

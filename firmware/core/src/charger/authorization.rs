@@ -121,6 +121,9 @@ impl Charger {
         .unwrap_or(Value::Null);
         if purpose == AuthPurpose::Start {
             self.session.auth_pending = true;
+            let secs = self.config.uint(Key::AuthorizeTimeout);
+            self.session.auth_deadline_ms =
+                (secs > 0).then(|| self.now.mono_ms.saturating_add(secs * 1000));
         }
         self.link.waiting.push_back(WaitingCall {
             payload,
@@ -130,6 +133,46 @@ impl Charger {
             },
             triggered: false,
         });
+    }
+
+    /// AuthorizeTimeout passed since the tag was presented and the Authorize to start has no
+    /// answer: it is withdrawn (from the waiting CALLs, or from flight: a late answer is then
+    /// ignored) and the offline decision is made, so a card never waits behind a hung
+    /// StatusNotification for 2 × MessageTimeout (issue 9.6).
+    pub(super) fn authorize_timed_out(&mut self) {
+        if self
+            .session
+            .auth_deadline_ms
+            .is_none_or(|d| self.now.mono_ms < d)
+        {
+            return;
+        }
+        self.session.auth_deadline_ms = None;
+        let is_start = |k: &CallKind| {
+            matches!(
+                k,
+                CallKind::Authorize {
+                    purpose: AuthPurpose::Start,
+                    ..
+                }
+            )
+        };
+        let kind = if self
+            .link
+            .outstanding
+            .as_ref()
+            .is_some_and(|o| is_start(&o.kind))
+        {
+            self.link.outstanding.take().map(|o| o.kind)
+        } else {
+            let pos = self.link.waiting.iter().position(|c| is_start(&c.kind));
+            pos.and_then(|p| self.link.waiting.remove(p))
+                .map(|c| c.kind)
+        };
+        if let Some(CallKind::Authorize { tag, purpose }) = kind {
+            tracing::warn!(%tag, "no Authorize answer within AuthorizeTimeout");
+            self.on_authorize_result(&tag, purpose, None);
+        }
     }
 
     /// The offline decision (offline-behaviour.md): local list, cache, unknown.
@@ -162,6 +205,7 @@ impl Charger {
     ) {
         if purpose == AuthPurpose::Start {
             self.session.auth_pending = false;
+            self.session.auth_deadline_ms = None;
         }
         let Some(info) = info else {
             if purpose == AuthPurpose::Start {

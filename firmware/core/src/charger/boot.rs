@@ -11,9 +11,21 @@ use crate::config::Key;
 use crate::confs::BootConf;
 use crate::store::{StoreOp, Table};
 
-/// Wait before re-sending a BootNotification that got no usable answer, or when the central
-/// system gave interval 0.
+/// Wait before re-sending a BootNotification when the central system gave interval 0, and the
+/// longest back-off after failed ones.
 const BOOT_RETRY_MS: u64 = 30_000;
+
+/// The first retry after a BootNotification that got no usable answer (timeout, CallError,
+/// malformed); it doubles with each further failure up to [`BOOT_RETRY_MS`] (issue 9.7: a
+/// timed-out one used to wait 30 s more, on top of MessageTimeout).
+const BOOT_RETRY_FIRST_MS: u64 = 1_000;
+
+/// The back-off before the next BootNotification after `failures` failed ones (≥ 1).
+fn boot_backoff_ms(failures: u32) -> u64 {
+    BOOT_RETRY_FIRST_MS
+        .saturating_mul(1u64 << failures.saturating_sub(1).min(16))
+        .min(BOOT_RETRY_MS)
+}
 
 impl Charger {
     pub(super) fn on_connected(&mut self) {
@@ -105,10 +117,18 @@ impl Charger {
     pub(super) fn on_boot_result(&mut self, conf: Option<BootConf>) {
         let Some(conf) = conf else {
             if self.link.registration != Registration::Accepted {
-                self.link.boot_at_ms = Some(self.now.mono_ms + BOOT_RETRY_MS);
+                self.link.boot_failures = self.link.boot_failures.saturating_add(1);
+                let wait = boot_backoff_ms(self.link.boot_failures);
+                tracing::warn!(
+                    failures = self.link.boot_failures,
+                    retry_in_ms = wait,
+                    "BootNotification got no answer"
+                );
+                self.link.boot_at_ms = Some(self.now.mono_ms + wait);
             }
             return;
         };
+        self.link.boot_failures = 0;
         let interval_ms = u64::from(conf.interval) * 1000;
         match conf.status {
             RegistrationStatus::Accepted => {
@@ -188,5 +208,20 @@ impl Charger {
             kind: CallKind::Heartbeat,
             triggered,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_retries_back_off_from_one_second_to_thirty() {
+        let waits: Vec<u64> = (1..=8).map(boot_backoff_ms).collect();
+        assert_eq!(
+            waits,
+            [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]
+        );
+        assert_eq!(boot_backoff_ms(u32::MAX), BOOT_RETRY_MS);
     }
 }

@@ -275,6 +275,10 @@ impl Charger {
                     key: def.name.into(),
                     value: Value::from(v),
                 }]);
+                if def.key == Key::AuthorizationCacheMaxLength {
+                    let n = super::cache_capacity(&self.config, &self.settings);
+                    self.cache.set_capacity(n);
+                }
                 if def.key == Key::MeterValueSampleInterval && self.session.tx.is_some() {
                     let i = self.config.uint(Key::MeterValueSampleInterval);
                     self.session.restart_sampling(i, self.now.mono_ms);
@@ -438,7 +442,10 @@ impl Charger {
             self.put_state(keys::AVAILABLE, Value::from(true));
             AvailabilityStatus::Accepted
         } else if self.session.tx.is_some() {
+            // §5.2: Scheduled, applied when the transaction ends. Persisted now: a power cut
+            // ends the transaction (PowerLoss) and the charger boots Unavailable (TC_034).
             self.connector.unavailable_scheduled = true;
+            self.put_state(keys::AVAILABLE, Value::from(false));
             AvailabilityStatus::Scheduled
         } else {
             self.connector.available = false;

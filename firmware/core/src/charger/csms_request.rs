@@ -171,6 +171,7 @@ impl CsmsRequest {
             "RemoteStartTransaction" => {
                 // SmartCharging is not supported, so a chargingProfile is ignored; it only has to
                 // be an object (rust-ocpp's profile type also rejects valid profiles).
+                ocppj::refuse_null_and_misplaced_arrays(payload)?;
                 let mut payload = payload.clone();
                 if let Some(p) = payload
                     .as_object_mut()

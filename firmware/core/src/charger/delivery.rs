@@ -21,6 +21,7 @@ impl Charger {
             id,
             kind,
             deadline_ms: self.now.mono_ms + self.message_timeout_ms(),
+            sent_ms: self.now.mono_ms,
         });
         self.link.last_sent_ms = self.now.mono_ms;
         self.emit(Output::Send(frame));
@@ -93,7 +94,10 @@ impl Charger {
                 payload,
             }) => self.on_call(&id, &action, &payload),
             Ok(Frame::CallResult { id, payload }) => match self.link.take_outstanding(&id) {
-                Some(kind) => self.on_call_result(kind, &payload),
+                Some(o) => {
+                    let rtt_ms = self.now.mono_ms.saturating_sub(o.sent_ms);
+                    self.on_call_result(o.kind, &payload, rtt_ms)
+                }
                 None => tracing::warn!(%id, "CALLRESULT for no outstanding request: ignored"),
             },
             Ok(Frame::CallError {
@@ -101,9 +105,9 @@ impl Charger {
                 code,
                 description,
             }) => match self.link.take_outstanding(&id) {
-                Some(kind) => {
+                Some(o) => {
                     tracing::warn!(%id, %code, %description, "CALLERROR from the central system");
-                    self.on_call_failed(kind, true);
+                    self.on_call_failed(o.kind, true);
                 }
                 None => tracing::warn!(%id, "CALLERROR for no outstanding request: ignored"),
             },
@@ -129,7 +133,8 @@ impl Charger {
         }
     }
 
-    fn on_call_result(&mut self, kind: CallKind, payload: &Value) {
+    /// `rtt_ms`: how long the answer took (for the clock).
+    fn on_call_result(&mut self, kind: CallKind, payload: &Value, rtt_ms: u64) {
         match kind {
             CallKind::Boot => {
                 let conf = confs::boot_conf(payload);
@@ -138,10 +143,11 @@ impl Charger {
                 }
                 let time = conf.as_ref().and_then(|c| c.current_time);
                 self.on_boot_result(conf);
-                self.sync_clock(time);
+                self.sync_clock(time, rtt_ms);
             }
             CallKind::Heartbeat => {
-                self.sync_clock(payload.get("currentTime").and_then(confs::date_time));
+                let time = payload.get("currentTime").and_then(confs::date_time);
+                self.sync_clock(time, rtt_ms);
             }
             CallKind::Status { .. } | CallKind::TriggeredMeter => {}
             CallKind::Authorize { tag, purpose } => {

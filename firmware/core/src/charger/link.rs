@@ -69,6 +69,8 @@ pub(super) struct Outstanding {
     pub id: String,
     pub kind: CallKind,
     pub deadline_ms: u64,
+    /// When it went out: the answer's round trip bounds how far its currentTime can be trusted.
+    pub sent_ms: u64,
 }
 
 /// The link to the central system and the CALLs on it.
@@ -79,6 +81,8 @@ pub(super) struct Link {
     pub registration: Registration,
     /// When to send the next BootNotification (`None`: not due).
     pub boot_at_ms: Option<u64>,
+    /// BootNotifications in a row that got no usable answer (the retry backs off).
+    pub boot_failures: u32,
     pub outstanding: Option<Outstanding>,
     pub waiting: VecDeque<WaitingCall>,
     /// When the last CALL went out: the heartbeat counts from there.
@@ -94,6 +98,7 @@ impl Link {
             connected: false,
             registration: Registration::Unknown,
             boot_at_ms: Some(now_ms),
+            boot_failures: 0,
             outstanding: None,
             waiting: VecDeque::new(),
             last_sent_ms: now_ms,
@@ -123,9 +128,9 @@ impl Link {
     }
 
     /// Takes the outstanding CALL if `id` answers it.
-    pub fn take_outstanding(&mut self, id: &str) -> Option<CallKind> {
+    pub fn take_outstanding(&mut self, id: &str) -> Option<Outstanding> {
         if self.outstanding.as_ref().is_some_and(|o| o.id == id) {
-            self.outstanding.take().map(|o| o.kind)
+            self.outstanding.take()
         } else {
             None
         }

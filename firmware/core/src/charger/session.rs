@@ -52,8 +52,11 @@ pub(super) struct Authorized {
 pub(super) struct Session {
     pub tx: Option<Transaction>,
     pub authorized: Option<Authorized>,
-    /// An Authorize to start is in flight.
+    /// An Authorize to start is waiting or in flight.
     pub auth_pending: bool,
+    /// When that Authorize gives way to the offline decision (AuthorizeTimeout after the tag
+    /// was presented), whatever it waits behind.
+    pub auth_deadline_ms: Option<u64>,
     /// Our id of the next transaction (persisted: unique across reboots).
     pub next_local_tx: u64,
     /// Next MeterValueSampleInterval sample (mono ms), during a transaction.
@@ -68,6 +71,7 @@ impl Session {
             tx: None,
             authorized: None,
             auth_pending: false,
+            auth_deadline_ms: None,
             next_local_tx,
             next_sample_ms: None,
             next_aligned: None,
@@ -80,15 +84,16 @@ impl Session {
         self.next_sample_ms = (interval_s > 0).then(|| now_ms + interval_s * 1000);
     }
 
-    /// The soonest of: the authorization expires, a periodic sample is due, a clock-aligned
-    /// boundary comes (wall clock, converted to mono ms from `now`).
+    /// The soonest of: the authorization expires, a pending Authorize gives way to the offline
+    /// decision, a periodic sample is due, a clock-aligned boundary comes (wall clock,
+    /// converted to mono ms from `now`).
     pub fn timeout(&self, now: Now) -> Option<u64> {
         let expiry = self.authorized.as_ref().map(|a| a.expires_ms);
         let aligned = self.next_aligned.map(|a| {
-            let ahead = (a - now.utc).num_milliseconds().max(0) as u64;
-            now.mono_ms + ahead
+            let ahead = u64::try_from(a.signed_duration_since(now.utc).num_milliseconds());
+            now.mono_ms.saturating_add(ahead.unwrap_or(0))
         });
-        [expiry, self.next_sample_ms, aligned]
+        [expiry, self.auth_deadline_ms, self.next_sample_ms, aligned]
             .into_iter()
             .flatten()
             .min()

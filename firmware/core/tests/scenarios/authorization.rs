@@ -298,3 +298,71 @@ fn free_charge_offline_does_not_charge_by_default() {
     sim.pilot(PilotState::C);
     assert!(!sim.contactor());
 }
+
+/// Issue 9.6: with the central system hung, a card's Authorize waited behind the unanswered
+/// StatusNotification, so the offline decision took 2 × MessageTimeout (60 s with factory
+/// keys). Now it comes AuthorizeTimeout (4 s, factory) after the card, whatever is in flight.
+#[test]
+fn a_card_gets_its_offline_decision_within_authorize_timeout_behind_a_hung_call() {
+    let mut sim = Sim::online(&[]);
+    sim.cs_call(
+        "SendLocalList",
+        json!({"listVersion": 3, "updateType": "Full",
+               "localAuthorizationList": [{"idTag": TAG, "idTagInfo": {"status": "Accepted"}}]}),
+    );
+    sim.know(TAG, info("Accepted"));
+    sim.csms.silent = true;
+    sim.pilot(PilotState::B); // StatusNotification (Preparing) goes out, never answered
+    sim.advance(1_000);
+    sim.card(TAG);
+    let presented = sim.now.mono_ms;
+    while !sim.core.status().tx_active && sim.now.mono_ms < presented + 60_000 {
+        sim.advance(100);
+    }
+    let waited = sim.now.mono_ms - presented;
+    assert!(
+        waited <= 5_000,
+        "card → decision took {waited} ms with a hung central system"
+    );
+    let actions: Vec<&str> = sim
+        .csms
+        .received
+        .iter()
+        .map(|r| r.action.as_str())
+        .collect();
+    assert_eq!(
+        sim.count("Authorize"),
+        0,
+        "the Authorize never got its turn: it was withdrawn; sent {actions:?}"
+    );
+    // A late answer to the hung call does not disturb the running transaction.
+    sim.csms.silent = false;
+    sim.advance(40_000);
+    assert!(sim.core.status().tx_active);
+}
+
+/// The Authorize in flight itself is also bounded by AuthorizeTimeout, and 0 falls back to
+/// MessageTimeout.
+#[test]
+fn an_unanswered_authorize_gives_way_after_authorize_timeout_or_message_timeout_when_zero() {
+    for (timeout, expect_ms) in [("4", 4_000), ("0", 30_000)] {
+        let mut sim = Sim::online(&[
+            ("AllowOfflineTxForUnknownId", "true"),
+            ("AuthorizeTimeout", timeout),
+        ]);
+        sim.pilot(PilotState::B);
+        sim.advance(500);
+        sim.csms.silent = true;
+        sim.card(TAG);
+        assert_eq!(sim.count("Authorize"), 1);
+        let presented = sim.now.mono_ms;
+        while !sim.core.status().tx_active && sim.now.mono_ms < presented + 60_000 {
+            sim.advance(100);
+        }
+        let waited = sim.now.mono_ms - presented;
+        assert!(
+            (expect_ms..=expect_ms + 200).contains(&waited),
+            "AuthorizeTimeout {timeout}: decided after {waited} ms"
+        );
+    }
+}

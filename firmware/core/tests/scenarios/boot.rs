@@ -218,6 +218,32 @@ fn unavailability_survives_a_power_cycle() {
     assert_eq!(sim.count("Authorize"), 0);
 }
 
+/// §5.2 / OCTT TC_034: Inoperative during a transaction is Scheduled; a power cut before the
+/// transaction ends stops it (PowerLoss) and the charger boots Unavailable.
+#[test]
+fn a_scheduled_unavailability_survives_a_power_cut_during_the_transaction() {
+    let mut sim = Sim::online(&[]);
+    sim.know("01020304", crate::harness::info("Accepted"));
+    sim.pilot(PilotState::B);
+    sim.card("01020304");
+    sim.pilot(PilotState::C);
+    sim.advance(1_000);
+    assert!(sim.core.status().tx_active);
+    let a = sim.cs_call(
+        "ChangeAvailability",
+        json!({"connectorId": 0, "type": "Inoperative"}),
+    );
+    assert_eq!(a[2]["status"], "Scheduled");
+    assert_eq!(sim.core.status().connector_status.as_str(), "Charging");
+    sim.power_cycle();
+    sim.connect();
+    sim.advance(1_000);
+    assert_eq!(sim.core.status().connector_status.as_str(), "Unavailable");
+    assert_eq!(sim.statuses(1).last().unwrap(), "Unavailable");
+    let stop = sim.last("StopTransaction").expect("stopped");
+    assert_eq!(stop["reason"], "PowerLoss");
+}
+
 /// §4.2 / §4.6: it is RECOMMENDED to synchronize the internal clock with the central system's
 /// currentTime. A difference of more than 2 s is adopted (smaller ones are network latency);
 /// every later timestamp follows it, and it survives a reboot.
@@ -286,7 +312,8 @@ fn a_central_system_clock_within_two_seconds_is_not_adopted() {
 /// order and with its own timestamp, not folded into the status that follows.
 #[test]
 fn statuses_that_hold_while_another_call_is_outstanding_are_each_reported_in_order() {
-    let mut sim = Sim::online(&[]);
+    // The Authorize is held for 4 s on purpose: AuthorizeTimeout 0 leaves it to MessageTimeout.
+    let mut sim = Sim::online(&[("AuthorizeTimeout", "0")]);
     sim.know("04A1B2C3", info("Accepted"));
     sim.csms.silent = true;
     sim.pilot(PilotState::B);
@@ -377,4 +404,121 @@ fn a_clock_set_back_mid_transaction_never_stops_before_the_start() {
         start["timestamp"],
         stop["timestamp"]
     );
+}
+
+/// Issue 9.7: a BootNotification that timed out is retried after 1 s, then 2, 4, 8 … up to 30 s,
+/// not 30 s after every timeout.
+#[test]
+fn a_boot_notification_that_timed_out_is_retried_sooner_with_back_off() {
+    let mut sim = Sim::new(&[("MessageTimeout", "5")]);
+    sim.csms.silent = true;
+    sim.connect();
+    sim.advance(120_000);
+    let at: Vec<u64> = sim
+        .received("BootNotification")
+        .iter()
+        .map(|r| r.at_ms)
+        .collect();
+    let gaps: Vec<u64> = at.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(
+        &gaps[..6],
+        &[6_000, 7_000, 9_000, 13_000, 21_000, 35_000],
+        "MessageTimeout 5 s + back-off 1, 2, 4, 8, 16, 30 s: {at:?}"
+    );
+    // An answer ends the back-off: the next failure waits 1 s again.
+    sim.csms.silent = false;
+    sim.advance(40_000);
+    assert!(sim.core.status().online);
+}
+
+/// The timestamp of the newest connector-1 StatusNotification with `status`.
+fn stamped(sim: &Sim, status: &str) -> chrono::DateTime<chrono::Utc> {
+    let r = sim
+        .received("StatusNotification")
+        .into_iter()
+        .rfind(|r| r.payload["connectorId"] == 1 && r.payload["status"] == status)
+        .unwrap_or_else(|| panic!("{status} reported"));
+    time(&r.payload["timestamp"])
+}
+
+/// Issue 9.5: with 3 s one-way latency, a BootNotification's or Heartbeat's currentTime is 3 s
+/// old on arrival; the clock must not step back by it (a 6 s round trip is too slow to set
+/// the clock by). A status is stamped with the moment it began, on the host clock.
+#[test]
+fn network_latency_does_not_move_the_clock() {
+    let mut sim = Sim::new(&[]);
+    sim.csms.latency_ms = 3_000;
+    sim.connect();
+    sim.advance(20_000);
+    assert!(sim.core.status().online);
+    let plugged = sim.now.utc;
+    sim.pilot(PilotState::B);
+    sim.advance(8_000);
+    assert_eq!(stamped(&sim, "Preparing"), plugged);
+    sim.cs_call("TriggerMessage", json!({"requestedMessage": "Heartbeat"}));
+    sim.advance(8_000);
+    assert_eq!(sim.count("Heartbeat"), 1);
+    let unplugged = sim.now.utc;
+    sim.pilot(PilotState::A);
+    sim.advance(8_000);
+    assert_eq!(stamped(&sim, "Available"), unplugged);
+}
+
+/// Issue 9.5: with a round trip short enough to trust (1.5 s one-way), the central system's
+/// time is corrected by half the round trip: adopting a clock 1 h ahead lands on it, not
+/// 1.5 s behind it.
+#[test]
+fn a_central_clock_is_adopted_corrected_by_half_the_round_trip() {
+    let mut sim = Sim::new(&[]);
+    sim.csms.latency_ms = 1_500;
+    sim.csms.clock_ahead_ms = 3_600_000;
+    sim.connect();
+    sim.advance(5_000);
+    let plugged = sim.now.utc;
+    sim.pilot(PilotState::B);
+    sim.advance(5_000);
+    let skew = (stamped(&sim, "Preparing") - plugged).num_milliseconds() - 3_600_000;
+    assert!(
+        skew.abs() <= 100,
+        "{skew} ms off the central system's clock"
+    );
+}
+
+/// Issue 9.5: a clock stepped back mid-transaction never makes a queued timestamp go back:
+/// every transaction message is stamped no earlier than the one queued before it.
+#[test]
+fn queued_timestamps_never_go_backwards_after_a_clock_step_back() {
+    let mut sim = Sim::online(&[("MeterValueSampleInterval", "1")]);
+    sim.know("04A1B2C3", info("Accepted"));
+    sim.pilot(PilotState::B);
+    sim.card("04A1B2C3");
+    sim.pilot(PilotState::C);
+    sim.load(16.0);
+    sim.advance(5_000);
+    sim.csms.clock_ahead_ms = -30_000;
+    sim.cs_call("TriggerMessage", json!({"requestedMessage": "Heartbeat"}));
+    sim.advance(10_000);
+    sim.power_cycle();
+    sim.connect();
+    sim.advance(5_000);
+    let mut stamps = Vec::new();
+    for (action, p) in sim.tx_messages() {
+        if let Some(t) = p.get("timestamp") {
+            stamps.push((action.clone(), time(t)));
+        }
+        for mv in p["meterValue"].as_array().into_iter().flatten() {
+            stamps.push((action.clone(), time(&mv["timestamp"])));
+        }
+    }
+    assert!(stamps.len() > 10, "{stamps:?}");
+    for w in stamps.windows(2) {
+        assert!(
+            w[1].1 >= w[0].1,
+            "{} {} after {} {}",
+            w[1].0,
+            w[1].1,
+            w[0].0,
+            w[0].1
+        );
+    }
 }

@@ -299,3 +299,35 @@ fn a_number_with_a_fraction_where_an_integer_is_required_gets_type_constraint_vi
     );
     assert_eq!(error_code(&a), "PropertyConstraintViolation");
 }
+
+/// Issue 9.9: requests the official OCA schemas refuse but serde would read (null for an optional
+/// field, an extra property in a nested object, an array where an object is required), one JSON
+/// line each with the CallError its violation calls for (OCPP-J §4.2.3).
+/// `.ci/check-ocpp-schemas --invalid` checks that the OCA schemas refuse every one.
+const SCHEMA_INVALID: &str = include_str!("schema_invalid.jsonl");
+
+#[test]
+fn schema_invalid_requests_get_the_call_error_the_violation_calls_for() {
+    let mut sim = Sim::online(&[]);
+    let version_before = sim.cs_call("GetLocalListVersion", json!({}));
+    for (i, line) in SCHEMA_INVALID.lines().enumerate() {
+        let case: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+        let (action, payload) = (&case["action"], &case["payload"]);
+        let id = format!("s{i}");
+        let a = sim.raw(&json!([2, id, action, payload]).to_string(), &id);
+        assert_eq!(error_code(&a), case["code"], "{action} {payload}");
+    }
+    assert_eq!(sim.cs_call("GetLocalListVersion", json!({})), {
+        let mut v = version_before;
+        v[1] = json!(format!("cs-{}", 2));
+        v
+    });
+    assert!(!sim.core.status().tx_active, "nothing started");
+    // The same requests without the violation are accepted.
+    let ok = sim.cs_call(
+        "SendLocalList",
+        json!({"listVersion": 5, "updateType": "Full",
+               "localAuthorizationList": [{"idTag": "AB", "idTagInfo": {"status": "Accepted"}}]}),
+    );
+    assert_eq!(ok[2]["status"], "Accepted", "{ok}");
+}

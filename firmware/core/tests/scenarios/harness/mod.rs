@@ -36,6 +36,11 @@ pub struct Csms {
     pub silent: bool,
     /// How far the central system's clock is ahead of the charger's host clock (ms).
     pub clock_ahead_ms: i64,
+    /// A raw `currentTime` sent instead of the clock above (hostile values, issue 9.1).
+    pub current_time: Option<String>,
+    /// One-way network latency (ms): answers are stamped on arrival of the request and come
+    /// back a round trip after it was sent.
+    pub latency_ms: u64,
     pub received: Vec<Received>,
 }
 
@@ -50,6 +55,8 @@ impl Default for Csms {
             call_errors: BTreeMap::new(),
             silent: false,
             clock_ahead_ms: 0,
+            current_time: None,
+            latency_ms: 0,
             received: Vec::new(),
         }
     }
@@ -69,6 +76,8 @@ pub struct Sim {
     /// Every frame the charger sent, in order.
     pub sent: Vec<Value>,
     cs_msg: u64,
+    /// Answers on their way back (mono ms due, frame), with latency.
+    in_flight: Vec<(u64, String)>,
 }
 
 pub fn t0() -> DateTime<Utc> {
@@ -117,6 +126,7 @@ impl Sim {
             answers: BTreeMap::new(),
             sent: Vec::new(),
             cs_msg: 0,
+            in_flight: Vec::new(),
         };
         sim.drain();
         sim
@@ -168,6 +178,19 @@ impl Sim {
         while self.now.mono_ms < end {
             let step = 100.min(end - self.now.mono_ms);
             self.now = self.now.plus_ms(step);
+            let due: Vec<String> = {
+                let now = self.now.mono_ms;
+                let (due, later) = std::mem::take(&mut self.in_flight)
+                    .into_iter()
+                    .partition(|(at, _)| *at <= now);
+                self.in_flight = later;
+                due.into_iter().map(|(_, f)| f).collect()
+            };
+            for f in due {
+                if self.connected {
+                    self.input(Input::Frame(f));
+                }
+            }
             self.input(Input::Tick);
         }
     }
@@ -233,7 +256,12 @@ impl Sim {
                                         Ok(p) => json!([3, id, p]),
                                         Err(()) => json!([4, id, "InternalError", "scripted", {}]),
                                     };
-                                    inbound.push_back(frame.to_string());
+                                    if self.csms.latency_ms > 0 {
+                                        let due = self.now.mono_ms + 2 * self.csms.latency_ms;
+                                        self.in_flight.push((due, frame.to_string()));
+                                    } else {
+                                        inbound.push_back(frame.to_string());
+                                    }
                                 }
                             }
                             _ => {
@@ -272,8 +300,11 @@ impl Sim {
                 return Some(Err(()));
             }
         }
-        let now = (self.now.utc + chrono::Duration::milliseconds(self.csms.clock_ahead_ms))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let ahead_ms = self.csms.clock_ahead_ms + self.csms.latency_ms as i64;
+        let now = self.csms.current_time.clone().unwrap_or_else(|| {
+            (self.now.utc + chrono::Duration::milliseconds(ahead_ms))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        });
         let tag_info = |tags: &BTreeMap<String, Value>, p: &Value| {
             let tag = p["idTag"].as_str().unwrap_or_default().to_ascii_uppercase();
             tags.get(&tag).cloned().unwrap_or_else(|| info("Invalid"))
