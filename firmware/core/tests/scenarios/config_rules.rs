@@ -287,3 +287,13 @@ fn changing_the_sample_interval_without_a_transaction_samples_nothing() {
     sim.advance(10_000);
     assert_eq!(sim.count("MeterValues"), 0);
 }
+
+#[test]
+fn an_authorization_key_decodes_only_from_an_even_number_of_hex_digits() {
+    use charger_core::config::hex_bytes;
+    assert_eq!(hex_bytes("0aFF"), Some(vec![0x0a, 0xff]));
+    assert_eq!(hex_bytes(""), Some(vec![]));
+    assert_eq!(hex_bytes("abc"), None, "odd number of digits");
+    assert_eq!(hex_bytes("+1"), None, "a sign is not a hex digit");
+    assert_eq!(hex_bytes("zz"), None);
+}

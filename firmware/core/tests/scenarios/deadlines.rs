@@ -98,7 +98,8 @@ fn clock_aligned_samples_go_out_on_the_boundaries() {
 #[test]
 fn a_failed_transaction_message_is_retried_exactly_at_its_retry_time() {
     let mut sim = Sim::online(&[
-        ("TransactionMessageRetryInterval", "5"),
+        // 3 s: apart from the 5 s meter-persist deadline of a running transaction.
+        ("TransactionMessageRetryInterval", "3"),
         ("TransactionMessageAttempts", "3"),
     ]);
     sim.csms.call_errors.insert("StartTransaction".into(), 1);
@@ -107,12 +108,12 @@ fn a_failed_transaction_message_is_retried_exactly_at_its_retry_time() {
     sim.card(TAG);
     let first = sim.now.mono_ms;
     assert_eq!(sim.count("StartTransaction"), 1);
-    sleep_until(&mut sim, first + 5_000);
+    sleep_until(&mut sim, first + 3_000);
     let at: Vec<u64> = sim
         .received("StartTransaction")
         .iter()
         .map(|r| r.at_ms)
         .collect();
-    assert_eq!(at, vec![first, first + 5_000]);
+    assert_eq!(at, vec![first, first + 3_000]);
     assert_eq!(sim.core.status().queue_len, 0, "delivered on the retry");
 }
