@@ -263,7 +263,13 @@ async fn connect(cfg: &WsConfig, sec: &Security) -> Result<Socket, String> {
         .url
         .as_str()
         .into_client_request()
-        .map_err(|e| format!("bad URL {}: {e}", cfg.url))?;
+        // Credentials are refused at start; the log never shows them anyway.
+        .map_err(|e| {
+            format!(
+                "bad URL {}: {e}",
+                crate::config::without_credentials(&cfg.url)
+            )
+        })?;
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
         HeaderValue::from_static(SUBPROTOCOL),
