@@ -66,6 +66,8 @@ fn main() {
     if run("size") {
         let exe = env!("CARGO_BIN_EXE_charger");
         let size = std::fs::metadata(exe).unwrap().len();
+        // Built with the bench profile, whose dependency features are unified with the rig's
+        // (a dev-dependency); the shipped figure is `cargo build --release -p charger`.
         println!(
             "binary size: {size} bytes ({:.1} MiB) {exe}",
             size as f64 / 1048576.0
@@ -286,17 +288,28 @@ fn rss_idle() {
     let charger = ChargerProc::start(dir.path(), "ws://127.0.0.1:9/ocpp", FAST_CONFIG, &[]);
     let mut board = Board::open(&charger.board);
     board.wait_status("booted", Duration::from_secs(10), |_| true);
+    let pid = charger.pid();
+    // Most of an idle charger's resident set is mapped code (its own and libc's), so the split
+    // says where a change landed.
     println!(
-        "memory: VmRSS {} KiB idle (empty queue)",
-        vm_rss_kib(charger.pid())
+        "memory: VmRSS {} KiB idle (empty queue): RssFile {} KiB (mapped code and data), RssAnon {} KiB, {} threads",
+        vm_rss_kib(pid),
+        proc_status(pid, "RssFile:"),
+        proc_status(pid, "RssAnon:"),
+        proc_status(pid, "Threads:"),
     );
 }
 
 fn vm_rss_kib(pid: u32) -> u64 {
+    proc_status(pid, "VmRSS:")
+}
+
+/// A number from `/proc/PID/status` (KiB for the memory lines).
+fn proc_status(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use tracing::error;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
 
 use crate::config::{self, ChargerConfig, ConfigError, Overrides};
 use crate::lock::{DataDirLock, LockError};
@@ -107,15 +107,33 @@ pub fn main_from_args(args: Vec<OsString>) -> ExitCode {
 }
 
 /// Installs the global subscriber (a no-op if the embedding process already has one).
+///
+/// `RUST_LOG` takes `target=level` directives and a bare default level, comma-separated
+/// (`charger=debug,info`), matched by target prefix; spans and field filters are not supported
+/// (tracing-subscriber's `Targets`: no regex engine in the firmware image). An unset, empty or
+/// unparsable value means `info`.
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    use tracing_subscriber::fmt;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let registry =
+        tracing_subscriber::registry().with(log_filter(std::env::var("RUST_LOG").ok().as_deref()));
     let _ = match format {
-        LogFormat::Text => builder.with_ansi(false).try_init(),
-        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => registry
+            .with(fmt::layer().with_writer(std::io::stderr).with_ansi(false))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(fmt::layer().json().with_writer(std::io::stderr))
+            .try_init(),
     };
+}
+
+/// The filter for a `RUST_LOG` value (see [`init_logging`]).
+fn log_filter(directives: Option<&str>) -> Targets {
+    directives
+        .filter(|d| !d.trim().is_empty())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO))
 }
 
 /// Resolves the configuration and checks the installer's OCPP keys through the core's rules.
@@ -140,8 +158,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         data_dir: cli.data_dir.clone(),
     };
     let start = move || -> anyhow::Result<()> {
+        // One worker: the loop runs on this thread and the board port, WebSocket and panel
+        // tasks are light; the idle footprint, not throughput, is what matters on a charger.
         let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(1)
             .enable_all()
             .thread_name("charger")
             .build()
@@ -158,6 +178,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .join()
             .map_err(|_| anyhow::anyhow!("the charger thread panicked"))?
     } else {
+        static PROCESS_SETUP: std::sync::Once = std::sync::Once::new();
+        PROCESS_SETUP.call_once(|| {
+            // The charger owns this process: one malloc arena for all its threads (glibc gives
+            // each thread its own, each with pages of its own kept resident).
+            // SAFETY: mallopt only tunes the allocator and is thread-safe.
+            unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+            // The release build aborts on a panic (no unwinding code in the image): the process
+            // ends at once, as at a power cut, and the simulated board with it, so nothing stays
+            // energized; the next start recovers as after a power cut. The log gets the panic.
+            let report = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                error!(panic = %info, "charger panicked: the process ends");
+                report(info);
+            }));
+        });
         start()
     }
 }
@@ -231,6 +266,30 @@ mod tests {
         assert_eq!(cli.board, BoardSpec::Sim("/tmp/b".into()));
         assert_eq!(cli.serial_number.as_deref(), Some("SN1"));
         assert_eq!(cli.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn rust_log_directives_filter_by_target_prefix_with_info_as_the_default() {
+        use tracing::Level;
+        let f = log_filter(Some("charger=debug,info"));
+        assert!(f.would_enable("charger::ws", &Level::DEBUG));
+        assert!(f.would_enable("charger_core::charger", &Level::DEBUG));
+        assert!(f.would_enable("hyper::proto", &Level::INFO));
+        assert!(!f.would_enable("hyper::proto", &Level::DEBUG));
+        let only = log_filter(Some("charger_core=trace"));
+        assert!(only.would_enable("charger_core::queue", &Level::TRACE));
+        assert!(!only.would_enable("charger::ws", &Level::ERROR));
+        for unset in [
+            None,
+            Some(""),
+            Some(" "),
+            Some("charger=loud"),
+            Some("charger=debug=info"),
+        ] {
+            let f = log_filter(unset);
+            assert!(f.would_enable("charger::ws", &Level::INFO), "{unset:?}");
+            assert!(!f.would_enable("charger::ws", &Level::DEBUG), "{unset:?}");
+        }
     }
 
     #[test]
