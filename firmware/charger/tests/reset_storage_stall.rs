@@ -65,9 +65,9 @@ fn boots(csms: &Csms) -> usize {
     calls(csms, "BootNotification").len()
 }
 
-async fn reset_with_storage_stuck(hard: bool) {
-    let kind = if hard { "Hard" } else { "Soft" };
-    let csms = Arc::new(rig_csms("127.0.0.1:0").await);
+/// A charger on `csms` with the stall hook armed on `dir/stall`, charging at 32 A with its
+/// StartTransaction confirmed.
+async fn charging(csms: &Csms, dir: &Path) -> (ChargerProc, BoardClient) {
     csms.script(|s| {
         s.set_id_tag(
             TAG,
@@ -78,23 +78,19 @@ async fn reset_with_storage_stuck(hard: bool) {
             },
         )
     });
-    let dir = tempfile::tempdir().unwrap();
-    let stall = dir.path().join("stall");
-    let stall_env = stall.display().to_string();
+    let stall_env = dir.join("stall").display().to_string();
     let charger = ChargerProc::start_with(
-        dir.path(),
+        dir,
         None,
         &csms.url(),
         CONFIG,
         &[],
         &[("CHARGER_STORAGE_STALL_FILE", &stall_env)],
     );
-    wait_until(&csms, "online", Duration::from_secs(15), |h| {
+    wait_until(csms, "online", Duration::from_secs(15), |h| {
         calls_in(h, "StatusNotification").len() >= 2
     })
     .await;
-
-    // Charging at 32 A, the StartTransaction confirmed.
     let board = board_client(&charger.board).await;
     board.pilot(PilotState::B).unwrap();
     board.card(Some(TAG.parse().unwrap())).unwrap();
@@ -106,23 +102,38 @@ async fn reset_with_storage_stuck(hard: bool) {
         })
         .await
         .expect("charging, StartTransaction confirmed");
+    (charger, board)
+}
+
+/// Sends Reset.req of `kind` ("Hard", "Soft") without waiting for its answer.
+fn send_reset(
+    csms: &Arc<Csms>,
+    kind: &'static str,
+) -> tokio::task::JoinHandle<Result<Answer, rig::csms::CallFailed>> {
+    let csms = csms.clone();
+    tokio::spawn(async move {
+        csms.call(
+            "Reset",
+            serde_json::json!({ "type": kind }),
+            Duration::from_secs(30),
+        )
+        .await
+    })
+}
+
+async fn reset_with_storage_stuck(hard: bool) {
+    let kind = if hard { "Hard" } else { "Soft" };
+    let csms = Arc::new(rig_csms("127.0.0.1:0").await);
+    let dir = tempfile::tempdir().unwrap();
+    let stall = dir.path().join("stall");
+    let (charger, board) = charging(&csms, dir.path()).await;
     let mark = board.boot_mark();
 
     // Storage stuck: after a second at 32 A a meter commit is outstanding.
     set_stall(&stall, "");
     tokio::time::sleep(Duration::from_secs(1)).await;
     let events_before = board.events().len();
-    let reset = {
-        let csms = csms.clone();
-        tokio::spawn(async move {
-            csms.call(
-                "Reset",
-                serde_json::json!({ "type": kind }),
-                Duration::from_secs(30),
-            )
-            .await
-        })
-    };
+    let reset = send_reset(&csms, kind);
     board.pilot(PilotState::A).unwrap();
 
     // The reset's stop and the unplug open the contactor: on the board's clock, at most the
@@ -232,4 +243,54 @@ async fn a_hard_reset_with_storage_stuck_keeps_the_board_served_and_stops_once()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_soft_reset_with_storage_stuck_keeps_the_board_served_and_stops_once() {
     reset_with_storage_stuck(false).await;
+}
+
+/// The race "power cut right after the reset's stop was queued": with storage stuck the stop
+/// is not durable yet and nothing of it went out (Reset.conf and StopTransaction wait for its
+/// commit); after the power comes back the transaction is stopped once, not lost, not twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_power_cut_during_a_reset_with_storage_stuck_stops_the_transaction_once() {
+    let csms = Arc::new(rig_csms("127.0.0.1:0").await);
+    let dir = tempfile::tempdir().unwrap();
+    let stall = dir.path().join("stall");
+    let (mut charger, board) = charging(&csms, dir.path()).await;
+    set_stall(&stall, "");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _reset = send_reset(&csms, "Hard");
+    board
+        .wait_for(Duration::from_secs(5), |v| !v.status.contactor_closed)
+        .await
+        .unwrap_or_else(|e| panic!("contactor still closed: {e:?}\n{}", charger.log_text()));
+    assert!(
+        calls(&csms, "StopTransaction").is_empty(),
+        "nothing of the stop goes out before it is durable"
+    );
+    tokio::task::block_in_place(|| charger.kill_power());
+    std::fs::remove_file(&stall).unwrap();
+    tokio::task::block_in_place(|| charger.restore_power());
+    wait_until(
+        &csms,
+        "the BootNotification after the power cut",
+        Duration::from_secs(15),
+        |h| calls_in(h, "BootNotification").len() >= 2,
+    )
+    .await;
+    wait_until(&csms, "the StopTransaction", Duration::from_secs(15), |h| {
+        !calls_in(h, "StopTransaction").is_empty()
+    })
+    .await;
+    board
+        .wait_for(Duration::from_secs(15), |v| {
+            v.status.online && v.status.queue_len == 0 && !v.status.transaction_active
+        })
+        .await
+        .expect("online after the power cut, queue drained");
+    let stops = calls(&csms, "StopTransaction");
+    assert_eq!(
+        stops.len(),
+        1,
+        "the StopTransaction exactly once: {stops:?}\n{}",
+        charger.log_text()
+    );
+    assert_eq!(stops[0].payload["transactionId"], 1, "{:?}", stops[0]);
 }
