@@ -493,7 +493,9 @@ nix::ioctl_read_bad!(unread_bytes, nix::libc::FIONREAD, nix::libc::c_int);
 /// hangs the slave up, which discards its unread input. Only the slave side counts unread bytes
 /// (FIONREAD; a pty master's TIOCOUTQ is always 0), so the slave is opened for the moment. That
 /// fails while an exclusive client holds it and we lack CAP_SYS_ADMIN: then the client gets
-/// [`FLUSH_BLIND`].
+/// [`FLUSH_BLIND`]. Bytes written to the master reach the slave's count through a kernel work
+/// item; polling the slave runs it first (n_tty's poll flushes the pending input), so a zero
+/// count right after the write is not mistaken for "read".
 async fn flush(port: &PtyPort, within: Duration) {
     use std::os::fd::AsRawFd as _;
     use std::os::unix::fs::OpenOptionsExt as _;
@@ -513,6 +515,13 @@ async fn flush(port: &PtyPort, within: Duration) {
     };
     let mut poll = tokio::time::interval(Duration::from_millis(2));
     loop {
+        let mut pending = nix::libc::pollfd {
+            fd: slave.as_raw_fd(),
+            events: nix::libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout; the result only matters through FIONREAD.
+        unsafe { nix::libc::poll(&mut pending, 1, 0) };
         let mut unread: nix::libc::c_int = 0;
         // SAFETY: FIONREAD writes one c_int through the pointer, which is valid and aligned.
         let counted = unsafe { unread_bytes(slave.as_raw_fd(), &mut unread) };
