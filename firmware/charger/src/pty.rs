@@ -500,6 +500,20 @@ async fn flush(port: &PtyPort, within: Duration) {
     use std::os::fd::AsRawFd as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let started = tokio::time::Instant::now();
+    // A master whose slave nobody holds reports a hang-up: the client left, nobody will read.
+    if let Some(fd) = port.master.fd() {
+        let mut master = nix::libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout.
+        let n = unsafe { nix::libc::poll(&mut master, 1, 0) };
+        if n > 0 && master.revents & nix::libc::POLLHUP != 0 {
+            debug!("board link: the client left; nothing to flush");
+            return;
+        }
+    }
     let slave = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
