@@ -136,14 +136,15 @@ impl Storage {
         let Some(thread) = self.thread.take() else {
             return;
         };
+        // Nothing is ever sent: the thread ending drops the sender, which ends the wait.
         match self.finished.recv_timeout(within) {
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => {
-                let _ = thread.join();
-            }
-            Ok(()) | Err(std_mpsc::RecvTimeoutError::Timeout) => warn!(
+            Err(std_mpsc::RecvTimeoutError::Timeout) => warn!(
                 within_ms = within.as_millis() as u64,
                 "storage still busy at shutdown: not waiting longer"
             ),
+            Ok(()) | Err(std_mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = thread.join();
+            }
         }
     }
 }
