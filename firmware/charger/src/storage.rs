@@ -241,3 +241,43 @@ fn work(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charger_core::Table;
+    use serde_json::json;
+
+    /// A Reset's reload runs after every commit queued before it and sees them: the loop can
+    /// send it at once and carry on, without waiting for those commits itself.
+    #[test]
+    fn a_reboot_reloads_after_every_commit_queued_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let boots = store.bump_boot_count().unwrap();
+        let (storage, mut done) = Storage::spawn(store).unwrap();
+        for seq in 1..=3 {
+            storage.commit(
+                seq,
+                vec![StoreOp::Put {
+                    table: Table::Config,
+                    key: format!("k{seq}"),
+                    value: json!(seq),
+                }],
+            );
+        }
+        storage.reboot();
+        let mut committed = 0;
+        let (boot_count, restored) = loop {
+            match done.blocking_recv().expect("storage thread alive") {
+                Done::Committed { seq } => committed = seq,
+                Done::Rebooted(r) => break r.expect("reload"),
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(committed, 3, "every commit is reported before the reload");
+        assert_eq!(boot_count, boots + 1);
+        assert_eq!(restored.tables[&Table::Config]["k3"], json!(3));
+        storage.close(Duration::from_secs(5));
+    }
+}
