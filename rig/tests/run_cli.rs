@@ -629,3 +629,63 @@ fn a_missing_charger_outside_cargo_names_the_build_command() {
         "no scenario ran"
     );
 }
+
+/// An outline whose `Examples:` has a blank line and comments before and between its rows:
+/// the FAIL line of a failing row and of a row with an undefined step names that row's line,
+/// and that `FILE:LINE` runs the row alone.
+#[test]
+fn a_failing_outline_row_is_named_by_its_own_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(
+        dir.path(),
+        "outline.feature",
+        "Feature: Outline\n\n  Scenario Outline: Serial <serial>\n    Given the charger's serial number is \"<serial>\"\n    And the charger uses <auth> authorization\n\n    Examples:\n\n      # serials\n      | serial | auth |\n\n      # good\n      | SN-1   | RFID |\n      # empty: refused\n      |        | RFID |\n      | SN-3   | RIFD |\n",
+    );
+    let run = rig_run(dir.path(), &[&feature, "--concurrency", "1"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let fail_lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("FAIL "))
+        .collect();
+    assert!(
+        fail_lines
+            .iter()
+            .any(|l| l.contains(&format!("{feature}:15 Serial "))),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        fail_lines
+            .iter()
+            .any(|l| l.contains(&format!("{feature}:16 Serial SN-3"))),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!("{feature}:13 Serial SN-1")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("scenarios: 1 passed, 2 failed, 0 skipped"),
+        "{}",
+        run.stdout
+    );
+
+    // The FAIL line's `path:line` runs that row alone.
+    let run = rig_run(dir.path(), &[&format!("{feature}:15")]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("scenarios: 0 passed, 1 failed, 0 skipped"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("must be 1 to 25 characters"),
+        "{}",
+        run.stdout
+    );
+}
