@@ -689,3 +689,61 @@ fn a_failing_outline_row_is_named_by_its_own_line() {
         run.stdout
     );
 }
+
+/// Exit code 3: nothing failed, but a scenario passed only on its retry. The board's first
+/// start is refused by a wrapper around the charger (once: `mkdir` of a marker is atomic), so
+/// the first attempt fails and the retry passes, every time.
+#[test]
+fn a_pass_on_retry_is_flaky_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let charger = rig::charger_bin::program().expect("the charger binary");
+    let marker = dir.path().join("first-start-refused");
+    let wrapper = dir.path().join("charger-once-refused.sh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif mkdir '{}' 2>/dev/null; then\n  echo 'first start refused on purpose' >&2\n  exit 1\nfi\nexec '{}' \"$@\"\n",
+            marker.display(),
+            charger[0].to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&wrapper).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&wrapper, permissions).unwrap();
+    let feature = write(
+        dir.path(),
+        "flaky.feature",
+        "Feature: Flaky\n  Scenario: Boots on the second try\n    Given the charger is online\n\n  Scenario: Needs no board\n    Given the charger uses RFID authorization\n",
+    );
+    let junit = dir.path().join("flaky.xml");
+    let out = Command::new(env!("CARGO_BIN_EXE_rig"))
+        .current_dir(workspace())
+        .env("RIG_CHARGER_CMD", &wrapper)
+        .args(["run", &feature, "--retry", "1", "--artifacts"])
+        .arg(dir.path().join("artifacts"))
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .expect("run the rig binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(marker.is_dir(), "the first start was refused");
+    assert!(
+        stdout.contains("first start refused on purpose"),
+        "the first attempt's failure is shown: {stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("FLAKY {feature}:2 Boots on the second try")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(1 flaky)"), "{stdout}");
+    assert!(
+        stdout.contains("scenarios: 2 passed, 0 failed, 0 skipped"),
+        "{stdout}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+    assert!(xml.contains("flakyFailure"), "{xml}");
+}
