@@ -747,3 +747,74 @@ fn a_pass_on_retry_is_flaky_and_exits_3() {
     assert!(xml.contains("failures=\"0\""), "{xml}");
     assert!(xml.contains("flakyFailure"), "{xml}");
 }
+
+/// `--partition K/N` through the binary: the shares of the catalogue, listed, are disjoint and
+/// together exactly the unpartitioned list, in the same order; a share that is not K/N is a
+/// usage error.
+#[test]
+fn partitions_list_every_scenario_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = |extra: &[&str]| {
+        let mut args = vec!["features", "--list"];
+        args.extend_from_slice(extra);
+        let run = rig_run(dir.path(), &args);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        run.stdout.lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    let all = list(&[]);
+    assert!(all.len() > 100, "the catalogue: {}", all.len());
+    for n in [2, 3] {
+        let shares: Vec<Vec<String>> = (1..=n)
+            .map(|k| list(&["--partition", &format!("{k}/{n}")]))
+            .collect();
+        for (k, share) in shares.iter().enumerate() {
+            assert!(
+                share.len().abs_diff(all.len() / n) <= 1,
+                "share {}/{n} has {} of {}",
+                k + 1,
+                share.len(),
+                all.len()
+            );
+        }
+        let mut union: Vec<String> = shares.concat();
+        let before = union.len();
+        union.sort();
+        union.dedup();
+        assert_eq!(before, union.len(), "shares of {n} overlap");
+        let mut sorted_all = all.clone();
+        sorted_all.sort();
+        assert_eq!(union, sorted_all, "shares of {n} do not add up to the list");
+    }
+    // Every share keeps the list's order.
+    let first = list(&["--partition", "1/2"]);
+    let positions: Vec<usize> = first
+        .iter()
+        .map(|l| all.iter().position(|a| a == l).unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{first:?}");
+    // A share that is not K/N.
+    let run = rig_run(dir.path(), &["features", "--list", "--partition", "3/2"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("\"3/2\""), "{}", run.stderr);
+
+    // A share runs only its scenarios; an empty share is "nothing selected" (exit 5).
+    let feature = write(dir.path(), "filters.feature", NO_BOARD);
+    let run = rig_run(dir.path(), &[&feature, "--partition", "2/2"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Beta needs power control")
+            && !run.stdout.contains("Alpha")
+            && !run.stdout.contains("Gamma"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("scenarios: 1 passed, 0 failed, 0 skipped"),
+        "{}",
+        run.stdout
+    );
+    let run = rig_run(dir.path(), &[&feature, "--partition", "4/4"]);
+    assert_eq!(run.code, 5, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("--partition 4/4"), "{}", run.stderr);
+}
