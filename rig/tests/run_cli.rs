@@ -205,6 +205,14 @@ fn rig_steps_prints_the_vocabulary() {
         text.contains("When the EV is plugged in\n    control pilot to state B\n"),
         "{text}"
     );
+    // The whole contract, each phrasing on a line of its own.
+    let lines: Vec<&str> = text.lines().collect();
+    for phrase in rig::steps::contract::CONTRACT {
+        assert!(
+            lines.contains(phrase),
+            "`rig steps` lacks `{phrase}`:\n{text}"
+        );
+    }
 }
 
 #[test]
