@@ -7,7 +7,7 @@ mod common;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::process::{run_to_exit, ChargerProc};
 use futures_util::{SinkExt, StreamExt};
@@ -287,16 +287,16 @@ fn base64(data: &[u8]) -> String {
     out
 }
 
+/// Waits until `cond` holds; on time-out the failure shows the charger's log.
 async fn wait_for(what: &str, within: Duration, charger: &ChargerProc, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + within;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}; charger log:\n{}",
-            charger.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::poll_async(what, within, || {
+        std::future::ready(if cond() {
+            Ok(())
+        } else {
+            Err(format!("charger log:\n{}", charger.log_text()))
+        })
+    })
+    .await
 }
 
 /// The charger's config: fast reconnects, `csms` extras, OCPP keys.
