@@ -34,6 +34,12 @@ fn rig_run(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// Asserts that the run printed `text` on stdout (showing what it printed otherwise).
+#[track_caller]
+fn says(run: &Run, text: &str) {
+    assert!(run.stdout.contains(text), "{}", run.stdout);
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -67,13 +73,8 @@ fn a_typo_fails_with_file_line_and_the_closest_step() {
     let expected = format!(
         "{feature}:4: undefined step `When the EV is pluged in`; closest known step: `When the EV is plugged in`"
     );
-    assert!(run.stdout.contains(&expected), "{}", run.stdout);
-    assert!(
-        run.stdout
-            .contains("scenarios: 0 passed, 1 failed, 0 skipped"),
-        "{}",
-        run.stdout
-    );
+    says(&run, &expected);
+    says(&run, "scenarios: 0 passed, 1 failed, 0 skipped");
 }
 
 #[test]
@@ -86,11 +87,7 @@ fn a_feature_that_does_not_parse_names_file_and_line() {
     );
     let run = rig_run(dir.path(), &[&feature]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains(&format!("PARSE ERROR {feature}:")),
-        "{}",
-        run.stdout
-    );
+    says(&run, &format!("PARSE ERROR {feature}:"));
 }
 
 #[test]
@@ -108,12 +105,7 @@ fn tags_and_name_select_scenarios() {
 
     let run = rig_run(dir.path(), &[&feature, "--name", "^Gam"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout
-            .contains("scenarios: 1 passed, 0 failed, 0 skipped"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "scenarios: 1 passed, 0 failed, 0 skipped");
 }
 
 #[test]
@@ -154,11 +146,7 @@ fn list_dry_run_and_file_line_select_without_a_bench() {
     // A FAIL line's `path:line` runs that scenario alone.
     let run = rig_run(dir.path(), &[&format!("{feature}:7")]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains("Beta needs power control"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "Beta needs power control");
     assert!(run
         .stdout
         .contains("scenarios: 1 passed, 0 failed, 0 skipped"));
@@ -178,13 +166,9 @@ fn list_dry_run_and_file_line_select_without_a_bench() {
     );
     let run = rig_run(dir.path(), &[&typo, "--dry-run"]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains(&format!(
+    says(&run, &format!(
             "{typo}:4: undefined step `When the EV is pluged in`; closest known step: `When the EV is plugged in`"
-        )),
-        "{}",
-        run.stdout
-    );
+        ));
     assert!(
         !dir.path().join("artifacts").exists(),
         "--dry-run starts nothing"
@@ -232,19 +216,9 @@ fn profile_skip_tags_report_skipped_with_the_reason_in_junit_too() {
         &[&feature, "--profile", &profile, "--junit", &junit_arg],
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("SKIP "), "{}", run.stdout);
-    assert!(
-        run.stdout
-            .contains("skipped: @power: no relay on this bench"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("scenarios: 2 passed, 0 failed, 1 skipped"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "SKIP ");
+    says(&run, "skipped: @power: no relay on this bench");
+    says(&run, "scenarios: 2 passed, 0 failed, 1 skipped");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
         xml.contains("<skipped message=\"@power: no relay on this bench\"/>"),
@@ -293,13 +267,9 @@ fn a_failure_is_retried_and_still_reported_as_failed() {
     );
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert_eq!(run.stdout.matches("RETRY").count(), 2, "{}", run.stdout);
-    assert!(run.stdout.contains("(attempt 2 failed)"), "{}", run.stdout);
-    assert!(run.stdout.contains("FAIL "), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("must be 1 to 25 characters"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "(attempt 2 failed)");
+    says(&run, "FAIL ");
+    says(&run, "must be 1 to 25 characters");
     assert!(run
         .stdout
         .contains("scenarios: 0 passed, 1 failed, 0 skipped"));
@@ -344,13 +314,9 @@ fn a_value_the_charger_refuses_fails_the_step_that_sets_it() {
     );
     let run = rig_run(dir.path(), &[&feature]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains(&format!(
+    says(&run, &format!(
             "{feature}:3: step `Given the configuration key \"HeartbeatInterval\" is \"soon\"` failed: the charger refuses HeartbeatInterval = \"soon\""
-        )),
-        "{}",
-        run.stdout
-    );
+        ));
 }
 
 /// Processes whose command line mentions `needle` (the scenario's artifact folder).
@@ -559,12 +525,7 @@ fn a_skipped_scenario_does_not_run_its_background() {
     );
     let run = rig_run(dir.path(), &[&feature, "--profile", &profile]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout
-            .contains("scenarios: 0 passed, 0 failed, 1 skipped"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "scenarios: 0 passed, 0 failed, 1 skipped");
 }
 
 #[test]
@@ -577,12 +538,7 @@ fn fail_fast_stops_at_the_first_failure() {
     );
     let run = rig_run(dir.path(), &[&feature, "--fail-fast", "--concurrency", "1"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout
-            .contains("scenarios: 0 passed, 1 failed, 0 skipped"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "scenarios: 0 passed, 1 failed, 0 skipped");
     assert!(!run.stdout.contains("Two"), "{}", run.stdout);
 }
 
@@ -602,10 +558,9 @@ fn the_scenario_watchdog_bounds_a_scenario() {
     let profile = write(dir.path(), "short.toml", &short);
     let run = rig_run(dir.path(), &[&feature, "--profile", &profile]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains("step `When 30 seconds pass` failed: waiting 30 s (the scenario watchdog of 1s expired)"),
-        "{}",
-        run.stdout
+    says(
+        &run,
+        "step `When 30 seconds pass` failed: waiting 30 s (the scenario watchdog of 1s expired)",
     );
 }
 
@@ -656,46 +611,24 @@ fn a_failing_outline_row_is_named_by_its_own_line() {
         .lines()
         .filter(|l| l.trim_start().starts_with("FAIL "))
         .collect();
-    assert!(
-        fail_lines
-            .iter()
-            .any(|l| l.contains(&format!("{feature}:15 Serial "))),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        fail_lines
-            .iter()
-            .any(|l| l.contains(&format!("{feature}:16 Serial SN-3"))),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains(&format!("{feature}:13 Serial SN-1")),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("scenarios: 1 passed, 2 failed, 0 skipped"),
-        "{}",
-        run.stdout
-    );
+    for row in [
+        format!("{feature}:15 Serial "),
+        format!("{feature}:16 Serial SN-3"),
+    ] {
+        assert!(
+            fail_lines.iter().any(|l| l.contains(&row)),
+            "no FAIL line for {row}:\n{}",
+            run.stdout
+        );
+    }
+    says(&run, &format!("{feature}:13 Serial SN-1"));
+    says(&run, "scenarios: 1 passed, 2 failed, 0 skipped");
 
     // The FAIL line's `path:line` runs that row alone.
     let run = rig_run(dir.path(), &[&format!("{feature}:15")]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout
-            .contains("scenarios: 0 passed, 1 failed, 0 skipped"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.contains("must be 1 to 25 characters"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "scenarios: 0 passed, 1 failed, 0 skipped");
+    says(&run, "must be 1 to 25 characters");
 }
 
 /// Exit code 3: nothing failed, but a scenario passed only on its retry. The board's first
@@ -816,12 +749,7 @@ fn partitions_list_every_scenario_exactly_once() {
         "{}",
         run.stdout
     );
-    assert!(
-        run.stdout
-            .contains("scenarios: 1 passed, 0 failed, 0 skipped"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "scenarios: 1 passed, 0 failed, 0 skipped");
     let run = rig_run(dir.path(), &[&feature, "--partition", "4/4"]);
     assert_eq!(run.code, 5, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("--partition 4/4"), "{}", run.stderr);
