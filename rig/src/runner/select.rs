@@ -346,50 +346,39 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_line_selects_its_scenario_or_outline_rows() {
+    /// What `FILE:LINE` selects in a feature file of `text`: (line, name) of each selected
+    /// scenario, and the targets that name none.
+    fn at_line(text: &str, line: usize) -> (Vec<(usize, String)>, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x.feature");
-        std::fs::write(
-            &file,
-            "Feature: X\n\n  Scenario: One\n    Given a\n\n  Scenario Outline: Two <n>\n    Given <n>\n\n    Examples:\n      | n |\n      | 1 |\n      | 2 |\n",
-        )
-        .unwrap();
-        let at = |line: usize| {
-            let arg = PathBuf::from(format!("{}:{line}", file.display()));
-            let s = select(&[Target::parse(&arg)], &Filters::default());
+        std::fs::write(&file, text).unwrap();
+        let arg = PathBuf::from(format!("{}:{line}", file.display()));
+        let s = select(&[Target::parse(&arg)], &Filters::default());
+        let found = s.scenarios.into_iter().map(|s| (s.line, s.name)).collect();
+        (found, s.unmatched_lines)
+    }
+
+    #[test]
+    fn a_line_selects_its_scenario_or_outline_rows() {
+        let text = "Feature: X\n\n  Scenario: One\n    Given a\n\n  Scenario Outline: Two <n>\n    Given <n>\n\n    Examples:\n      | n |\n      | 1 |\n      | 2 |\n";
+        let lines = |line: usize| {
+            let (found, unmatched) = at_line(text, line);
             (
-                s.scenarios.iter().map(|s| s.line).collect::<Vec<_>>(),
-                s.unmatched_lines,
+                found.into_iter().map(|f| f.0).collect::<Vec<_>>(),
+                unmatched,
             )
         };
-        assert_eq!(at(3), (vec![3], vec![]));
-        assert_eq!(at(12), (vec![12], vec![]));
-        assert_eq!(at(6), (vec![11, 12], vec![]));
-        assert_eq!(at(4).0, Vec::<usize>::new());
-        assert_eq!(at(4).1.len(), 1);
+        assert_eq!(lines(3), (vec![3], vec![]));
+        assert_eq!(lines(12), (vec![12], vec![]));
+        assert_eq!(lines(6), (vec![11, 12], vec![]));
+        assert_eq!(lines(4).0, Vec::<usize>::new());
+        assert_eq!(lines(4).1.len(), 1);
     }
 
     #[test]
     fn outline_rows_are_found_past_blank_lines_and_comments() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("x.feature");
-        std::fs::write(
-            &file,
-            "Feature: X\n\n  Scenario Outline: Two <n>\n    Given <n>\n\n    Examples:\n\n      # the header\n      | n |\n\n      # first\n      | 1 |\n      # second\n      | 2 |\n\n    Examples: more\n      | n |\n      | 3 |\n",
-        )
-        .unwrap();
-        let at = |line: usize| {
-            let arg = PathBuf::from(format!("{}:{line}", file.display()));
-            let s = select(&[Target::parse(&arg)], &Filters::default());
-            (
-                s.scenarios
-                    .iter()
-                    .map(|s| (s.line, s.name.clone()))
-                    .collect::<Vec<_>>(),
-                s.unmatched_lines,
-            )
-        };
+        let text = "Feature: X\n\n  Scenario Outline: Two <n>\n    Given <n>\n\n    Examples:\n\n      # the header\n      | n |\n\n      # first\n      | 1 |\n      # second\n      | 2 |\n\n    Examples: more\n      | n |\n      | 3 |\n";
+        let at = |line: usize| at_line(text, line);
         let rows = vec![
             (12, "Two 1".to_string()),
             (14, "Two 2".to_string()),
