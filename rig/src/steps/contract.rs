@@ -98,13 +98,25 @@ pub fn phrasings_of(steps_md: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// The spec folder outside the repository (README "product contracts"); set
-    /// `RIG_STEPS_MD` to check another copy.
+    /// The spec folder beside the checkout (`../shared/spec`, where CI puts it); set
+    /// `RIG_STEPS_MD` to check another copy. Under `CI` a missing file fails the test, so the
+    /// comparison cannot silently stop running.
     fn steps_md() -> Option<String> {
         let path = std::env::var_os("RIG_STEPS_MD")
             .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| "/work/shared/spec/steps.md".into());
-        std::fs::read_to_string(path).ok()
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/steps.md")
+            });
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(e) if std::env::var_os("CI").is_some() => {
+                panic!(
+                    "{}: {e} (CI expects ../shared beside the checkout)",
+                    path.display()
+                )
+            }
+            Err(_) => None,
+        }
     }
 
     #[test]
