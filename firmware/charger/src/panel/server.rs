@@ -85,9 +85,11 @@ pub async fn start(
     let addr = listener
         .local_addr()
         .context("configuration panel address")?;
+    // Logged before the address file appears: whoever waits for the file (the rig, tests) may
+    // then rely on the log line being there too.
+    info!(%addr, url = %format!("http://{addr}/"), "configuration panel listening");
     // Like everything in the data directory, readable by the charger's user only.
     auth::write_private(&data_dir.join(ADDR_FILE), &addr.to_string())?;
-    info!(%addr, url = %format!("http://{addr}/"), "configuration panel listening");
     let state = Arc::new(PanelState {
         tx,
         hash,
