@@ -250,6 +250,8 @@ fn queue(rt: &tokio::runtime::Runtime) {
 fn contactor_delay_storage_stuck() {
     use common::stall::{can_freeze, unplug_with_storage_stuck, LoopFs};
     let runs = 3;
+    // The stall hook exists only with the `fault-injection` feature, which `cargo bench` turns
+    // on (the crate's dev-dependency on itself); the firmware itself never has it.
     let mut hook = Vec::new();
     for _ in 0..runs {
         let dir = tempfile::tempdir().unwrap();

@@ -25,6 +25,12 @@ use tracing::{debug, info, warn};
 /// How often we look for a client while none is attached.
 pub const DETACHED_POLL: Duration = Duration::from_millis(10);
 
+/// The longest the port waits, as it closes, for its client to read what was written.
+pub const FLUSH_WAIT: Duration = Duration::from_secs(1);
+
+/// When the unread bytes cannot be counted (see `flush`), how long the client gets instead.
+const FLUSH_BLIND: Duration = Duration::from_millis(200);
+
 /// SLCAN version reply (`V` command): hardware 01, software 01.
 const VERSION_REPLY: &str = "V0101\r";
 /// SLCAN serial number reply (`N` command).
@@ -257,7 +263,9 @@ struct Session {
 }
 
 /// Runs the port: decoded rig frames go to `frames_in`, frames from `frames_out` go to the client.
-/// Returns when `frames_out` closes (the runtime is shutting down).
+/// Returns when `frames_out` closes (the runtime is shutting down), once the client has read
+/// every frame sent before (at most [`FLUSH_WAIT`]): the safe state set before a fatal exit
+/// reaches the board before the process ends.
 pub async fn run(
     mut port: PtyPort,
     frames_in: mpsc::UnboundedSender<Frame>,
@@ -275,7 +283,12 @@ pub async fn run(
     loop {
         let result = tokio::select! {
             out = frames_out.recv() => match out {
-                None => return,
+                None => {
+                    if s.attached && s.open {
+                        flush(&port, FLUSH_WAIT).await;
+                    }
+                    return;
+                }
                 Some(frame) => {
                     if s.attached && s.open {
                         write_line(&mut port, &mut s, &encode_frame(&frame.encode()), &stats);
@@ -470,6 +483,82 @@ fn ensure_raw(port: &PtyPort) {
         debug!("board link: a client left the line cooked, back to raw");
         if let Err(e) = tcsetattr(fd, SetArg::TCSANOW, &raw) {
             warn!(error = %e, "board link: cannot reset the line to raw");
+        }
+    }
+}
+
+nix::ioctl_read_bad!(unread_bytes, nix::libc::FIONREAD, nix::libc::c_int);
+
+/// Waits until the client has read every byte written, at most `within`. Closing the master
+/// hangs the slave up, which discards its unread input. Only the slave side counts unread bytes
+/// (FIONREAD; a pty master's TIOCOUTQ is always 0), so the slave is opened for the moment. That
+/// fails while an exclusive client holds it and we lack CAP_SYS_ADMIN: then the client gets
+/// [`FLUSH_BLIND`]. Bytes written to the master reach the slave's count through a kernel work
+/// item; polling the slave runs it first (n_tty's poll flushes the pending input), so a zero
+/// count right after the write is not mistaken for "read".
+async fn flush(port: &PtyPort, within: Duration) {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let started = tokio::time::Instant::now();
+    // A master whose slave nobody holds reports a hang-up: the client left, nobody will read.
+    if let Some(fd) = port.master.fd() {
+        let mut master = nix::libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout.
+        let n = unsafe { nix::libc::poll(&mut master, 1, 0) };
+        if n > 0 && master.revents & nix::libc::POLLHUP != 0 {
+            debug!("board link: the client left; nothing to flush");
+            return;
+        }
+    }
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::libc::O_NOCTTY | nix::libc::O_NONBLOCK)
+        .open(&port.slave);
+    let slave = match slave {
+        Ok(f) => f,
+        Err(e) => {
+            debug!(error = %e, "board link: cannot count unread bytes; giving the client a moment");
+            tokio::time::sleep(FLUSH_BLIND.min(within)).await;
+            return;
+        }
+    };
+    let mut poll = tokio::time::interval(Duration::from_millis(2));
+    loop {
+        let mut pending = nix::libc::pollfd {
+            fd: slave.as_raw_fd(),
+            events: nix::libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, zero timeout; the result only matters through FIONREAD.
+        unsafe { nix::libc::poll(&mut pending, 1, 0) };
+        let mut unread: nix::libc::c_int = 0;
+        // SAFETY: FIONREAD writes one c_int through the pointer, which is valid and aligned.
+        let counted = unsafe { unread_bytes(slave.as_raw_fd(), &mut unread) };
+        let waited_ms = started.elapsed().as_millis() as u64;
+        match counted {
+            Ok(_) if unread == 0 => {
+                debug!(waited_ms, "board link flushed: the client read every frame");
+                return;
+            }
+            Err(e) => {
+                debug!(error = %e, "board link: cannot count unread bytes");
+                return;
+            }
+            Ok(_) if started.elapsed() >= within => {
+                warn!(
+                    unread,
+                    waited_ms, "board link: the client did not read its last frames"
+                );
+                return;
+            }
+            Ok(_) => {
+                poll.tick().await;
+            }
         }
     }
 }

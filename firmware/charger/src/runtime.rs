@@ -45,9 +45,6 @@ pub const SAFE_WAIT: Duration = Duration::from_millis(40);
 /// (`Input::StorageStalled`), so no new transaction starts.
 pub const STALL_AFTER: Duration = Duration::from_secs(2);
 
-/// After a fatal error, how long the board link keeps running to report the safe state.
-const FATAL_GRACE: Duration = Duration::from_millis(300);
-
 /// How long a shutdown waits for queued commits.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
@@ -116,9 +113,14 @@ struct Shell {
     ping: watch::Sender<Duration>,
     /// The security profile and key the next connection uses.
     security: watch::Sender<Security>,
-    /// A Reset the core asked for (`hard`), carried out by `reboot_if_asked` after the
+    /// A Reset the core asked for (`hard`), started by `reboot_if_asked` after the
     /// current step.
     pending_reboot: Option<bool>,
+    /// A Reset under way: the storage thread reloads the store after every commit before it
+    /// (`Done::Rebooted`); the loop keeps serving the board meanwhile.
+    rebooting: Option<Rebooting>,
+    /// Resets asked for right at boot, in a row (a core that always does is not obeyed forever).
+    quick_reboots: u32,
     /// Where the answer to the local request being fed to the core goes.
     local_reply: Option<oneshot::Sender<PanelReply>>,
     /// A central-system URL stored by the panel for the next start.
@@ -208,13 +210,15 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         ping,
         security,
         pending_reboot: None,
+        rebooting: None,
+        quick_reboots: 0,
         local_reply: None,
         csms_url_next: None,
     };
     for input in shell.board.boot_inputs() {
         shell.input(input)?;
     }
-    shell.reboot_if_asked(&mut ws_ev_rx, &mut done_rx)?;
+    shell.reboot_if_asked(&mut ws_ev_rx)?;
 
     let mut beat = tokio::time::interval(BEAT);
     beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -244,28 +248,26 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
                 None => break Err(anyhow::anyhow!("the storage thread stopped unexpectedly")),
             },
             _ = beat.tick() => shell.beat(),
-            Some(cmd) = panel_rx.recv() => shell.on_panel(cmd),
+            // During a reset the panel waits for the new core (the old one is halted).
+            Some(cmd) = panel_rx.recv(), if shell.rebooting.is_none() => shell.on_panel(cmd),
             _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 shell.input(Input::Tick)
             }
             _ = sigterm.recv() => { info!("SIGTERM: shutting down"); break Ok(()) }
             _ = sigint.recv() => { info!("SIGINT: shutting down"); break Ok(()) }
         };
-        if let Err(e) = step.and_then(|()| shell.reboot_if_asked(&mut ws_ev_rx, &mut done_rx)) {
+        if let Err(e) = step.and_then(|()| shell.reboot_if_asked(&mut ws_ev_rx)) {
             // Safe state first: whatever failed, the hardware must not stay energized.
             shell.make_safe();
+            error!(error = %format!("{e:#}"), "fatal: contactor open and PWM off, exiting once the board has read them");
             break Err(e);
         }
     };
 
-    if result.is_err() {
-        // The safe state is set; let the board link carry its events and status out before
-        // the port closes (a hung-up pty discards what its client has not read yet).
-        tokio::time::sleep(FATAL_GRACE).await;
-    }
-
     // Closing the command channel ends the WebSocket task (it closes the socket politely);
-    // dropping the board closes the port task, which removes the symlink.
+    // dropping the board ends the port task once its client has read every frame queued
+    // before (after a fatal error: the safe state), bounded by `pty::FLUSH_WAIT`; it removes
+    // the symlink. The process exits only after that.
     let Shell {
         ws_cmd,
         board,
@@ -276,7 +278,12 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
     drop(board);
     tokio::task::block_in_place(|| storage.close(CLOSE_WAIT));
     let _ = tokio::time::timeout(Duration::from_secs(2), ws_task).await;
-    let _ = tokio::time::timeout(Duration::from_secs(2), port_task).await;
+    if tokio::time::timeout(pty::FLUSH_WAIT + Duration::from_secs(1), port_task)
+        .await
+        .is_err()
+    {
+        warn!("the board port did not close in time");
+    }
     let st = *stats.lock().unwrap();
     info!(
         frames_in = st.link.frames_in,
@@ -308,6 +315,16 @@ impl Shell {
     /// Storage stuck for longer than [`STALL_AFTER`]: logged, and the core keeps new
     /// transactions out until every commit is through.
     fn check_stall(&mut self) -> anyhow::Result<()> {
+        if let Some(r) = self.rebooting.as_mut() {
+            if !r.warned && r.since.elapsed() >= STALL_AFTER {
+                r.warned = true;
+                warn!(
+                    waiting_ms = r.since.elapsed().as_millis() as u64,
+                    db = %self.storage.path().display(),
+                    "storage stalled: the reset waits for the store to load"
+                );
+            }
+        }
         let Some(oldest) = self.outstanding.front() else {
             return Ok(());
         };
@@ -341,6 +358,11 @@ impl Shell {
                 Ok(())
             }
             Done::QueueRows(rows) => self.input(Input::QueueRows(rows)),
+            Done::Rebooted(loaded) => {
+                let (boot_count, restored) =
+                    loaded.context("loading the charger's state for a reset")?;
+                self.finish_reboot(boot_count, *restored)
+            }
             Done::Failed(e) => Err(anyhow::Error::new(e).context("committing the charger's state")),
         }
     }
@@ -538,65 +560,90 @@ impl Shell {
         self.board.publish(&self.view, false);
     }
 
-    /// Waits (blocking) until every commit handed over is through and its outputs are out.
-    fn settle(&mut self, done_rx: &mut mpsc::UnboundedReceiver<Done>) -> anyhow::Result<()> {
-        while self.committed < self.submitted {
-            match tokio::task::block_in_place(|| done_rx.blocking_recv()) {
-                Some(done) => self.on_storage(done)?,
-                None => anyhow::bail!("the storage thread stopped unexpectedly"),
-            }
-        }
-        Ok(())
-    }
-
-    /// Carries out a Reset the core asked for: like a power cycle without losing the process.
+    /// Starts a Reset the core asked for: like a power cycle without losing the process. Never
+    /// blocks: the reload is a job for the storage thread, carried out after every commit
+    /// handed over before it (so the reset's stop transaction is durable first) and finished in
+    /// `finish_reboot`; the loop keeps serving the board, the safe-output deadlines and status
+    /// meanwhile, however long the disk is stuck.
     ///
     /// Frames that already arrived on the live connection go to the old core first: a
     /// confirmation of a CALL it sent just before the Reset (say a StartTransaction.conf) must be
-    /// committed, or the rebuilt core would send that CALL again. Then the connection is dropped
-    /// (the new core boots with BootNotification), the board reboots and the core is rebuilt
-    /// from the database.
-    fn reboot_if_asked(
-        &mut self,
-        ws_events: &mut mpsc::Receiver<WsEvent>,
-        done_rx: &mut mpsc::UnboundedReceiver<Done>,
-    ) -> anyhow::Result<()> {
-        let mut reboots = 0;
-        while let Some(mut hard) = self.pending_reboot.take() {
-            reboots += 1;
-            if reboots > 3 {
-                warn!("the core asks to reboot right after every boot; not rebooting again");
-                return Ok(());
-            }
-            while self.generation.is_some() {
-                let Ok(ev) = ws_events.try_recv() else { break };
-                debug!(?ev, "before the reboot: already received");
-                self.on_ws(ev)?;
-            }
-            // The old core's confirmations and frames go out on the live connection.
-            self.settle(done_rx)?;
-            if let Some(again) = self.pending_reboot.take() {
-                hard |= again;
-            }
-            info!(hard, "rebooting the charger");
-            if self.generation.take().is_some() {
-                let _ = self.ws_cmd.send(WsCommand::Reconnect);
-            }
-            let (boot_count, restored) = self.storage.reboot()?;
-            self.board.boot(self.clock.mono_ms(), boot_count);
-            self.core = build_core(&self.cfg, restored, &self.clock)?;
-            self.held.clear();
-            if self.stalled {
-                self.core
-                    .handle_input(Input::StorageStalled, self.clock.now());
-            }
-            for input in self.board.boot_inputs() {
-                self.core.handle_input(input, self.clock.now());
-            }
-            self.drain()?;
+    /// committed, or the rebuilt core would send that CALL again.
+    fn reboot_if_asked(&mut self, ws_events: &mut mpsc::Receiver<WsEvent>) -> anyhow::Result<()> {
+        let Some(mut hard) = self.pending_reboot.take() else {
+            return Ok(());
+        };
+        if let Some(r) = self.rebooting.as_mut() {
+            // The old core is halted once it asks; a second request only makes it harder.
+            r.hard |= hard;
+            return Ok(());
         }
+        if self.quick_reboots >= 3 {
+            warn!("the core asks to reboot right after every boot; not rebooting again");
+            return Ok(());
+        }
+        while self.generation.is_some() {
+            let Ok(ev) = ws_events.try_recv() else { break };
+            debug!(?ev, "before the reboot: already received");
+            self.on_ws(ev)?;
+        }
+        if let Some(again) = self.pending_reboot.take() {
+            hard |= again;
+        }
+        info!(hard, "reset: reloading the store after its commits");
+        self.rebooting = Some(Rebooting {
+            hard,
+            since: Instant::now(),
+            warned: false,
+        });
+        self.storage.reboot();
         Ok(())
     }
+
+    /// The store is reloaded: every commit before the reset is through and the old core's
+    /// outputs that waited for them (its confirmations, the stop transaction) are out on the
+    /// live connection. Now the connection is dropped (the new core boots with
+    /// BootNotification), the board reboots and the core is rebuilt from the database.
+    /// Hardware commands still held stay held (they go when their commit does or at their
+    /// deadline).
+    fn finish_reboot(&mut self, boot_count: u32, restored: Restored) -> anyhow::Result<()> {
+        let Some(Rebooting { hard, since, .. }) = self.rebooting.take() else {
+            warn!("a reload nobody asked for: ignored");
+            return Ok(());
+        };
+        info!(
+            hard,
+            waited_ms = since.elapsed().as_millis() as u64,
+            "rebooting the charger"
+        );
+        if self.generation.take().is_some() {
+            let _ = self.ws_cmd.send(WsCommand::Reconnect);
+        }
+        self.board.boot(self.clock.mono_ms(), boot_count);
+        self.core = build_core(&self.cfg, restored, &self.clock)?;
+        if self.stalled {
+            self.core
+                .handle_input(Input::StorageStalled, self.clock.now());
+        }
+        for input in self.board.boot_inputs() {
+            self.core.handle_input(input, self.clock.now());
+        }
+        self.drain()?;
+        self.quick_reboots = if self.pending_reboot.is_some() {
+            self.quick_reboots + 1
+        } else {
+            0
+        };
+        Ok(())
+    }
+}
+
+/// A Reset under way (see `Shell::reboot_if_asked`).
+struct Rebooting {
+    hard: bool,
+    since: Instant,
+    /// The wait was logged as a stall.
+    warned: bool,
 }
 
 fn build_core(cfg: &ChargerConfig, restored: Restored, clock: &Clock) -> anyhow::Result<Charger> {

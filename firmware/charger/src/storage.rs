@@ -19,8 +19,11 @@ pub const SLOW_COMMIT: Duration = Duration::from_millis(500);
 /// Most `Persist` batches committed as one transaction.
 const GROUP_MAX: usize = 256;
 
-/// Test hook: while the file this variable names exists, the storage thread waits before each
-/// write, as a stuck disk would (portable stand-in for `fsfreeze`, used by tests and the bench).
+/// Test hook (feature `fault-injection`, never in the firmware): while the file this variable
+/// names exists, the storage thread waits before each job, as a stuck disk would (portable
+/// stand-in for `fsfreeze`, used by tests and the bench). A file holding the word `reboot` stalls
+/// only a Reset's reload, as a disk that gets stuck just then would.
+#[cfg(feature = "fault-injection")]
 pub const STALL_FILE_ENV: &str = "CHARGER_STORAGE_STALL_FILE";
 
 /// A job for the storage thread, carried out in the order sent.
@@ -39,7 +42,7 @@ enum Job {
         limit: usize,
     },
     /// Reset: bump the boot count and load everything, after every earlier job.
-    Reboot(std_mpsc::Sender<Result<(u32, Restored), StoreError>>),
+    Reboot,
 }
 
 /// What the storage thread reports back to the loop.
@@ -49,6 +52,9 @@ pub enum Done {
     Committed { seq: u64 },
     /// The rows a `LoadQueue` asked for.
     QueueRows(Vec<(String, serde_json::Value)>),
+    /// What a `reboot` asked for: the new boot count and the store as loaded after every job
+    /// queued before it (so every `Committed` before it was reported first).
+    Rebooted(Result<(u32, Box<Restored>), StoreError>),
     /// A write failed: the store is unusable (disk full, read-only, I/O error).
     Failed(StoreError),
 }
@@ -57,6 +63,8 @@ pub enum Done {
 pub struct Storage {
     jobs: Option<std_mpsc::Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Disconnected once the thread has finished (it drops the sender): `close` waits on it.
+    finished: std_mpsc::Receiver<()>,
     path: PathBuf,
 }
 
@@ -65,15 +73,20 @@ impl Storage {
     pub fn spawn(store: Store) -> std::io::Result<(Storage, mpsc::UnboundedReceiver<Done>)> {
         let (jobs, job_rx) = std_mpsc::channel();
         let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let (finished_tx, finished) = std_mpsc::channel::<()>();
         let path = store.path().to_path_buf();
-        let stall_file = std::env::var_os(STALL_FILE_ENV).map(PathBuf::from);
+        let stall = Stall::from_env();
         let thread = std::thread::Builder::new()
             .name("charger-storage".into())
-            .spawn(move || work(store, job_rx, done_tx, stall_file))?;
+            .spawn(move || {
+                let _finished = finished_tx;
+                work(store, job_rx, done_tx, stall)
+            })?;
         Ok((
             Storage {
                 jobs: Some(jobs),
                 thread: Some(thread),
+                finished,
                 path,
             },
             done_rx,
@@ -110,14 +123,10 @@ impl Storage {
         });
     }
 
-    /// Bumps the boot count and loads the store after every queued job (a Reset). Blocks.
-    pub fn reboot(&self) -> anyhow::Result<(u32, Restored)> {
-        let (tx, rx) = std_mpsc::channel();
-        self.send(Job::Reboot(tx));
-        let result = tokio::task::block_in_place(|| rx.recv());
-        result
-            .map_err(|_| anyhow::anyhow!("the storage thread stopped"))?
-            .map_err(Into::into)
+    /// Bumps the boot count and loads the store after every queued job (a Reset);
+    /// `Done::Rebooted` follows. Never blocks: a stuck disk must not stop the control loop.
+    pub fn reboot(&self) {
+        self.send(Job::Reboot);
     }
 
     /// Lets queued jobs finish for up to `within`, then lets go (a later boot sees whatever
@@ -127,34 +136,60 @@ impl Storage {
         let Some(thread) = self.thread.take() else {
             return;
         };
-        let deadline = Instant::now() + within;
-        while !thread.is_finished() {
-            if Instant::now() >= deadline {
-                warn!(
-                    within_ms = within.as_millis() as u64,
-                    "storage still busy at shutdown: not waiting longer"
-                );
+        // Nothing is ever sent: the thread ending drops the sender, which ends the wait.
+        match self.finished.recv_timeout(within) {
+            Err(std_mpsc::RecvTimeoutError::Timeout) => warn!(
+                within_ms = within.as_millis() as u64,
+                "storage still busy at shutdown: not waiting longer"
+            ),
+            Ok(()) | Err(std_mpsc::RecvTimeoutError::Disconnected) => {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// The stall hook's file (feature `fault-injection`; without it, storage never waits).
+struct Stall {
+    #[cfg(feature = "fault-injection")]
+    file: Option<PathBuf>,
+}
+
+impl Stall {
+    fn from_env() -> Stall {
+        Stall {
+            #[cfg(feature = "fault-injection")]
+            file: std::env::var_os(STALL_FILE_ENV).map(PathBuf::from),
+        }
+    }
+
+    /// Waits while the test's stall file says this job is stuck. A file can only be polled; this
+    /// is test-only code.
+    #[cfg(feature = "fault-injection")]
+    fn wait(&self, job: &Job) {
+        let Some(f) = &self.file else { return };
+        let reboot = matches!(job, Job::Reboot);
+        while let Ok(content) = std::fs::read(f) {
+            if content.trim_ascii() == b"reboot" && !reboot {
                 return;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        let _ = thread.join();
     }
+
+    #[cfg(not(feature = "fault-injection"))]
+    fn wait(&self, _job: &Job) {}
 }
 
 fn work(
     mut store: Store,
     jobs: std_mpsc::Receiver<Job>,
     done: mpsc::UnboundedSender<Done>,
-    stall_file: Option<PathBuf>,
+    stall: Stall,
 ) {
     let mut next: Option<Job> = None;
     while let Some(job) = next.take().or_else(|| jobs.recv().ok()) {
-        if let Some(f) = &stall_file {
-            while f.exists() {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
+        stall.wait(&job);
         let started = Instant::now();
         let result = match job {
             Job::Commit { seq, ops } => {
@@ -182,13 +217,12 @@ fn work(
             Job::LoadQueue { from_key, limit } => store
                 .load_queue(&from_key, limit)
                 .map(|rows| Some(Done::QueueRows(rows))),
-            Job::Reboot(reply) => {
-                let r = store
+            // A failed reload is the loop's to report (it exits); the thread stays as it was.
+            Job::Reboot => Ok(Some(Done::Rebooted(
+                store
                     .bump_boot_count()
-                    .and_then(|n| store.load().map(|l| (n, l)));
-                let _ = reply.send(r);
-                Ok(None)
-            }
+                    .and_then(|n| store.load().map(|l| (n, Box::new(l)))),
+            ))),
         };
         let took = started.elapsed();
         if took >= SLOW_COMMIT {
@@ -205,5 +239,45 @@ fn work(
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charger_core::Table;
+    use serde_json::json;
+
+    /// A Reset's reload runs after every commit queued before it and sees them: the loop can
+    /// send it at once and carry on, without waiting for those commits itself.
+    #[test]
+    fn a_reboot_reloads_after_every_commit_queued_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let boots = store.bump_boot_count().unwrap();
+        let (storage, mut done) = Storage::spawn(store).unwrap();
+        for seq in 1..=3 {
+            storage.commit(
+                seq,
+                vec![StoreOp::Put {
+                    table: Table::Config,
+                    key: format!("k{seq}"),
+                    value: json!(seq),
+                }],
+            );
+        }
+        storage.reboot();
+        let mut committed = 0;
+        let (boot_count, restored) = loop {
+            match done.blocking_recv().expect("storage thread alive") {
+                Done::Committed { seq } => committed = seq,
+                Done::Rebooted(r) => break r.expect("reload"),
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(committed, 3, "every commit is reported before the reload");
+        assert_eq!(boot_count, boots + 1);
+        assert_eq!(restored.tables[&Table::Config]["k3"], json!(3));
+        storage.close(Duration::from_secs(5));
     }
 }

@@ -44,30 +44,46 @@ fn a_full_disk_while_charging_makes_the_hardware_safe_then_exits_with_the_messag
             charger.log_text()
         );
     };
-    b.pump(Duration::from_millis(200));
     let log = charger.log_text();
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(
         log.contains("charger: error: committing the charger's state") && log.contains("full"),
         "the exit names the failure: {log}"
     );
-    let events: Vec<_> = b
-        .seen
-        .frames
-        .iter()
-        .filter_map(|f| match f {
-            Frame::Event(e) => Some((e.kind, e.arg)),
-            _ => None,
-        })
-        .collect();
+    // The safe state reached the board before the exit: the charger closes the port only once
+    // its client has read everything (closing it would discard the rest), and says so first.
+    let flushed = log
+        .find("board link flushed: the client read every frame")
+        .unwrap_or_else(|| panic!("the port did not wait for the board to read: {log}"));
+    let safe = log
+        .find("fatal: contactor open and PWM off")
+        .unwrap_or_else(|| panic!("the safe state is logged: {log}"));
+    let exit = log.rfind("charger: error:").expect("exit message");
     assert!(
-        events.contains(&(EventKind::ContactorOpened, 0)),
-        "contactor opened before the exit: {events:?}\n{log}"
+        safe < flushed && flushed < exit,
+        "failure, then the board has read the safe state, then the exit: {log}"
     );
-    assert!(
-        events.contains(&(EventKind::PwmChanged, 0)),
-        "PWM off before the exit: {events:?}"
-    );
+    // What the client records after the exit it read before it (a hung-up pty keeps nothing).
+    let safe_events = [(EventKind::ContactorOpened, 0), (EventKind::PwmChanged, 0)];
+    let events = |b: &common::board::Board| -> Vec<(EventKind, u16)> {
+        b.seen
+            .frames
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Event(e) => Some((e.kind, e.arg)),
+                _ => None,
+            })
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !safe_events.iter().all(|e| events(&b).contains(e)) {
+        assert!(
+            Instant::now() < deadline,
+            "contactor opened and PWM off must reach the board before the exit: {:?}\n{log}",
+            events(&b)
+        );
+        b.pump(Duration::from_millis(20));
+    }
 }
 
 #[test]
