@@ -376,10 +376,23 @@ impl Shell {
         self.board.publish(&self.view, true);
     }
 
-    /// Carries out held outputs whose commit is through, in order.
+    /// Carries out held outputs whose commit is through, in order. A CALL held for longer than
+    /// MessageTimeout is not sent: the core has given up on it and sends the message again
+    /// (as a new CALL), so sending the old one too would deliver it twice.
     fn release(&mut self) -> anyhow::Result<()> {
+        let timeout = Duration::from_secs(self.core.config_uint(Key::MessageTimeout).max(1));
         while self.held.front().is_some_and(|h| h.after <= self.committed) {
             let held = self.held.pop_front().expect("front checked");
+            if let Output::Send(text) = &held.output {
+                if is_call(text) && held.since.elapsed() >= timeout {
+                    warn!(
+                        held_ms = held.since.elapsed().as_millis() as u64,
+                        "storage slow: a request waited past MessageTimeout for its commit; not \
+                         sent (the charger sends it again)"
+                    );
+                    continue;
+                }
+            }
             self.execute(held.output);
         }
         self.after_outputs();
@@ -502,6 +515,7 @@ impl Shell {
                             after,
                             output,
                             go_anyway: safe.then(|| Instant::now() + SAFE_WAIT),
+                            since: Instant::now(),
                         });
                     }
                 }
@@ -733,6 +747,13 @@ fn takes_energy_away(cmd: HardwareCmd) -> bool {
     cmd != HardwareCmd::Contactor(true)
 }
 
+/// An OCPP-J CALL (message type 2), as opposed to an answer to the central system.
+fn is_call(text: &str) -> bool {
+    text.trim_start()
+        .strip_prefix('[')
+        .is_some_and(|rest| rest.trim_start().starts_with('2'))
+}
+
 /// An output waiting for storage.
 struct Held {
     /// Goes once commit `after` is through.
@@ -740,6 +761,8 @@ struct Held {
     output: Output,
     /// For hardware that takes energy away: goes at this instant anyway.
     go_anyway: Option<Instant>,
+    /// When the core emitted it (its CALL timer started then).
+    since: Instant,
 }
 
 impl Shell {

@@ -1,7 +1,8 @@
 //! A Reset while storage is stuck never stops the control loop (field.md "Safety and robustness
 //! under faults"): the reset's contactor opening and an EV unplug are carried out at once, board
 //! status keeps coming, also while the reset's own reload of the store is what is stuck; once
-//! storage is back the reset completes and the central system hears the stop exactly once.
+//! storage is back the reset completes and the central system hears the stop exactly once. A
+//! stop held for storage longer than MessageTimeout is likewise heard once, and not dropped.
 //! Storage is stuck with the charger's stall hook (feature `fault-injection`). The delay itself
 //! is a figure for the bench; the bound here is generous on purpose.
 
@@ -68,6 +69,11 @@ fn boots(csms: &Csms) -> usize {
 /// A charger on `csms` with the stall hook armed on `dir/stall`, charging at 32 A with its
 /// StartTransaction confirmed.
 async fn charging(csms: &Csms, dir: &Path) -> (ChargerProc, BoardClient) {
+    charging_with(csms, dir, CONFIG).await
+}
+
+/// [`charging`] with another configuration.
+async fn charging_with(csms: &Csms, dir: &Path, config: &str) -> (ChargerProc, BoardClient) {
     csms.script(|s| {
         s.set_id_tag(
             TAG,
@@ -83,7 +89,7 @@ async fn charging(csms: &Csms, dir: &Path) -> (ChargerProc, BoardClient) {
         dir,
         None,
         &csms.url(),
-        CONFIG,
+        config,
         &[],
         &[("CHARGER_STORAGE_STALL_FILE", &stall_env)],
     );
@@ -293,4 +299,73 @@ async fn a_power_cut_during_a_reset_with_storage_stuck_stops_the_transaction_onc
         charger.log_text()
     );
     assert_eq!(stops[0].payload["transactionId"], 1, "{:?}", stops[0]);
+}
+
+/// A StopTransaction held for its commit longer than MessageTimeout: the core gave up on that
+/// CALL and sends the stop again, so the held copy must not go out too; and the timeouts while
+/// storage is stuck are not failed attempts, so even with TransactionMessageAttempts = 1 the
+/// stop is not dropped. The central system hears it exactly once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stop_held_past_message_timeout_is_heard_once() {
+    let csms = Arc::new(rig_csms("127.0.0.1:0").await);
+    let dir = tempfile::tempdir().unwrap();
+    let stall = dir.path().join("stall");
+    let config = CONFIG.replace("MessageTimeout = \"30\"", "MessageTimeout = \"3\"")
+        + "TransactionMessageAttempts = \"1\"\n";
+    let (charger, board) = charging_with(&csms, dir.path(), &config).await;
+    set_stall(&stall, "");
+    board.pilot(PilotState::A).unwrap();
+    board
+        .wait_for(Duration::from_secs(5), |v| !v.status.contactor_closed)
+        .await
+        .unwrap_or_else(|e| panic!("contactor still closed: {e:?}\n{}", charger.log_text()));
+    // Two timeouts of the held stop: two stale copies wait behind the stuck commit.
+    tokio::task::block_in_place(|| {
+        charger.wait_log("two timed-out requests", Duration::from_secs(20), |log| {
+            log.matches("request timed out").count() >= 2
+        })
+    });
+    assert!(
+        calls(&csms, "StopTransaction").is_empty(),
+        "nothing of the stop goes out before it is durable"
+    );
+    std::fs::remove_file(&stall).unwrap();
+    board
+        .wait_for(Duration::from_secs(20), |v| {
+            v.status.online && v.status.queue_len == 0 && !v.status.transaction_active
+        })
+        .await
+        .unwrap_or_else(|e| panic!("stop not delivered: {e:?}\n{}", charger.log_text()));
+    // Frames arrive in order on the one connection: once a Heartbeat asked for now is in, any
+    // stale copy sent before it would be too.
+    let asked = csms
+        .call(
+            "TriggerMessage",
+            serde_json::json!({ "requestedMessage": "Heartbeat" }),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(matches!(asked, Ok(Answer::Result(_))), "{asked:?}");
+    wait_until(
+        &csms,
+        "the triggered Heartbeat",
+        Duration::from_secs(10),
+        |h| !calls_in(h, "Heartbeat").is_empty(),
+    )
+    .await;
+    let stops = calls(&csms, "StopTransaction");
+    assert_eq!(
+        stops.len(),
+        1,
+        "the StopTransaction exactly once: {stops:?}\n{}",
+        charger.log_text()
+    );
+    assert_eq!(stops[0].payload["transactionId"], 1, "{:?}", stops[0]);
+    assert!(
+        charger
+            .log_text()
+            .contains("not sent (the charger sends it again)"),
+        "the stale copies were dropped by the shell\n{}",
+        charger.log_text()
+    );
 }

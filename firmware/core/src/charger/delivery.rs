@@ -232,7 +232,11 @@ impl Charger {
             }
             CallKind::Heartbeat | CallKind::TriggeredMeter => {}
             CallKind::Tx { seq, .. } => {
-                if live {
+                // With storage stuck the shell holds a CALL until its commit is through, so it
+                // most likely never went out: not a failed attempt (TransactionMessageAttempts
+                // must not drop a message the central system never saw). The shell drops the
+                // stale copy; the message stays at the head and goes again.
+                if live && !self.storage_stalled {
                     self.fail_tx(seq);
                 }
                 // A pending Reset does not wait for retries: the rest stays queued.

@@ -1167,6 +1167,39 @@ fn stalled_storage_pauses_energy_and_refuses_new_transactions() {
     assert!(!sim.contactor());
 }
 
+/// A transaction message whose CALL times out while the shell's storage is stuck most likely
+/// never went out (the shell holds Sends until their commit): no attempt is counted, so even
+/// with TransactionMessageAttempts = 1 the stop is not dropped, and it is delivered once storage
+/// and the central system are back.
+#[test]
+fn a_timeout_while_storage_is_stuck_is_not_a_failed_attempt() {
+    let mut sim = Sim::online(&[("TransactionMessageAttempts", "1"), ("MessageTimeout", "2")]);
+    charging(&mut sim);
+    sim.input(charger_core::Input::StorageStalled);
+    sim.csms.silent = true;
+    sim.pilot(PilotState::A);
+    sim.advance(10_000);
+    assert!(
+        sim.count("StopTransaction") >= 2,
+        "timed out and sent again: {} sent, queue {}",
+        sim.count("StopTransaction"),
+        sim.core.status().queue_len
+    );
+    assert_eq!(
+        sim.core.status().queue_len,
+        1,
+        "the stop stays queued: a timeout with storage stuck is not an attempt"
+    );
+    sim.csms.silent = false;
+    sim.input(charger_core::Input::StorageOk);
+    sim.advance(5_000);
+    assert_eq!(
+        sim.core.status().queue_len,
+        0,
+        "delivered once storage is back"
+    );
+}
+
 /// Issue 9.8: only a window of the queue is in memory. A session charged offline with far more
 /// messages than the window, restored windowed after a power cut, is delivered completely, in
 /// order, exactly once, while the status counts the whole queue.
