@@ -451,6 +451,21 @@ impl Drop for ChargerProcess {
     }
 }
 
+/// Options for a stand-in board in `dir` (tests without the firmware): a shell that makes its
+/// "pty" (a symlink to /dev/null) and sleeps until killed.
+#[cfg(test)]
+pub(crate) fn stand_in_board(dir: &Path) -> ChargerProcessOptions {
+    let mut o = ChargerProcessOptions::in_dir(dir, "ws://127.0.0.1:1/ocpp");
+    // $2 is sim:PATH.
+    o.program = Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "ln -s /dev/null \"${2#sim:}\"; exec sleep 60".into(),
+        "sh".into(),
+    ]);
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -496,15 +511,9 @@ mod tests {
     async fn power_cut_kills_and_restore_restarts() {
         let dir =
             std::env::temp_dir().join(format!("charger-process-test2-{}", std::process::id()));
-        let mut o = ChargerProcessOptions::in_dir(&dir, "ws://127.0.0.1:1/ocpp");
-        // Stand-in board: makes its "pty" (a symlink to /dev/null) and sleeps. $2 is sim:PATH.
-        o.program = Some(vec![
-            "sh".into(),
-            "-c".into(),
-            "ln -s /dev/null \"${2#sim:}\"; exec sleep 60".into(),
-            "sh".into(),
-        ]);
-        let mut b = ChargerProcess::start(o).await.expect("start");
+        let mut b = ChargerProcess::start(stand_in_board(&dir))
+            .await
+            .expect("start");
         let pid1 = b.pid().unwrap();
         assert!(b.is_powered());
         b.kill_power().await.unwrap();

@@ -34,6 +34,12 @@ fn rig_run(dir: &Path, args: &[&str]) -> Run {
     }
 }
 
+/// Asserts that the run printed `text` on stdout (showing what it printed otherwise).
+#[track_caller]
+fn says(run: &Run, text: &str) {
+    assert!(run.stdout.contains(text), "{}", run.stdout);
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -67,13 +73,8 @@ fn a_typo_fails_with_file_line_and_the_closest_step() {
     let expected = format!(
         "{feature}:4: undefined step `When the EV is pluged in`; closest known step: `When the EV is plugged in`"
     );
-    assert!(run.stdout.contains(&expected), "{}", run.stdout);
-    assert!(
-        run.stdout
-            .contains("scenarios: 0 passed, 1 failed, 0 skipped"),
-        "{}",
-        run.stdout
-    );
+    says(&run, &expected);
+    says(&run, "scenarios: 0 passed, 1 failed, 0 skipped");
 }
 
 #[test]
@@ -86,11 +87,7 @@ fn a_feature_that_does_not_parse_names_file_and_line() {
     );
     let run = rig_run(dir.path(), &[&feature]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains(&format!("PARSE ERROR {feature}:")),
-        "{}",
-        run.stdout
-    );
+    says(&run, &format!("PARSE ERROR {feature}:"));
 }
 
 #[test]
@@ -108,12 +105,7 @@ fn tags_and_name_select_scenarios() {
 
     let run = rig_run(dir.path(), &[&feature, "--name", "^Gam"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout
-            .contains("scenarios: 1 passed, 0 failed, 0 skipped"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "scenarios: 1 passed, 0 failed, 0 skipped");
 }
 
 #[test]
@@ -154,11 +146,7 @@ fn list_dry_run_and_file_line_select_without_a_bench() {
     // A FAIL line's `path:line` runs that scenario alone.
     let run = rig_run(dir.path(), &[&format!("{feature}:7")]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains("Beta needs power control"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "Beta needs power control");
     assert!(run
         .stdout
         .contains("scenarios: 1 passed, 0 failed, 0 skipped"));
@@ -178,13 +166,9 @@ fn list_dry_run_and_file_line_select_without_a_bench() {
     );
     let run = rig_run(dir.path(), &[&typo, "--dry-run"]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains(&format!(
+    says(&run, &format!(
             "{typo}:4: undefined step `When the EV is pluged in`; closest known step: `When the EV is plugged in`"
-        )),
-        "{}",
-        run.stdout
-    );
+        ));
     assert!(
         !dir.path().join("artifacts").exists(),
         "--dry-run starts nothing"
@@ -205,6 +189,14 @@ fn rig_steps_prints_the_vocabulary() {
         text.contains("When the EV is plugged in\n    control pilot to state B\n"),
         "{text}"
     );
+    // The whole contract, each phrasing on a line of its own.
+    let lines: Vec<&str> = text.lines().collect();
+    for phrase in rig::steps::contract::CONTRACT {
+        assert!(
+            lines.contains(phrase),
+            "`rig steps` lacks `{phrase}`:\n{text}"
+        );
+    }
 }
 
 #[test]
@@ -224,19 +216,9 @@ fn profile_skip_tags_report_skipped_with_the_reason_in_junit_too() {
         &[&feature, "--profile", &profile, "--junit", &junit_arg],
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("SKIP "), "{}", run.stdout);
-    assert!(
-        run.stdout
-            .contains("skipped: @power: no relay on this bench"),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout
-            .contains("scenarios: 2 passed, 0 failed, 1 skipped"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "SKIP ");
+    says(&run, "skipped: @power: no relay on this bench");
+    says(&run, "scenarios: 2 passed, 0 failed, 1 skipped");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
         xml.contains("<skipped message=\"@power: no relay on this bench\"/>"),
@@ -285,13 +267,9 @@ fn a_failure_is_retried_and_still_reported_as_failed() {
     );
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert_eq!(run.stdout.matches("RETRY").count(), 2, "{}", run.stdout);
-    assert!(run.stdout.contains("(attempt 2 failed)"), "{}", run.stdout);
-    assert!(run.stdout.contains("FAIL "), "{}", run.stdout);
-    assert!(
-        run.stdout.contains("must be 1 to 25 characters"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "(attempt 2 failed)");
+    says(&run, "FAIL ");
+    says(&run, "must be 1 to 25 characters");
     assert!(run
         .stdout
         .contains("scenarios: 0 passed, 1 failed, 0 skipped"));
@@ -336,13 +314,9 @@ fn a_value_the_charger_refuses_fails_the_step_that_sets_it() {
     );
     let run = rig_run(dir.path(), &[&feature]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains(&format!(
+    says(&run, &format!(
             "{feature}:3: step `Given the configuration key \"HeartbeatInterval\" is \"soon\"` failed: the charger refuses HeartbeatInterval = \"soon\""
-        )),
-        "{}",
-        run.stdout
-    );
+        ));
 }
 
 /// Processes whose command line mentions `needle` (the scenario's artifact folder).
@@ -551,12 +525,7 @@ fn a_skipped_scenario_does_not_run_its_background() {
     );
     let run = rig_run(dir.path(), &[&feature, "--profile", &profile]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout
-            .contains("scenarios: 0 passed, 0 failed, 1 skipped"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "scenarios: 0 passed, 0 failed, 1 skipped");
 }
 
 #[test]
@@ -569,12 +538,7 @@ fn fail_fast_stops_at_the_first_failure() {
     );
     let run = rig_run(dir.path(), &[&feature, "--fail-fast", "--concurrency", "1"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout
-            .contains("scenarios: 0 passed, 1 failed, 0 skipped"),
-        "{}",
-        run.stdout
-    );
+    says(&run, "scenarios: 0 passed, 1 failed, 0 skipped");
     assert!(!run.stdout.contains("Two"), "{}", run.stdout);
 }
 
@@ -594,10 +558,9 @@ fn the_scenario_watchdog_bounds_a_scenario() {
     let profile = write(dir.path(), "short.toml", &short);
     let run = rig_run(dir.path(), &[&feature, "--profile", &profile]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains("step `When 30 seconds pass` failed: waiting 30 s (the scenario watchdog of 1s expired)"),
-        "{}",
-        run.stdout
+    says(
+        &run,
+        "step `When 30 seconds pass` failed: waiting 30 s (the scenario watchdog of 1s expired)",
     );
 }
 
@@ -628,4 +591,166 @@ fn a_missing_charger_outside_cargo_names_the_build_command() {
         !dir.path().join("artifacts").join("x").exists(),
         "no scenario ran"
     );
+}
+
+/// An outline whose `Examples:` has a blank line and comments before and between its rows:
+/// the FAIL line of a failing row and of a row with an undefined step names that row's line,
+/// and that `FILE:LINE` runs the row alone.
+#[test]
+fn a_failing_outline_row_is_named_by_its_own_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = write(
+        dir.path(),
+        "outline.feature",
+        "Feature: Outline\n\n  Scenario Outline: Serial <serial>\n    Given the charger's serial number is \"<serial>\"\n    And the charger uses <auth> authorization\n\n    Examples:\n\n      # serials\n      | serial | auth |\n\n      # good\n      | SN-1   | RFID |\n      # empty: refused\n      |        | RFID |\n      | SN-3   | RIFD |\n",
+    );
+    let run = rig_run(dir.path(), &[&feature, "--concurrency", "1"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let fail_lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("FAIL "))
+        .collect();
+    for row in [
+        format!("{feature}:15 Serial "),
+        format!("{feature}:16 Serial SN-3"),
+    ] {
+        assert!(
+            fail_lines.iter().any(|l| l.contains(&row)),
+            "no FAIL line for {row}:\n{}",
+            run.stdout
+        );
+    }
+    says(&run, &format!("{feature}:13 Serial SN-1"));
+    says(&run, "scenarios: 1 passed, 2 failed, 0 skipped");
+
+    // The FAIL line's `path:line` runs that row alone.
+    let run = rig_run(dir.path(), &[&format!("{feature}:15")]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    says(&run, "scenarios: 0 passed, 1 failed, 0 skipped");
+    says(&run, "must be 1 to 25 characters");
+}
+
+/// Exit code 3: nothing failed, but a scenario passed only on its retry. The board's first
+/// start is refused by a wrapper around the charger (once: `mkdir` of a marker is atomic), so
+/// the first attempt fails and the retry passes, every time.
+#[test]
+fn a_pass_on_retry_is_flaky_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let charger = rig::charger_bin::program().expect("the charger binary");
+    let marker = dir.path().join("first-start-refused");
+    let wrapper = dir.path().join("charger-once-refused.sh");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif mkdir '{}' 2>/dev/null; then\n  echo 'first start refused on purpose' >&2\n  exit 1\nfi\nexec '{}' \"$@\"\n",
+            marker.display(),
+            charger[0].to_string_lossy()
+        ),
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&wrapper).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&wrapper, permissions).unwrap();
+    let feature = write(
+        dir.path(),
+        "flaky.feature",
+        "Feature: Flaky\n  Scenario: Boots on the second try\n    Given the charger is online\n\n  Scenario: Needs no board\n    Given the charger uses RFID authorization\n",
+    );
+    let junit = dir.path().join("flaky.xml");
+    let out = Command::new(env!("CARGO_BIN_EXE_rig"))
+        .current_dir(workspace())
+        .env("RIG_CHARGER_CMD", &wrapper)
+        .args(["run", &feature, "--retry", "1", "--artifacts"])
+        .arg(dir.path().join("artifacts"))
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .expect("run the rig binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(marker.is_dir(), "the first start was refused");
+    assert!(
+        stdout.contains("first start refused on purpose"),
+        "the first attempt's failure is shown: {stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("FLAKY {feature}:2 Boots on the second try")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(1 flaky)"), "{stdout}");
+    assert!(
+        stdout.contains("scenarios: 2 passed, 0 failed, 0 skipped"),
+        "{stdout}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+    assert!(xml.contains("flakyFailure"), "{xml}");
+}
+
+/// `--partition K/N` through the binary: the shares of the catalogue, listed, are disjoint and
+/// together exactly the unpartitioned list, in the same order; a share that is not K/N is a
+/// usage error.
+#[test]
+fn partitions_list_every_scenario_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = |extra: &[&str]| {
+        let mut args = vec!["features", "--list"];
+        args.extend_from_slice(extra);
+        let run = rig_run(dir.path(), &args);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        run.stdout.lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    let all = list(&[]);
+    assert!(all.len() > 100, "the catalogue: {}", all.len());
+    for n in [2, 3] {
+        let shares: Vec<Vec<String>> = (1..=n)
+            .map(|k| list(&["--partition", &format!("{k}/{n}")]))
+            .collect();
+        for (k, share) in shares.iter().enumerate() {
+            assert!(
+                share.len().abs_diff(all.len() / n) <= 1,
+                "share {}/{n} has {} of {}",
+                k + 1,
+                share.len(),
+                all.len()
+            );
+        }
+        let mut union: Vec<String> = shares.concat();
+        let before = union.len();
+        union.sort();
+        union.dedup();
+        assert_eq!(before, union.len(), "shares of {n} overlap");
+        let mut sorted_all = all.clone();
+        sorted_all.sort();
+        assert_eq!(union, sorted_all, "shares of {n} do not add up to the list");
+    }
+    // Every share keeps the list's order.
+    let first = list(&["--partition", "1/2"]);
+    let positions: Vec<usize> = first
+        .iter()
+        .map(|l| all.iter().position(|a| a == l).unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{first:?}");
+    // A share that is not K/N.
+    let run = rig_run(dir.path(), &["features", "--list", "--partition", "3/2"]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("\"3/2\""), "{}", run.stderr);
+
+    // A share runs only its scenarios; an empty share is "nothing selected" (exit 5).
+    let feature = write(dir.path(), "filters.feature", NO_BOARD);
+    let run = rig_run(dir.path(), &[&feature, "--partition", "2/2"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Beta needs power control")
+            && !run.stdout.contains("Alpha")
+            && !run.stdout.contains("Gamma"),
+        "{}",
+        run.stdout
+    );
+    says(&run, "scenarios: 1 passed, 0 failed, 0 skipped");
+    let run = rig_run(dir.path(), &[&feature, "--partition", "4/4"]);
+    assert_eq!(run.code, 5, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("--partition 4/4"), "{}", run.stderr);
 }

@@ -81,11 +81,6 @@ impl Tls {
             Some(self.server_only.clone())
         }
     }
-
-    /// A client certificate is provisioned.
-    pub fn has_client_certificate(&self) -> bool {
-        self.with_client_cert.is_some()
-    }
 }
 
 fn read(field: TlsField, path: &Path) -> Result<Vec<u8>, TlsError> {

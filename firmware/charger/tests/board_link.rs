@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use chargerig_link::{ConnectorStatus, Frame, PilotState};
 use common::board::Board;
+use common::poll;
 use common::process::{ChargerProc, FAST_CONFIG};
 
 const NOWHERE: &str = "ws://127.0.0.1:9/ocpp";
@@ -37,29 +38,11 @@ fn the_board_reports_status_every_100_ms_and_answers_a_status_request() {
 
     b.seen.frames.clear();
     b.send(Frame::StatusRequest);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while !b
-        .seen
-        .frames
-        .iter()
-        .any(|f| matches!(f, Frame::Identity { .. }))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "no IDENTITY after STATUS_REQ: {:?}",
-            b.seen.frames
-        );
-        b.pump(Duration::from_millis(20));
-    }
-    let Some(Frame::Identity { boot_count, .. }) = b
-        .seen
-        .frames
-        .iter()
-        .find(|f| matches!(f, Frame::Identity { .. }))
-        .copied()
-    else {
-        unreachable!()
-    };
+    let boot_count = b.wait_frame(
+        "IDENTITY after STATUS_REQ",
+        Duration::from_secs(2),
+        boot_count_of,
+    );
     assert_eq!(boot_count, 1);
 }
 
@@ -103,15 +86,9 @@ fn garbage_on_the_link_is_refused_with_bel_counted_logged_and_never_acted_on() {
     let mut b = Board::open(&p.board);
     let s = b.wait_status("any status", Duration::from_secs(3), |_| true);
     assert_eq!(s.pilot, PilotState::A, "garbage must not change the pilot");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let log = p.log_text();
-        if log.contains("garbage ignored") && log.contains("frame rejected") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "garbage not logged:\n{log}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    p.wait_log("the garbage to be logged", Duration::from_secs(3), |log| {
+        log.contains("garbage ignored") && log.contains("frame rejected")
+    });
 }
 
 #[test]
@@ -151,23 +128,7 @@ fn opening_the_channel_answers_like_a_status_request_with_the_boot_count() {
     let mut p = ChargerProc::start(dir.path(), NOWHERE, FAST_CONFIG, &[]);
     let identity = |p: &ChargerProc| {
         let mut b = Board::open(&p.board);
-        let deadline = Instant::now() + Duration::from_secs(3);
-        loop {
-            if let Some(Frame::Identity { boot_count, .. }) = b
-                .seen
-                .frames
-                .iter()
-                .find(|f| matches!(f, Frame::Identity { .. }))
-            {
-                return *boot_count;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no IDENTITY on open: {:?}",
-                b.seen.frames
-            );
-            b.pump(Duration::from_millis(20));
-        }
+        b.wait_frame("IDENTITY on open", Duration::from_secs(3), boot_count_of)
     };
     assert_eq!(identity(&p), 1);
     p.kill_power();
@@ -229,28 +190,19 @@ fn a_careless_client_leaving_echo_on_does_not_garble_the_next_one() {
         tcsetattr(&f, SetArg::TCSANOW, &tio).unwrap();
     }
     // The board notices the client left and restores raw mode (it polls every 10 ms).
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
+    poll("the line back in raw mode", Duration::from_secs(3), || {
         let f = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .open(&p.board)
             .unwrap();
-        let tio = tcgetattr(&f).unwrap();
-        drop(f);
-        if !tio
-            .local_flags
-            .intersects(LocalFlags::ECHO | LocalFlags::ICANON)
-        {
-            break;
+        let flags = tcgetattr(&f).unwrap().local_flags;
+        if flags.intersects(LocalFlags::ECHO | LocalFlags::ICANON) {
+            Err(format!("the line stayed cooked: {flags:?}"))
+        } else {
+            Ok(())
         }
-        assert!(
-            Instant::now() < deadline,
-            "the line stayed cooked: {:?}",
-            tio.local_flags
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
     let mut b = Board::open(&p.board);
     b.wait_status("a status", Duration::from_secs(3), |_| true);
 }
@@ -269,18 +221,9 @@ fn a_client_that_does_not_read_loses_frames_but_never_blocks_the_board() {
         for _ in 0..2000 {
             port.write_all(req.as_bytes()).unwrap();
         }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !p
-            .log_text()
-            .contains("client is not reading, output dropped")
-        {
-            assert!(
-                Instant::now() < deadline,
-                "no drop logged:\n{}",
-                p.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        p.wait_log("the drop to be logged", Duration::from_secs(10), |log| {
+            log.contains("client is not reading, output dropped")
+        });
     }
     // The board kept running: the next client is served at once.
     let mut b = Board::open(&p.board);
@@ -288,4 +231,12 @@ fn a_client_that_does_not_read_loses_frames_but_never_blocks_the_board() {
     b.wait_status("pilot B", Duration::from_secs(3), |s| {
         s.pilot == PilotState::B
     });
+}
+
+/// The boot count of an IDENTITY frame.
+fn boot_count_of(f: &Frame) -> Option<u32> {
+    match f {
+        Frame::Identity { boot_count, .. } => Some(*boot_count),
+        _ => None,
+    }
 }

@@ -12,7 +12,7 @@ mod common;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
@@ -81,14 +81,11 @@ impl Driver {
             .spawn()
             .expect("start chromedriver");
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver not listening on {addr} within 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        common::poll(
+            &format!("chromedriver listening on {addr}"),
+            Duration::from_secs(20),
+            || TcpStream::connect(addr).map_err(|e| e.to_string()),
+        );
         Driver {
             child,
             url: format!("http://{addr}"),
@@ -140,18 +137,35 @@ async fn attr(c: &Client, css: &str, name: &str) -> Option<String> {
 /// Waits (with a deadline) until the browser shows `path`: a click on a form button may return
 /// before the navigation it started has finished.
 async fn wait_path(c: &Client, path: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    common::poll_async(path, Duration::from_secs(10), || async {
         let now = c.current_url().await.unwrap();
         if now.path() == path && c.find(Locator::Css("main h1")).await.is_ok() {
-            return;
+            Ok(())
+        } else {
+            Err(format!("still at {now}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "still at {now} instead of {path}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
+}
+
+/// Clicks what `locator` finds (waiting for it like every find).
+async fn click(c: &Client, locator: Locator<'_>) {
+    c.find(locator)
+        .await
+        .unwrap_or_else(|e| panic!("nothing to click: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+/// Types `keys` into what `locator` finds.
+async fn type_into(c: &Client, locator: Locator<'_>, keys: &str) {
+    c.find(locator)
+        .await
+        .unwrap_or_else(|e| panic!("nothing to type into: {e}"))
+        .send_keys(keys)
+        .await
+        .unwrap();
 }
 
 /// Types into a field and presses the Save button of its form, as a person does.
@@ -162,12 +176,7 @@ async fn set_field(c: &Client, key: &str, value: &str) {
         .unwrap();
     input.clear().await.unwrap();
     input.send_keys(value).await.unwrap();
-    c.find(Locator::Css(&format!("#key-{key} button")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, Locator::Css(&format!("#key-{key} button"))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -218,34 +227,14 @@ async fn an_installer_logs_in_changes_keys_sees_an_error_and_logs_out_in_chromiu
     shot(&c, "login").await;
 
     // A wrong password is refused, with the message next to the field.
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys("not-the-password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("main button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, Locator::Id("password"), "not-the-password").await;
+    click(&c, Locator::Css("main button")).await;
     assert!(text(&c, "#login-error").await.contains("Wrong password"));
     assert_eq!(c.current_url().await.unwrap().path(), "/login");
     shot(&c, "login-refused").await;
 
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("main button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, Locator::Id("password"), PASSWORD).await;
+    click(&c, Locator::Css("main button")).await;
     wait_path(&c, "/").await;
     assert_eq!(
         attr(&c, "#connection", "data-state").await.as_deref(),
@@ -283,12 +272,7 @@ async fn an_installer_logs_in_changes_keys_sees_an_error_and_logs_out_in_chromiu
         .select_by_value("true")
         .await
         .unwrap();
-    c.find(Locator::Css("#key-AllowOfflineTxForUnknownId button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("#key-AllowOfflineTxForUnknownId button")).await;
     assert!(text(&c, "#saved-AllowOfflineTxForUnknownId")
         .await
         .contains("Saved"));
@@ -302,29 +286,14 @@ async fn an_installer_logs_in_changes_keys_sees_an_error_and_logs_out_in_chromiu
 
     // Authorization mode.
     c.goto(&format!("{base}/authorization")).await.unwrap();
-    c.find(Locator::Id("mode-free"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("main form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Id("mode-free")).await;
+    click(&c, Locator::Css("main form button")).await;
     assert!(text(&c, "#saved-mode").await.contains("Saved"));
     shot(&c, "authorization").await;
 
     // Clear the cache from the status page.
     c.goto(&format!("{base}/")).await.unwrap();
-    c.find(Locator::Css("form[action='/cache/clear'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("form[action='/cache/clear'] button")).await;
     assert!(text(&c, "#cache-result").await.contains("cleared"));
     assert_eq!(
         attr(&c, "#authorization-mode", "data-value")
@@ -342,12 +311,7 @@ async fn an_installer_logs_in_changes_keys_sees_an_error_and_logs_out_in_chromiu
     c.set_window_size(PHONE.0, PHONE.1).await.unwrap();
 
     // Log out: back to the login page, and the pages are closed again.
-    c.find(Locator::Css("form.logout button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, Locator::Css("form.logout button")).await;
     wait_path(&c, "/login").await;
     assert!(text(&c, "main").await.contains("You are logged out."));
     shot(&c, "logged-out").await;

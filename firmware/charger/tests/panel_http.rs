@@ -295,11 +295,9 @@ fn authorization_mode_cache_url_and_reboot_from_the_panel() {
     assert_eq!(res.status, 200);
     assert!(res.body.contains("rebooting"));
     // The reboot happened, and the session survives it (same process).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !p.log_text().contains("rebooting the charger") {
-        assert!(std::time::Instant::now() < deadline, "{}", p.log_text());
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    p.wait_log("the reboot", std::time::Duration::from_secs(20), |log| {
+        log.contains("rebooting the charger")
+    });
     assert!(c.logged_in().unwrap());
 
     // Mode and URL are kept across a power cut; the URL is used from this start on.

@@ -7,7 +7,7 @@ mod common;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::process::{run_to_exit, ChargerProc};
 use futures_util::{SinkExt, StreamExt};
@@ -269,34 +269,22 @@ impl SecureCsms {
     }
 }
 
+/// Standard base64 with padding (Basic-auth header, PEM body).
 fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                A[((n >> (18 - 6 * i)) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
+    use ::base64::Engine as _;
+    ::base64::engine::general_purpose::STANDARD.encode(data)
 }
 
+/// Waits until `cond` holds; on time-out the failure shows the charger's log.
 async fn wait_for(what: &str, within: Duration, charger: &ChargerProc, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + within;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}; charger log:\n{}",
-            charger.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::poll_async(what, within, || {
+        std::future::ready(if cond() {
+            Ok(())
+        } else {
+            Err(format!("charger log:\n{}", charger.log_text()))
+        })
+    })
+    .await
 }
 
 /// The charger's config: fast reconnects, `csms` extras, OCPP keys.

@@ -118,19 +118,12 @@ fn sigterm_exits_cleanly_and_removes_the_board_symlink() {
 fn an_unreachable_central_system_is_retried_and_logged_with_the_next_delay() {
     let dir = tempfile::tempdir().unwrap();
     let p = ChargerProc::start(dir.path(), "ws://127.0.0.1:9/ocpp", FAST_CONFIG, &[]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let log = p.log_text();
-        if log.matches("central system unreachable").count() >= 3 {
-            assert!(log.contains("next_attempt_in_ms"), "{log}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "fewer than 3 logged retries in 10 s:\n{log}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let log = p.wait_log(
+        "3 logged retries",
+        std::time::Duration::from_secs(10),
+        |log| log.matches("central system unreachable").count() >= 3,
+    );
+    assert!(log.contains("next_attempt_in_ms"), "{log}");
 }
 
 #[test]
@@ -142,28 +135,23 @@ fn json_log_format_writes_one_json_object_per_line() {
         FAST_CONFIG,
         &["--log-format", "json"],
     );
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let log = p.log_text();
-        let retry = log
-            .lines()
+    let retry_line = |log: &str| {
+        log.lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find(|v| v["fields"]["message"] == "central system unreachable, retrying");
-        if let Some(v) = retry {
-            assert!(v["fields"]["next_attempt_in_ms"].is_u64(), "{v}");
-            // Every line but the rig's own power-on markers (`--- rig: ...`) is the charger's.
-            assert!(
-                log.lines()
-                    .filter(|l| !l.starts_with("--- rig:"))
-                    .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
-                "{log}"
-            );
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no JSON retry line:\n{log}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+            .find(|v| v["fields"]["message"] == "central system unreachable, retrying")
+    };
+    let log = p.wait_log(
+        "a JSON retry line",
+        std::time::Duration::from_secs(10),
+        |log| retry_line(log).is_some(),
+    );
+    let v = retry_line(&log).expect("found above");
+    assert!(v["fields"]["next_attempt_in_ms"].is_u64(), "{v}");
+    // Every line but the rig's own power-on markers (`--- rig: ...`) is the charger's.
+    assert!(
+        log.lines()
+            .filter(|l| !l.starts_with("--- rig:"))
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{log}"
+    );
 }

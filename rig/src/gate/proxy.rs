@@ -75,6 +75,61 @@ fn reserve(addr: SocketAddr) -> std::io::Result<TcpSocket> {
     Ok(s)
 }
 
+/// How long the accept loop keeps trying to bind a lost port again before it gives up until
+/// the gate changes again (the next cut, refuse or restore tries anew).
+const REBIND_FOR: Duration = Duration::from_secs(5);
+
+/// How often a lost port is tried again within [`REBIND_FOR`].
+const REBIND_EVERY: Duration = Duration::from_millis(20);
+
+/// Re-binding a lost port: bounded by [`REBIND_FOR`], and recorded in the timeline when it
+/// starts failing and when it gives up, not at every attempt.
+#[derive(Debug, Default)]
+struct Rebind {
+    failing_since: Option<std::time::Instant>,
+}
+
+impl Rebind {
+    /// A failed attempt at `now`: `true` to try again after [`REBIND_EVERY`], `false` once
+    /// [`REBIND_FOR`] has passed since the first failure (recorded; the next failure starts
+    /// a new round).
+    fn failed(
+        &mut self,
+        now: std::time::Instant,
+        local: SocketAddr,
+        e: &std::io::Error,
+        timeline: &FaultTimeline,
+    ) -> bool {
+        let Some(since) = self.failing_since else {
+            self.failing_since = Some(now);
+            timeline.record(
+                "error",
+                format!(
+                    "cannot re-bind {local}: {e}; retrying for up to {} s",
+                    REBIND_FOR.as_secs()
+                ),
+            );
+            return true;
+        };
+        if now.duration_since(since) < REBIND_FOR {
+            return true;
+        }
+        self.failing_since = None;
+        timeline.record(
+            "error",
+            format!(
+                "gave up re-binding {local} after {} s: {e}; connections are refused until the gate changes again",
+                REBIND_FOR.as_secs()
+            ),
+        );
+        false
+    }
+
+    fn succeeded(&mut self) {
+        self.failing_since = None;
+    }
+}
+
 /// What the accept loop holds on the gate's port.
 enum Port {
     Listening(TcpListener),
@@ -290,6 +345,7 @@ async fn accept_loop(
     accepted: Arc<AtomicU64>,
 ) {
     let mut port = Port::Listening(listener);
+    let mut rebind = Rebind::default();
     loop {
         let refused = rx.borrow_and_update().state == GateState::Refused;
         if refused {
@@ -321,10 +377,17 @@ async fn accept_loop(
                 }
             },
             Port::Lost => match bind(local) {
-                Ok(l) => Port::Listening(l),
+                Ok(l) => {
+                    rebind.succeeded();
+                    Port::Listening(l)
+                }
                 Err(e) => {
-                    timeline.record("error", format!("cannot re-bind {local}: {e}"));
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    let again = rebind.failed(std::time::Instant::now(), local, &e, &timeline);
+                    // A change of the gate is looked at at once (a refusal needs no port).
+                    tokio::select! {
+                        () = tokio::time::sleep(REBIND_EVERY), if again => {}
+                        r = rx.changed() => if r.is_err() { return },
+                    }
                     continue;
                 }
             },
@@ -748,5 +811,43 @@ mod tests {
                 .as_deref(),
             Some(&b"back"[..])
         );
+    }
+
+    /// A port that cannot be bound again is retried for `REBIND_FOR`, recorded when it starts
+    /// failing and when the rig gives up, not every 20 ms; the next failure starts anew.
+    #[test]
+    fn a_lost_port_is_retried_for_a_bounded_time_and_recorded_twice() {
+        let timeline = FaultTimeline::default();
+        let local: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let e = std::io::Error::from(ErrorKind::AddrInUse);
+        let mut rebind = Rebind::default();
+        let t0 = std::time::Instant::now();
+        assert!(rebind.failed(t0, local, &e, &timeline));
+        for ms in [20, 1_000, 4_999] {
+            assert!(rebind.failed(t0 + Duration::from_millis(ms), local, &e, &timeline));
+        }
+        assert_eq!(timeline.snapshot().len(), 1, "{:?}", timeline.snapshot());
+        assert!(!rebind.failed(t0 + REBIND_FOR, local, &e, &timeline));
+        let records = timeline.snapshot();
+        assert_eq!(records.len(), 2);
+        assert!(
+            records[0].detail.contains("cannot re-bind 127.0.0.1:9")
+                && records[0].detail.contains("retrying for up to 5 s"),
+            "{records:?}"
+        );
+        assert!(
+            records[1]
+                .detail
+                .contains("gave up re-binding 127.0.0.1:9 after 5 s")
+                && records[1]
+                    .detail
+                    .contains("refused until the gate changes again"),
+            "{records:?}"
+        );
+        // The next change of the gate tries anew; a success ends the round.
+        assert!(rebind.failed(t0 + Duration::from_secs(6), local, &e, &timeline));
+        rebind.succeeded();
+        assert!(rebind.failed(t0 + Duration::from_secs(60), local, &e, &timeline));
+        assert_eq!(timeline.snapshot().len(), 4);
     }
 }

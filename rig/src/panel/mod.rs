@@ -104,41 +104,11 @@ impl Panel {
         T: Send + 'static,
         F: Fn(&mut PanelClient) -> Result<T, PanelError> + Send + Sync + 'static,
     {
-        let op = std::sync::Arc::new(op);
-        loop {
-            let addr = self.current_addr();
-            let mut client = match (self.client.take(), addr) {
-                (Some(c), Some(a)) if c.addr() == a => c,
-                (_, Some(a)) => PanelClient::new(a),
-                (_, None) => {
-                    if Instant::now() >= deadline {
-                        return Err(PanelError::Unexpected(format!(
-                            "no panel address in {:?} (is the panel enabled?)",
-                            self.access.addr
-                        )));
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let password = self.access.password.clone();
-            let op = op.clone();
-            let (client, result) = tokio::task::spawn_blocking(move || {
-                let result = client
-                    .ensure_login(&password)
-                    .and_then(|()| op(&mut client));
-                (client, result)
-            })
-            .await
-            .map_err(|e| PanelError::Unexpected(format!("panel task failed: {e}")))?;
-            self.client = Some(client);
-            match result {
-                Err(e) if e.is_transient() && Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                other => return other,
-            }
-        }
+        let password = self.access.password.clone();
+        self.until_answered(deadline, Client::Session, move |client| {
+            client.ensure_login(&password).and_then(|()| op(client))
+        })
+        .await
     }
 
     /// A login with `password` in a browser of its own (no session): `Ok(message)` when the
@@ -148,36 +118,71 @@ impl Panel {
         deadline: Instant,
         password: String,
     ) -> Result<String, PanelError> {
+        self.until_answered(deadline, Client::Fresh, move |fresh| {
+            match fresh.login(&password) {
+                Ok(()) => Err(PanelError::Unexpected(format!(
+                    "the panel accepted the password {password:?}"
+                ))),
+                Err(PanelError::LoginRefused { status, message }) => {
+                    let page = fresh.get("/configuration")?;
+                    if page.status == 200 || page.body.contains("id=\"key-") {
+                        return Err(PanelError::Unexpected(
+                            "after the refused login the panel still showed the configuration"
+                                .into(),
+                        ));
+                    }
+                    Ok(format!("HTTP {status}: {message}"))
+                }
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    /// Runs `attempt` (blocking HTTP, on a blocking thread) against the panel's current
+    /// address until it gives an answer that is not transient or `deadline` passes: a
+    /// restarting charger has no address yet, refuses connections or shows "restarting".
+    async fn until_answered<T, F>(
+        &mut self,
+        deadline: Instant,
+        which: Client,
+        attempt: F,
+    ) -> Result<T, PanelError>
+    where
+        T: Send + 'static,
+        F: Fn(&mut PanelClient) -> Result<T, PanelError> + Send + Sync + 'static,
+    {
+        let attempt = std::sync::Arc::new(attempt);
         loop {
+            // The session is given up when the charger has no address (it is restarting).
+            let kept = match which {
+                Client::Session => self.client.take(),
+                Client::Fresh => None,
+            };
             let Some(addr) = self.current_addr() else {
                 if Instant::now() >= deadline {
-                    return Err(PanelError::Unexpected("no panel address".into()));
+                    return Err(PanelError::Unexpected(format!(
+                        "no panel address in {:?} (is the panel enabled?)",
+                        self.access.addr
+                    )));
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             };
-            let password = password.clone();
-            let result = tokio::task::spawn_blocking(move || {
-                let mut fresh = PanelClient::new(addr);
-                match fresh.login(&password) {
-                    Ok(()) => Err(PanelError::Unexpected(format!(
-                        "the panel accepted the password {password:?}"
-                    ))),
-                    Err(PanelError::LoginRefused { status, message }) => {
-                        let page = fresh.get("/configuration")?;
-                        if page.status == 200 || page.body.contains("id=\"key-") {
-                            return Err(PanelError::Unexpected(
-                                "after the refused login the panel still showed the configuration"
-                                    .into(),
-                            ));
-                        }
-                        Ok(format!("HTTP {status}: {message}"))
-                    }
-                    Err(e) => Err(e),
-                }
+            let mut client = match kept {
+                Some(c) if c.addr() == addr => c,
+                _ => PanelClient::new(addr),
+            };
+            let attempt = attempt.clone();
+            let (client, result) = tokio::task::spawn_blocking(move || {
+                let result = attempt(&mut client);
+                (client, result)
             })
             .await
             .map_err(|e| PanelError::Unexpected(format!("panel task failed: {e}")))?;
+            if which == Client::Session {
+                self.client = Some(client);
+            }
             match result {
                 Err(e) if e.is_transient() && Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -186,4 +191,13 @@ impl Panel {
             }
         }
     }
+}
+
+/// Which client an attempt on the panel uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Client {
+    /// The logged-in session kept across steps.
+    Session,
+    /// A browser of its own, forgotten afterwards.
+    Fresh,
 }

@@ -36,7 +36,7 @@ impl PowerSwitch for SimPower {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::charger_process::ChargerProcessOptions;
+    use crate::charger_process::stand_in_board;
     use crate::power::PowerChoice;
 
     /// Through the trait object the bench holds: off kills the process, on starts a new one
@@ -44,15 +44,10 @@ mod tests {
     #[tokio::test]
     async fn the_profile_switch_cuts_and_restores_a_simulated_board() {
         let dir = std::env::temp_dir().join(format!("simpower-test-{}", std::process::id()));
-        let mut o = ChargerProcessOptions::in_dir(&dir, "ws://127.0.0.1:1/ocpp");
-        // Stand-in board: makes its "pty" (a symlink to /dev/null) and sleeps. $2 is sim:PATH.
-        o.program = Some(vec![
-            "sh".into(),
-            "-c".into(),
-            "ln -s /dev/null \"${2#sim:}\"; exec sleep 60".into(),
-            "sh".into(),
-        ]);
-        let board = Arc::new(Mutex::new(ChargerProcess::start(o).await.expect("start")));
+        let board = ChargerProcess::start(stand_in_board(&dir))
+            .await
+            .expect("start");
+        let board = Arc::new(Mutex::new(board));
         let switch = super::super::switch_for(&PowerChoice::Sim, Some(&board)).expect("a switch");
         let pid1 = board.lock().await.pid().unwrap();
         switch.off().await.unwrap();

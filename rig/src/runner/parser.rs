@@ -116,6 +116,59 @@ pub fn feature_files(path: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// The feature with every Scenario Outline expanded into one scenario per example row, each
+/// placed at its row's line. cucumber places row N at `Examples:` line + N + 2, which is only
+/// right when the header follows `Examples:` directly and the rows follow each other; a blank
+/// line or a comment in between would make FAIL lines (and `FILE:LINE`) name the wrong line.
+pub fn expand_outlines(
+    feature: gherkin::Feature,
+) -> Result<gherkin::Feature, cucumber::feature::ExpandExamplesError> {
+    let text = feature
+        .path
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok());
+    let mut feature = feature.expand_examples()?;
+    let Some(text) = text else {
+        return Ok(feature);
+    };
+    let scenarios = feature
+        .scenarios
+        .iter_mut()
+        .chain(feature.rules.iter_mut().flat_map(|r| &mut r.scenarios));
+    for scenario in scenarios {
+        // An expanded row keeps its one `Examples:` block; cucumber's line gives its index.
+        let [examples] = scenario.examples.as_slice() else {
+            continue;
+        };
+        let Some(row) = scenario
+            .position
+            .line
+            .checked_sub(examples.position.line + 2)
+        else {
+            continue;
+        };
+        if let Some(&line) = example_row_lines(&text, examples.position.line).get(row) {
+            scenario.position.line = line;
+        }
+    }
+    Ok(feature)
+}
+
+/// The lines (1-based) of the data rows of the `Examples:` block at `examples_line`: its table
+/// rows after the header, past blank lines and comments.
+pub fn example_row_lines(text: &str, examples_line: usize) -> Vec<usize> {
+    let mut rows = Vec::new();
+    for (index, line) in text.lines().enumerate().skip(examples_line) {
+        let line_text = line.trim_start();
+        if line_text.starts_with('|') {
+            rows.push(index + 1);
+        } else if !(line_text.is_empty() || line_text.starts_with('#')) {
+            break;
+        }
+    }
+    rows.into_iter().skip(1).collect()
+}
+
 /// A parse error as `file:line:col: reason`.
 pub fn describe_parse_error(err: &gherkin::ParseFileError) -> String {
     match err {
@@ -166,7 +219,7 @@ impl cucumber::Parser<Vec<PathBuf>> for FeatureParser {
             for file in files {
                 let parsed = gherkin::Feature::parse_path(&file, GherkinEnv::default())
                     .map_err(cucumber::parser::Error::from)
-                    .and_then(|f| f.expand_examples().map_err(Into::into))
+                    .and_then(|f| expand_outlines(f).map_err(Into::into))
                     .map(|f| self.rewrite(f));
                 out.push(parsed);
             }

@@ -8,13 +8,12 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use cucumber::feature::Ext as _;
 use cucumber::gherkin::tagexpr::TagOperation;
 use cucumber::gherkin::{self, GherkinEnv};
 use cucumber::tag::Ext as _;
 use regex::Regex;
 
-use super::parser::feature_files;
+use super::parser::{example_row_lines, expand_outlines, feature_files};
 use crate::steps::registry::expression_regex;
 use crate::steps::{closest, StepDef};
 
@@ -191,7 +190,7 @@ pub fn select(targets: &[Target], filters: &Filters) -> Selection {
             };
             // Outline lines stand for all their rows.
             let wanted_lines: Option<BTreeSet<usize>> = target.line.map(|l| outline_rows(&raw, l));
-            let Ok(feature) = raw.expand_examples() else {
+            let Ok(feature) = expand_outlines(raw) else {
                 continue;
             };
             let mut consider = |rule: Option<&gherkin::Rule>, scenario: &gherkin::Scenario| {
@@ -277,17 +276,16 @@ fn outline_rows(feature: &gherkin::Feature, line: usize) -> BTreeSet<usize> {
         .chain(feature.rules.iter().flat_map(|r| &r.scenarios));
     for scenario in scenarios {
         if scenario.position.line == line && !scenario.examples.is_empty() {
-            // The same arithmetic cucumber uses when it expands: header, then one row a line.
+            // The lines `expand_outlines` gives the rows.
+            let text = feature
+                .path
+                .as_ref()
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .unwrap_or_default();
             return scenario
                 .examples
                 .iter()
-                .flat_map(|ex| {
-                    let rows = ex
-                        .table
-                        .as_ref()
-                        .map_or(0, |t| t.rows.len().saturating_sub(1));
-                    (0..rows).map(move |id| ex.position.line + id + 2)
-                })
+                .flat_map(|ex| example_row_lines(&text, ex.position.line))
                 .collect();
         }
     }
@@ -348,27 +346,49 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_line_selects_its_scenario_or_outline_rows() {
+    /// What `FILE:LINE` selects in a feature file of `text`: (line, name) of each selected
+    /// scenario, and the targets that name none.
+    fn at_line(text: &str, line: usize) -> (Vec<(usize, String)>, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("x.feature");
-        std::fs::write(
-            &file,
-            "Feature: X\n\n  Scenario: One\n    Given a\n\n  Scenario Outline: Two <n>\n    Given <n>\n\n    Examples:\n      | n |\n      | 1 |\n      | 2 |\n",
-        )
-        .unwrap();
-        let at = |line: usize| {
-            let arg = PathBuf::from(format!("{}:{line}", file.display()));
-            let s = select(&[Target::parse(&arg)], &Filters::default());
+        std::fs::write(&file, text).unwrap();
+        let arg = PathBuf::from(format!("{}:{line}", file.display()));
+        let s = select(&[Target::parse(&arg)], &Filters::default());
+        let found = s.scenarios.into_iter().map(|s| (s.line, s.name)).collect();
+        (found, s.unmatched_lines)
+    }
+
+    #[test]
+    fn a_line_selects_its_scenario_or_outline_rows() {
+        let text = "Feature: X\n\n  Scenario: One\n    Given a\n\n  Scenario Outline: Two <n>\n    Given <n>\n\n    Examples:\n      | n |\n      | 1 |\n      | 2 |\n";
+        let lines = |line: usize| {
+            let (found, unmatched) = at_line(text, line);
             (
-                s.scenarios.iter().map(|s| s.line).collect::<Vec<_>>(),
-                s.unmatched_lines,
+                found.into_iter().map(|f| f.0).collect::<Vec<_>>(),
+                unmatched,
             )
         };
-        assert_eq!(at(3), (vec![3], vec![]));
-        assert_eq!(at(12), (vec![12], vec![]));
-        assert_eq!(at(6), (vec![11, 12], vec![]));
-        assert_eq!(at(4).0, Vec::<usize>::new());
-        assert_eq!(at(4).1.len(), 1);
+        assert_eq!(lines(3), (vec![3], vec![]));
+        assert_eq!(lines(12), (vec![12], vec![]));
+        assert_eq!(lines(6), (vec![11, 12], vec![]));
+        assert_eq!(lines(4).0, Vec::<usize>::new());
+        assert_eq!(lines(4).1.len(), 1);
+    }
+
+    #[test]
+    fn outline_rows_are_found_past_blank_lines_and_comments() {
+        let text = "Feature: X\n\n  Scenario Outline: Two <n>\n    Given <n>\n\n    Examples:\n\n      # the header\n      | n |\n\n      # first\n      | 1 |\n      # second\n      | 2 |\n\n    Examples: more\n      | n |\n      | 3 |\n";
+        let at = |line: usize| at_line(text, line);
+        let rows = vec![
+            (12, "Two 1".to_string()),
+            (14, "Two 2".to_string()),
+            (18, "Two 3".to_string()),
+        ];
+        assert_eq!(at(3), (rows.clone(), vec![]));
+        assert_eq!(at(14), (vec![rows[1].clone()], vec![]));
+        assert_eq!(at(18), (vec![rows[2].clone()], vec![]));
+        // The lines cucumber's arithmetic would have named hold no row.
+        assert_eq!(at(8).1.len(), 1);
+        assert_eq!(at(9).1.len(), 1);
     }
 }

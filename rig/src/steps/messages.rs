@@ -145,21 +145,12 @@ fn charge_point_action(word: &str) -> Result<String, String> {
     ))
 }
 
-fn secs(args: &Args, i: usize) -> Result<Duration, String> {
-    Ok(Duration::from_secs(args.count(i)?))
-}
-
 async fn receives_authorize(world: &mut RigWorld, args: Args) -> StepResult {
     let tag = args.text(0);
     let what = format!("an Authorize for {tag}");
-    receive(
-        world,
-        "Authorize",
-        "Authorize",
-        secs(&args, 1)?,
-        &what,
-        |p| tag_is(p, &tag),
-    )
+    receive(world, "Authorize", "Authorize", args.secs(1)?, &what, |p| {
+        tag_is(p, &tag)
+    })
     .await
 }
 
@@ -170,7 +161,7 @@ async fn receives_start(world: &mut RigWorld, args: Args) -> StepResult {
         world,
         "StartTransaction",
         "StartTransaction",
-        secs(&args, 1)?,
+        args.secs(1)?,
         &what,
         |p| tag_is(p, &tag),
     )
@@ -192,7 +183,7 @@ async fn receives_stop(world: &mut RigWorld, args: Args) -> StepResult {
         world,
         "StopTransaction",
         "StopTransaction",
-        secs(&args, 1)?,
+        args.secs(1)?,
         &what,
         |p| reason_is(p, &reason),
     )
@@ -218,11 +209,11 @@ async fn status_for(
 }
 
 async fn receives_status(world: &mut RigWorld, args: Args) -> StepResult {
-    status_for(world, args.text(0), 1, secs(&args, 1)?).await
+    status_for(world, args.text(0), 1, args.secs(1)?).await
 }
 
 async fn receives_status_connector(world: &mut RigWorld, args: Args) -> StepResult {
-    status_for(world, args.text(0), args.int(1)?, secs(&args, 2)?).await
+    status_for(world, args.text(0), args.int(1)?, args.secs(2)?).await
 }
 
 async fn receives_status_error(world: &mut RigWorld, args: Args) -> StepResult {
@@ -233,7 +224,7 @@ async fn receives_status_error(world: &mut RigWorld, args: Args) -> StepResult {
         world,
         "StatusNotification#errorCode",
         "StatusNotification",
-        secs(&args, 2)?,
+        args.secs(2)?,
         &what,
         |p| p["errorCode"] == code.as_str() && p["connectorId"].as_i64() == Some(connector),
     )
@@ -243,7 +234,7 @@ async fn receives_status_error(world: &mut RigWorld, args: Args) -> StepResult {
 /// Any action: the next one received after what earlier steps (and the setup) took.
 async fn receives_any(world: &mut RigWorld, args: Args) -> StepResult {
     let action = charge_point_action(&args.text(0))?;
-    let wait = secs(&args, 1)?;
+    let wait = args.secs(1)?;
     let from = world.cursors.get(&action).copied().unwrap_or(0);
     let what = format!("a {action}");
     let found = world
@@ -309,7 +300,7 @@ async fn statuses_in_order(world: &mut RigWorld, args: Args) -> StepResult {
 
 async fn receives_none(world: &mut RigWorld, args: Args) -> StepResult {
     let action = charge_point_action(&args.text(0))?;
-    let period = secs(&args, 1)?;
+    let period = args.secs(1)?;
     let before = world.csms().await?.with_history(|h| h.count(&action));
     let deadline = tokio::time::Instant::now() + period;
     let arrived = world

@@ -90,12 +90,8 @@ pub fn defs() -> Vec<StepDef> {
     ]
 }
 
-fn secs(args: &Args, i: usize) -> Result<Duration, String> {
-    Ok(Duration::from_secs(args.count(i)?))
-}
-
 async fn charging_starts(world: &mut RigWorld, args: Args) -> StepResult {
-    let wait = secs(&args, 0)?;
+    let wait = args.secs(0)?;
     world
         .wait_status(wait, "charging to start (contactor closed)", |s| {
             s.contactor_closed
@@ -105,7 +101,7 @@ async fn charging_starts(world: &mut RigWorld, args: Args) -> StepResult {
 }
 
 async fn charging_does_not_start(world: &mut RigWorld, args: Args) -> StepResult {
-    let period = secs(&args, 0)?;
+    let period = args.secs(0)?;
     world
         .hold_status(period, "the contactor to stay open", |s| {
             !s.contactor_closed
@@ -114,7 +110,7 @@ async fn charging_does_not_start(world: &mut RigWorld, args: Args) -> StepResult
 }
 
 async fn charging_stops(world: &mut RigWorld, args: Args) -> StepResult {
-    let wait = secs(&args, 0)?;
+    let wait = args.secs(0)?;
     world
         .wait_status(wait, "charging to stop (contactor open)", |s| {
             !s.contactor_closed
@@ -124,7 +120,7 @@ async fn charging_stops(world: &mut RigWorld, args: Args) -> StepResult {
 }
 
 async fn charging_continues(world: &mut RigWorld, args: Args) -> StepResult {
-    let period = secs(&args, 0)?;
+    let period = args.secs(0)?;
     world
         .hold_status(period, "the contactor to stay closed", |s| {
             s.contactor_closed
@@ -204,7 +200,7 @@ async fn stays_locked(world: &mut RigWorld, _: Args) -> StepResult {
 }
 
 async fn unlocks(world: &mut RigWorld, args: Args) -> StepResult {
-    let wait = secs(&args, 0)?;
+    let wait = args.secs(0)?;
     world
         .wait_status(wait, "the cable lock to release", |s| !s.cable_locked)
         .await
@@ -212,7 +208,7 @@ async fn unlocks(world: &mut RigWorld, args: Args) -> StepResult {
 }
 
 async fn offline(world: &mut RigWorld, args: Args) -> StepResult {
-    let wait = secs(&args, 0)?;
+    let wait = args.secs(0)?;
     world
         .wait_status(wait, "the charger reporting offline", |s| !s.online)
         .await
@@ -220,7 +216,7 @@ async fn offline(world: &mut RigWorld, args: Args) -> StepResult {
 }
 
 async fn queue_empty(world: &mut RigWorld, args: Args) -> StepResult {
-    let wait = secs(&args, 0)?;
+    let wait = args.secs(0)?;
     world
         .wait_status(wait, "the charger's offline queue empty", |s| {
             s.queue_len == 0
@@ -230,7 +226,7 @@ async fn queue_empty(world: &mut RigWorld, args: Args) -> StepResult {
 }
 
 async fn back_online(world: &mut RigWorld, args: Args) -> StepResult {
-    let wait = secs(&args, 0)?;
+    let wait = args.secs(0)?;
     let deadline = tokio::time::Instant::now() + wait;
     let after = world.fault_connection;
     world

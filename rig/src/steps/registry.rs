@@ -92,6 +92,11 @@ impl Args {
         u64::try_from(n).map_err(|_| format!("{n} must not be negative"))
     }
 
+    /// The `i`th parameter as a number of seconds (`within {int} seconds`, `for {int} seconds`).
+    pub fn secs(&self, i: usize) -> Result<std::time::Duration, String> {
+        Ok(std::time::Duration::from_secs(self.count(i)?))
+    }
+
     /// The step's data table as rows of named cells; the first row is the header.
     pub fn table(&self) -> Result<Vec<Row>, String> {
         let table = self

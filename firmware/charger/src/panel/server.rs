@@ -211,14 +211,14 @@ async fn route(st: &PanelState, req: &Request) -> Response {
         "/" if get => status_page(st, req).await,
         "/login" if get => login_page(st, req),
         "/login" if post => login(st, req).await,
-        "/logout" if post => logout(st, req),
+        "/logout" if post => form(st, req, Form::Logout).await,
         "/configuration" if get => configuration_page(st, req).await,
-        "/configuration" if post => change_key(st, req).await,
-        "/configuration/url" if post => change_url(st, req).await,
+        "/configuration" if post => form(st, req, Form::Key).await,
+        "/configuration/url" if post => form(st, req, Form::Url).await,
         "/authorization" if get => authorization_page(st, req).await,
-        "/authorization" if post => change_mode(st, req).await,
-        "/cache/clear" if post => clear_cache(st, req).await,
-        "/reboot" if post => reboot(st, req).await,
+        "/authorization" if post => form(st, req, Form::Mode).await,
+        "/cache/clear" if post => form(st, req, Form::ClearCache).await,
+        "/reboot" if post => form(st, req, Form::Reboot).await,
         "/panel.css" if get => css(),
         "/" | "/login" | "/logout" | "/configuration" | "/configuration/url" | "/authorization"
         | "/cache/clear" | "/reboot" | "/panel.css" => page(
@@ -239,6 +239,34 @@ async fn route(st: &PanelState, req: &Request) -> Response {
                 Some(("/", "Status")),
             ),
         ),
+    }
+}
+
+/// The form posts that change something (all but the login's).
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    Logout,
+    Key,
+    Url,
+    Mode,
+    ClearCache,
+    Reboot,
+}
+
+/// A form post: checked here, once for all of them (a session and the form's anti-forgery
+/// token), so that no handler can forget it; a refused form changes nothing.
+async fn form(st: &PanelState, req: &Request, which: Form) -> Response {
+    let s = match st.check_form(req) {
+        Ok(s) => s,
+        Err(r) => return *r,
+    };
+    match which {
+        Form::Logout => logout(st, req),
+        Form::Key => change_key(st, req, &s).await,
+        Form::Url => change_url(st, req, &s).await,
+        Form::Mode => change_mode(st, req, &s).await,
+        Form::ClearCache => clear_cache(st, &s).await,
+        Form::Reboot => reboot(st, &s).await,
     }
 }
 
@@ -486,10 +514,8 @@ async fn login(st: &PanelState, req: &Request) -> Response {
     )
 }
 
+/// A checked form post ([`form`]).
 fn logout(st: &PanelState, req: &Request) -> Response {
-    if let Err(r) = st.check_form(req) {
-        return *r;
-    }
     if let Some(token) = req.cookie(SESSION_COOKIE) {
         st.sessions.lock().expect("sessions lock").remove(token);
     }
@@ -538,11 +564,7 @@ async fn configuration_page(st: &PanelState, req: &Request) -> Response {
     page(StatusCode::OK, pages::configuration(&v, &s.csrf, result))
 }
 
-async fn change_key(st: &PanelState, req: &Request) -> Response {
-    let s = match st.check_form(req) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn change_key(st: &PanelState, req: &Request, s: &Session) -> Response {
     let (key_in, value) = (req.field("key"), req.field("value"));
     let change = LocalRequest::ChangeConfiguration {
         key: key_in.to_string(),
@@ -574,28 +596,13 @@ async fn change_key(st: &PanelState, req: &Request) -> Response {
         PanelReply::Done(LocalReply::Rejected { reason }) => {
             // A write-only key's attempted value is never echoed.
             let entered = entry.value.is_some().then_some(value);
-            page(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                pages::configuration(
-                    &v,
-                    &s.csrf,
-                    Some(FieldResult {
-                        key,
-                        entered,
-                        outcome: Outcome::Error(&reason),
-                    }),
-                ),
-            )
+            field_refused(&v, s, key, entered, &reason)
         }
         _ => unavailable(),
     }
 }
 
-async fn change_url(st: &PanelState, req: &Request) -> Response {
-    let s = match st.check_form(req) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn change_url(st: &PanelState, req: &Request, s: &Session) -> Response {
     let url = req.field("url");
     match st
         .ask(PanelRequest::SetCsmsUrl(url.trim().to_string()))
@@ -605,24 +612,35 @@ async fn change_url(st: &PanelState, req: &Request) -> Response {
             let Some(v) = st.view().await else {
                 return unavailable();
             };
-            page(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                pages::configuration(
-                    &v,
-                    &s.csrf,
-                    Some(FieldResult {
-                        key: URL_FIELD,
-                        entered: Some(url),
-                        outcome: Outcome::Error(&reason),
-                    }),
-                ),
-            )
+            field_refused(&v, s, URL_FIELD, Some(url), &reason)
         }
         PanelReply::Done(_) => see_other(&format!(
             "/configuration?saved={URL_FIELD}&reboot=1#key-{URL_FIELD}"
         )),
         _ => unavailable(),
     }
+}
+
+/// The configuration page with the refusal next to its field (422).
+fn field_refused(
+    v: &PanelView,
+    s: &Session,
+    key: &str,
+    entered: Option<&str>,
+    reason: &str,
+) -> Response {
+    page(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        pages::configuration(
+            v,
+            &s.csrf,
+            Some(FieldResult {
+                key,
+                entered,
+                outcome: Outcome::Error(reason),
+            }),
+        ),
+    )
 }
 
 async fn authorization_page(st: &PanelState, req: &Request) -> Response {
@@ -638,11 +656,7 @@ async fn authorization_page(st: &PanelState, req: &Request) -> Response {
     }
 }
 
-async fn change_mode(st: &PanelState, req: &Request) -> Response {
-    let s = match st.check_form(req) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn change_mode(st: &PanelState, req: &Request, s: &Session) -> Response {
     let mode = match req.field("mode") {
         "rfid" => AuthorizationMode::Rfid,
         "free" => AuthorizationMode::Free,
@@ -669,11 +683,7 @@ async fn change_mode(st: &PanelState, req: &Request) -> Response {
     }
 }
 
-async fn clear_cache(st: &PanelState, req: &Request) -> Response {
-    let s = match st.check_form(req) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn clear_cache(st: &PanelState, s: &Session) -> Response {
     match st.ask(PanelRequest::Local(LocalRequest::ClearCache)).await {
         PanelReply::Done(LocalReply::Accepted) => see_other("/?done=cache-cleared"),
         PanelReply::Done(LocalReply::Rejected { reason }) => match st.view().await {
@@ -687,11 +697,7 @@ async fn clear_cache(st: &PanelState, req: &Request) -> Response {
     }
 }
 
-async fn reboot(st: &PanelState, req: &Request) -> Response {
-    let s = match st.check_form(req) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
+async fn reboot(st: &PanelState, s: &Session) -> Response {
     match st.ask(PanelRequest::Local(LocalRequest::Reboot)).await {
         PanelReply::Done(LocalReply::Accepted) => page(
             StatusCode::OK,

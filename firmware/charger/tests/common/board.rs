@@ -61,19 +61,30 @@ impl Board {
         within: Duration,
         cond: impl Fn(&BoardStatus) -> bool,
     ) -> BoardStatus {
-        let deadline = Instant::now() + within;
-        loop {
+        super::poll(&format!("board status: {what}"), within, || {
             self.pump(Duration::ZERO);
-            if let Some(s) = self.seen.status.filter(|s| cond(s)) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out after {within:?} waiting for board status: {what}; last status {:?}",
-                self.seen.status
-            );
-            self.pump(Duration::from_millis(20));
-        }
+            self.seen
+                .status
+                .filter(|s| cond(s))
+                .ok_or_else(|| format!("last status {:?}", self.seen.status))
+        })
+    }
+
+    /// Reads frames until `pick` accepts one of those seen; panics after `within` with them.
+    pub fn wait_frame<T>(
+        &mut self,
+        what: &str,
+        within: Duration,
+        pick: impl Fn(&Frame) -> Option<T>,
+    ) -> T {
+        super::poll(what, within, || {
+            self.pump(Duration::ZERO);
+            self.seen
+                .frames
+                .iter()
+                .find_map(&pick)
+                .ok_or_else(|| format!("frames {:?}", self.seen.frames))
+        })
     }
 
     /// Takes in whatever arrives within `for_at_most`.

@@ -56,6 +56,47 @@ pub fn answer_to(h: &History, message_id: &str) -> Option<Record> {
         .cloned()
 }
 
+/// How often [`poll`] and [`poll_async`] look again.
+pub const POLL_EVERY: Duration = Duration::from_millis(20);
+
+/// Polls `probe` until it answers `Ok(value)` and returns the value; after `within`, panics
+/// naming `what` and the probe's last `Err` (what it saw instead). For conditions outside the
+/// central system's history ([`wait_until`]): log lines, files, the pty.
+pub fn poll<T>(what: &str, within: Duration, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let seen = match probe() {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}; saw:\n{seen}"
+        );
+        std::thread::sleep(POLL_EVERY);
+    }
+}
+
+/// [`poll`] for async tests: the probe may await, and the wait between probes does not block
+/// the runtime.
+pub async fn poll_async<T, F>(what: &str, within: Duration, mut probe: impl FnMut() -> F) -> T
+where
+    F: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let seen = match probe().await {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}; saw:\n{seen}"
+        );
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
 /// Waits until `cond` holds on the central system's history; panics with what it saw.
 pub async fn wait_until(
     csms: &Csms,

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rig::panel::{PanelClient, ADDR_FILE};
 
@@ -27,22 +27,16 @@ pub fn start(dir: &Path, url: &str) -> (ChargerProc, PanelClient) {
 /// The address the running charger's panel listens on (polls `dir/data/panel.addr`).
 pub fn wait_addr(dir: &Path, p: &ChargerProc) -> SocketAddr {
     let file = dir.join("data").join(ADDR_FILE);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(addr) = std::fs::read_to_string(&file)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-        {
-            return addr;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no {} within 20 s:\n{}",
-            file.display(),
-            p.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    super::poll(
+        &format!("{}", file.display()),
+        Duration::from_secs(20),
+        || {
+            std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .ok_or_else(|| p.log_text())
+        },
+    )
 }
 
 /// Power cut and power restored (the rig's process handle removes the old address file);

@@ -117,17 +117,12 @@ impl ChargerProc {
             nix::sys::signal::Signal::SIGTERM,
         )
         .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.process.as_mut().and_then(ChargerProcess::exit_status) {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "charger did not exit within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        super::poll("the charger to exit", Duration::from_secs(10), || {
+            self.process
+                .as_mut()
+                .and_then(ChargerProcess::exit_status)
+                .ok_or_else(|| "still running".to_string())
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -139,6 +134,19 @@ impl ChargerProc {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls the log until `cond` holds on it and returns it; after `within`, panics naming
+    /// `what` with the log as it was.
+    pub fn wait_log(&self, what: &str, within: Duration, cond: impl Fn(&str) -> bool) -> String {
+        super::poll(what, within, || {
+            let log = self.log_text();
+            if cond(&log) {
+                Ok(log)
+            } else {
+                Err(log)
+            }
+        })
     }
 }
 
