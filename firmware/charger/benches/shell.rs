@@ -4,7 +4,8 @@
 //! - boot: process start → BootNotification received by a central system;
 //! - queue: persisting 100,000 transaction messages (core + the shell's storage thread,
 //!   in-process), then delivering them to a central system through the real binary (msgs/s);
-//! - memory: resident set of the charger with 100,000 messages queued (VmRSS);
+//! - memory: resident set of the charger with 100,000 messages queued (VmRSS), and after
+//!   delivering them;
 //! - size: the (stripped, release) binary this bench runs;
 //! - contactor delay with storage stuck: charging at 32 A, storage stuck for a second (the
 //!   charger's stall hook, and a frozen loop-mounted ext4 when root), EV C→A: PilotChange →
@@ -165,6 +166,11 @@ fn queue(rt: &tokio::runtime::Runtime) {
             charger::runtime::REMOVALS_IN_FLIGHT
         );
     });
+    // After the drain, still connected: SQLite's page cache has refilled up to its cap.
+    println!(
+        "memory: VmRSS {} KiB after delivering them (connected, queue empty)",
+        vm_rss_kib(charger.pid())
+    );
     drop(charger);
 }
 

@@ -26,6 +26,9 @@ const SCHEMA_VERSION: i64 = 1;
 /// soon as the queue is longer than it (the kernel's page cache still holds the file).
 const PAGE_CACHE_KIB: i64 = 256;
 
+/// The page cache while `load` scans the queue table at boot, in KiB.
+const SCAN_CACHE_KIB: i64 = 32;
+
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -193,6 +196,11 @@ impl Store {
                 restored.tables.entry(table).or_default().insert(key, value);
             }
         }
+        // The scan reads every page of the queue once: through a small cache, or its pages
+        // would stay resident (freed heap is not given back) for nothing.
+        self.conn
+            .pragma_update(None, "cache_size", -SCAN_CACHE_KIB)
+            .map_err(|e| self.wrap(e))?;
         let mut summary = QueueSummary::default();
         let mut window = std::collections::BTreeMap::new();
         let mut stmt = self
@@ -227,9 +235,8 @@ impl Store {
         }
         drop(rows);
         drop(stmt);
-        // The scan filled the page cache with pages delivery will not need soon.
         self.conn
-            .execute_batch("PRAGMA shrink_memory")
+            .pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
             .map_err(|e| self.wrap(e))?;
         Ok(restored)
     }
