@@ -2,7 +2,9 @@
 //! offline are delivered to a central system while the charger is SIGKILLed at several points.
 //! Every message must arrive, in queue order, with the timestamp it was queued with; a message
 //! is sent again after a cut only if its removal was not yet durable, which the delivery
-//! pipeline bounds (`charger::runtime::REMOVALS_IN_FLIGHT`, see docs/architecture.md).
+//! pipeline bounds (`charger::runtime::REMOVALS_IN_FLIGHT` removals committing,
+//! `charger_core::queue::HELD_REMOVALS` held by the core, the one in flight; see
+//! docs/architecture.md).
 
 mod common;
 
@@ -85,7 +87,10 @@ async fn power_cuts_during_a_long_drain_lose_nothing_and_repeat_at_most_the_unco
     let got = received(&h);
     // Walk the arrivals: each is either the next queued message or, on the connection after a
     // cut, a repeat of one of the last few delivered before it (its removal was not durable).
-    let bound = charger::runtime::REMOVALS_IN_FLIGHT as usize + 1;
+    // Per cut: removals still committing, the one the core holds while a StartTransaction is
+    // in flight, and the message in flight.
+    let bound =
+        charger::runtime::REMOVALS_IN_FLIGHT as usize + charger_core::queue::HELD_REMOVALS + 1;
     let mut next = 0;
     let mut connection = 0;
     let mut delivered_before_cut = 0;

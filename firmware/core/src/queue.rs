@@ -383,6 +383,11 @@ impl TxQueue {
     }
 }
 
+/// Delivered messages whose removal the core holds back at most, unsubmitted, while a
+/// StartTransaction is in flight (merged into the commit of its confirmation). A power cut
+/// repeats these besides the shell's removals still committing and the message in flight.
+pub const HELD_REMOVALS: usize = 1;
+
 /// Whether a CALL may go out before `ops` are durable. True for a batch of delivery
 /// bookkeeping only: removing delivered messages, forgetting their transaction-id mappings,
 /// updating the authorization cache from a confirmation. Nothing of it is seen by the central
