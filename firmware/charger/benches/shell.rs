@@ -4,7 +4,8 @@
 //! - boot: process start → BootNotification received by a central system;
 //! - queue: persisting 100,000 transaction messages (core + the shell's storage thread,
 //!   in-process), then delivering them to a central system through the real binary (msgs/s);
-//! - memory: resident set of the charger with 100,000 messages queued (VmRSS);
+//! - memory: resident set of the charger with 100,000 messages queued (VmRSS), and after
+//!   delivering them;
 //! - size: the (stripped, release) binary this bench runs;
 //! - contactor delay with storage stuck: charging at 32 A, storage stuck for a second (the
 //!   charger's stall hook, and a frozen loop-mounted ext4 when root), EV C→A: PilotChange →
@@ -21,9 +22,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use charger::storage::{Done, Storage};
-use charger::store::Store;
-use charger_core::{BoardInput, Charger, Input, Now, Output, PilotState, Settings};
 use chargerig_link::Frame;
 use common::board::Board;
 use common::process::{ChargerProc, FAST_CONFIG};
@@ -99,86 +97,12 @@ fn boot_latency(rt: &tokio::runtime::Runtime) {
 /// every Persist through the shell's storage thread (group commit, synchronous=FULL). Returns
 /// messages/s, counted until the last commit is acknowledged durable.
 fn fill_queue(dir: &std::path::Path) -> (f64, usize) {
-    let store = Store::open(dir).unwrap();
-    let settings = Settings {
-        installer_config: vec![
-            ("AllowOfflineTxForUnknownId".into(), "true".into()),
-            ("MeterValueSampleInterval".into(), "0".into()),
-        ],
-        ..Settings::default()
-    };
-    let mut now = Now {
-        mono_ms: 0,
-        utc: chrono::Utc::now() - chrono::Duration::days(30),
-    };
-    let mut core = Charger::new(settings, store.load().unwrap(), now).unwrap();
-    let (storage, mut done) = Storage::spawn(store).unwrap();
-    let mut commits = 0u64;
-    let t0 = Instant::now();
-    let mut step = |core: &mut Charger, input: Input, now: Now| {
-        core.handle_input(input, now);
-        while let Some(out) = core.poll_output() {
-            if let Output::Persist(ops) = out {
-                commits += 1;
-                storage.commit(commits, ops);
-            }
-        }
-    };
-    let card = vec![0x04, 0xA1, 0xB2, 0xC3];
-    while core.status().queue_len < queued() {
-        let before = core.status().queue_len;
-        step(
-            &mut core,
-            Input::Board(BoardInput::Pilot(PilotState::B)),
-            now,
-        );
-        now = now.plus_ms(1000);
-        step(
-            &mut core,
-            Input::Board(BoardInput::Card(Some(card.clone()))),
-            now,
-        );
-        step(&mut core, Input::Board(BoardInput::Card(None)), now);
-        step(
-            &mut core,
-            Input::Board(BoardInput::Pilot(PilotState::C)),
-            now,
-        );
-        now = now.plus_ms(10_000);
-        step(&mut core, Input::Tick, now);
-        step(
-            &mut core,
-            Input::Board(BoardInput::Card(Some(card.clone()))),
-            now,
-        );
-        step(&mut core, Input::Board(BoardInput::Card(None)), now);
-        step(
-            &mut core,
-            Input::Board(BoardInput::Pilot(PilotState::A)),
-            now,
-        );
-        now = now.plus_ms(1000);
-        step(&mut core, Input::Tick, now);
-        assert!(
-            core.status().queue_len > before,
-            "a transaction did not queue anything: {:?}",
-            core.status()
-        );
-    }
-    loop {
-        match done.blocking_recv() {
-            Some(Done::Committed { seq }) if seq == commits => break,
-            Some(Done::Failed(e)) => panic!("{e}"),
-            Some(_) => {}
-            None => panic!("storage thread gone"),
-        }
-    }
-    let secs = t0.elapsed().as_secs_f64();
-    storage.close(Duration::from_secs(10));
-    let n = core.status().queue_len;
+    let filled = common::queue::fill(dir, queued());
+    let (n, secs) = (filled.len, filled.took.as_secs_f64());
     println!(
-        "persist: {n} transaction messages queued offline in {secs:.2} s = {:.0} msgs/s, durable ({commits} Persist batches through the storage thread, group commit, synchronous=FULL)",
-        n as f64 / secs
+        "persist: {n} transaction messages queued offline in {secs:.2} s = {:.0} msgs/s, durable ({} Persist batches through the storage thread, group commit, synchronous=FULL)",
+        n as f64 / secs,
+        filled.commits
     );
     (n as f64 / secs, n)
 }
@@ -239,10 +163,16 @@ fn queue(rt: &tokio::runtime::Runtime) {
         }
         let secs = t0.elapsed().as_secs_f64();
         println!(
-            "deliver: {n} queued messages delivered in {secs:.2} s = {:.0} msgs/s (one CALL outstanding, each confirmation committed)",
-            n as f64 / secs
+            "deliver: {n} queued messages delivered in {secs:.2} s = {:.0} msgs/s (one CALL outstanding; removals durable in order, at most {} behind)",
+            n as f64 / secs,
+            charger::runtime::REMOVALS_IN_FLIGHT
         );
     });
+    // After the drain, still connected: SQLite's page cache has refilled up to its cap.
+    println!(
+        "memory: VmRSS {} KiB after delivering them (connected, queue empty)",
+        vm_rss_kib(charger.pid())
+    );
     drop(charger);
 }
 

@@ -45,6 +45,12 @@ pub const SAFE_WAIT: Duration = Duration::from_millis(40);
 /// (`Input::StorageStalled`), so no new transaction starts.
 pub const STALL_AFTER: Duration = Duration::from_secs(2);
 
+/// How many commits of pure delivery bookkeeping (see [`Shell::send_after`]) a frame may
+/// overtake: at most this many confirmed messages are sent again after a power cut, plus the
+/// one in flight. One overlaps the removal's fsync with the next round trip; a few more absorb
+/// jitter and let the storage thread group them into one fsync.
+pub const REMOVALS_IN_FLIGHT: u64 = 4;
+
 /// How long a shutdown waits for queued commits.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
@@ -96,6 +102,8 @@ struct Shell {
     /// Sequence number of the last `Persist` handed to storage / known committed.
     submitted: u64,
     committed: u64,
+    /// The last commit that is not pure delivery bookkeeping: every frame waits for it.
+    barrier: u64,
     /// When each outstanding commit was handed over (front = oldest).
     outstanding: VecDeque<Instant>,
     /// Outputs waiting for the commit of this sequence number, in order; hardware commands that
@@ -199,6 +207,7 @@ pub async fn run(opts: RunOptions) -> anyhow::Result<()> {
         storage,
         submitted: 0,
         committed: 0,
+        barrier: 0,
         outstanding: VecDeque::new(),
         held: VecDeque::new(),
         view: core.status(),
@@ -502,12 +511,17 @@ impl Shell {
                 Output::LoadQueue { from_key, limit } => self.storage.load_queue(from_key, limit),
                 Output::Persist(ops) => {
                     self.submitted += 1;
+                    self.note_barrier(&ops);
                     self.outstanding.push_back(Instant::now());
                     self.storage.commit(self.submitted, ops);
                 }
                 output => {
                     let safe = matches!(output, Output::Hardware(cmd) if takes_energy_away(cmd));
-                    let after = if safe { step_seq } else { self.submitted };
+                    let after = match &output {
+                        _ if safe => step_seq,
+                        Output::Send(_) => self.send_after(),
+                        _ => self.submitted,
+                    };
                     if self.held.is_empty() && self.committed >= after {
                         self.execute(output);
                     } else {
@@ -739,6 +753,27 @@ fn save_ev(storage: &Storage, ev: EvSide) {
         "ev",
         json!({"pilot": ev.pilot.to_string(), "load_deci_amps": ev.load_deci_amps}),
     );
+}
+
+/// Delivery pipelining (issue 9.8): a frame need not wait for the removal of the messages
+/// confirmed before it. Everything a frame carries is durable before it goes (the message
+/// itself was committed when queued, a transactionId with its StartTransaction.conf); only the
+/// bookkeeping that a confirmed message is gone may still be on its way to disk, in order. A
+/// power cut then sends the confirmed messages whose removal was not durable once more, at most
+/// [`REMOVALS_IN_FLIGHT`] of them, besides the one in flight (at least once, as before).
+impl Shell {
+    /// A commit that is not pure delivery bookkeeping holds every later frame.
+    fn note_barrier(&mut self, ops: &[charger_core::StoreOp]) {
+        if !charger_core::queue::may_overtake(ops) {
+            self.barrier = self.submitted;
+        }
+    }
+
+    /// The commit a frame handed over now waits for.
+    fn send_after(&self) -> u64 {
+        self.barrier
+            .max(self.submitted.saturating_sub(REMOVALS_IN_FLIGHT))
+    }
 }
 
 /// Hardware commands that take energy away (or are harmless early): they wait for storage at

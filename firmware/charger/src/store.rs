@@ -20,6 +20,15 @@ const SHELL_TABLE: &str = "shell";
 /// Bumped when the SQL layout (not the core's JSON) changes.
 const SCHEMA_VERSION: i64 = 1;
 
+/// SQLite's page cache, in KiB (`cache_size`; SQLite's default is 2,000 KiB). Delivery and
+/// queueing touch the ends of the queue's B-tree only, and the boot scan reads each page once,
+/// so a small cache costs no speed, while a full one would add its size to resident memory as
+/// soon as the queue is longer than it (the kernel's page cache still holds the file).
+const PAGE_CACHE_KIB: i64 = 256;
+
+/// The page cache while `load` scans the queue table at boot, in KiB.
+const SCAN_CACHE_KIB: i64 = 32;
+
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -93,6 +102,8 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(wrap)?;
         conn.pragma_update(None, "foreign_keys", "OFF")
+            .map_err(wrap)?;
+        conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
             .map_err(wrap)?;
         let found: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -172,24 +183,61 @@ impl Store {
     }
 
     /// Everything the core persisted, as it hands it to `Charger::new` at boot; of a queue longer
-    /// than the core's memory window only the window, with a count of the whole (the core reads
-    /// the rest with [`Store::load_queue`] as it delivers).
+    /// than the core's memory window only the window, with a summary of the whole (the core
+    /// reads the rest with [`Store::load_queue`] as it delivers). The queue table is read once,
+    /// streaming: memory does not grow with its length.
     pub fn load(&self) -> Result<Restored, StoreError> {
         let mut restored = Restored::default();
-        let queue_len = self.count(Table::Queue)? as usize;
         for table in Table::ALL {
-            let limit = if table == Table::Queue && queue_len > WINDOW {
-                WINDOW
-            } else {
-                usize::MAX
-            };
-            for (key, value) in self.rows(table, "", limit)? {
+            if table == Table::Queue {
+                continue;
+            }
+            for (key, value) in self.rows(table, "", usize::MAX)? {
                 restored.tables.entry(table).or_default().insert(key, value);
             }
         }
-        if queue_len > WINDOW {
-            restored.queue = Some(self.queue_summary(queue_len)?);
+        // The scan reads every page of the queue once: through a small cache, or its pages
+        // would stay resident (freed heap is not given back) for nothing.
+        self.conn
+            .pragma_update(None, "cache_size", -SCAN_CACHE_KIB)
+            .map_err(|e| self.wrap(e))?;
+        let mut summary = QueueSummary::default();
+        let mut window = std::collections::BTreeMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value FROM queue ORDER BY key")
+            .map_err(|e| self.wrap(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.wrap(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.wrap(e))? {
+            let text = |i| {
+                row.get_ref(i)
+                    .and_then(|v| v.as_str().map_err(Into::into))
+                    .map_err(|e| self.wrap(e))
+            };
+            let (key, value) = (text(0)?, text(1)?);
+            if window.len() < WINDOW {
+                let parsed =
+                    serde_json::from_str(value).map_err(|source| StoreError::BadValue {
+                        path: self.path.clone(),
+                        table: Table::Queue.name(),
+                        key: key.to_string(),
+                        source,
+                    })?;
+                window.insert(key.to_string(), parsed);
+            }
+            summary.add(key, value);
         }
+        if summary.len > window.len() {
+            restored.queue = Some(summary);
+        }
+        if !window.is_empty() {
+            restored.tables.insert(Table::Queue, window);
+        }
+        drop(rows);
+        drop(stmt);
+        self.conn
+            .pragma_update(None, "cache_size", -PAGE_CACHE_KIB)
+            .map_err(|e| self.wrap(e))?;
         Ok(restored)
     }
 
@@ -233,37 +281,6 @@ impl Store {
             out.push((key, value));
         }
         Ok(out)
-    }
-
-    /// Length, next sequence number and messages per transaction of the whole queue, counted
-    /// by SQLite (the rows stay on disk).
-    fn queue_summary(&self, len: usize) -> Result<QueueSummary, StoreError> {
-        let last: Option<String> = self
-            .conn
-            .query_row("SELECT MAX(key) FROM queue", [], |r| r.get(0))
-            .map_err(|e| self.wrap(e))?;
-        let mut summary = QueueSummary {
-            len,
-            next_seq: last
-                .and_then(|k| k.parse::<u64>().ok())
-                .map_or(0, |s| s + 1),
-            ..QueueSummary::default()
-        };
-        let mut stmt = self
-            .conn
-            .prepare("SELECT json_extract(value, '$.local_tx'), COUNT(*) FROM queue GROUP BY 1")
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, i64>(1)?))
-            })
-            .map_err(|e| self.wrap(e))?;
-        for row in rows {
-            if let (Some(tx), n) = row.map_err(|e| self.wrap(e))? {
-                summary.per_tx.insert(tx as u64, n as usize);
-            }
-        }
-        Ok(summary)
     }
 
     /// A value of the shell's own table.
@@ -430,7 +447,8 @@ mod tests {
                 put(
                     Table::Queue,
                     &charger_core::queue::queue_key(i as u64),
-                    json!({"local_tx": i % 2, "action": "MeterValues"}),
+                    json!({"local_tx": i % 2, "action": "MeterValues",
+                        "payload": {"meterValue": [{"timestamp": format!("2026-11-23T12:{:02}:{:02}Z", i / 60, i % 60)}]}}),
                 )
             })
             .collect();
@@ -440,7 +458,16 @@ mod tests {
         let summary = restored.queue.expect("a summary");
         assert_eq!(summary.len, n);
         assert_eq!(summary.next_seq, n as u64);
-        assert_eq!(summary.per_tx[&0], n / 2);
+        let last = n - 1;
+        assert_eq!(
+            summary.latest.map(|t| t.to_rfc3339()),
+            Some(format!(
+                "2026-11-23T12:{:02}:{:02}+00:00",
+                last / 60,
+                last % 60
+            )),
+            "the latest stamp of the whole queue, beyond the window"
+        );
         let rest = store
             .load_queue(&charger_core::queue::queue_key(WINDOW as u64), 1000)
             .unwrap();

@@ -380,7 +380,7 @@ impl Charger {
 
     /// Emits pending store ops as one `Persist` output.
     fn flush(&mut self) {
-        if !self.ops.is_empty() {
+        if !self.ops.is_empty() && !self.holds_bookkeeping() {
             let ops = std::mem::take(&mut self.ops);
             self.out.push_back(Output::Persist(ops));
         }
@@ -394,6 +394,37 @@ impl Charger {
     fn emit(&mut self, output: Output) {
         self.flush();
         self.out.push_back(output);
+    }
+
+    /// While a StartTransaction is in flight, the bookkeeping of the message delivered before
+    /// it (its removal: [`crate::queue::may_overtake`]) waits here and goes with the commit of
+    /// the StartTransaction.conf, which must be durable before the next CALL anyway (it holds
+    /// the transactionId). One fsync instead of two on the delivery's critical path: otherwise
+    /// that commit would queue behind the removal's, still syncing. At most
+    /// [`crate::queue::HELD_REMOVALS`] removal waits; any other change, an answer or its absence
+    /// (failure, timeout, lost connection) flushes it.
+    fn holds_bookkeeping(&self) -> bool {
+        matches!(
+            self.link.outstanding.as_ref().map(|o| &o.kind),
+            Some(link::CallKind::Tx {
+                action: crate::queue::TxAction::StartTransaction,
+                ..
+            })
+        ) && crate::queue::may_overtake(&self.ops)
+            && self
+                .ops
+                .iter()
+                .filter(|op| {
+                    matches!(
+                        op,
+                        StoreOp::Delete {
+                            table: Table::Queue,
+                            ..
+                        }
+                    )
+                })
+                .count()
+                <= crate::queue::HELD_REMOVALS
     }
 
     fn message_timeout_ms(&self) -> u64 {

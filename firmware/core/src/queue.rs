@@ -57,18 +57,86 @@ pub enum Failure {
 
 /// Messages kept in memory at most: the oldest ones, the next to be delivered. The rest of a
 /// long queue (a month offline) stays on disk only, so memory does not grow with the queue.
-pub const WINDOW: usize = 256;
+/// Small on purpose: a MeterValues message takes ~3 KiB as a JSON value, and a refill (half a
+/// window, one indexed read) costs far less than a delivery.
+pub const WINDOW: usize = 64;
 
 /// What the shell counted in its store at boot when it hands over only the first [`WINDOW`]
-/// queue rows (see [`crate::Restored::queue`]).
+/// queue rows (see [`crate::Restored::queue`]). Built row by row with [`QueueSummary::add`],
+/// so a shell can stream the table instead of holding it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct QueueSummary {
     /// Messages in the store.
     pub len: usize,
     /// One past the highest sequence number in the store.
     pub next_seq: u64,
-    /// Messages per local transaction.
-    pub per_tx: BTreeMap<u64, usize>,
+    /// The latest timestamp carried by any stored message: the clock floor after a reboot must
+    /// cover the whole queue, not only the window (issue 9.5).
+    pub latest: Option<DateTime<Utc>>,
+}
+
+impl QueueSummary {
+    /// Counts one stored row: its key and its value as JSON text.
+    pub fn add(&mut self, key: &str, value: &str) {
+        self.len += 1;
+        if let Ok(seq) = key.parse::<u64>() {
+            self.next_seq = self.next_seq.max(seq.saturating_add(1));
+        }
+        let stamp = serde_json::from_str::<Stamps>(value)
+            .ok()
+            .and_then(|s| s.payload.latest());
+        self.latest = self.latest.max(stamp);
+    }
+}
+
+/// Only the timestamps of a stored message (a full parse would build the whole payload).
+#[derive(Deserialize)]
+struct Stamps {
+    #[serde(default)]
+    payload: PayloadStamps,
+}
+
+#[derive(Default, Deserialize)]
+struct PayloadStamps {
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(default, rename = "meterValue")]
+    meter_value: Vec<SampleStamp>,
+}
+
+#[derive(Deserialize)]
+struct SampleStamp {
+    #[serde(default)]
+    timestamp: Option<String>,
+}
+
+impl PayloadStamps {
+    fn latest(&self) -> Option<DateTime<Utc>> {
+        let own = self.timestamp.as_deref();
+        let samples = self
+            .meter_value
+            .iter()
+            .filter_map(|m| m.timestamp.as_deref());
+        own.into_iter().chain(samples).filter_map(parse_stamp).max()
+    }
+}
+
+fn parse_stamp(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The latest timestamp a message payload carries (StartTransaction/StopTransaction
+/// `timestamp`, MeterValues `meterValue[].timestamp`).
+fn payload_latest(p: &Value) -> Option<DateTime<Utc>> {
+    let own = p["timestamp"].as_str();
+    let samples = p["meterValue"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|mv| mv["timestamp"].as_str());
+    own.into_iter().chain(samples).filter_map(parse_stamp).max()
 }
 
 #[derive(Clone, Debug, Default)]
@@ -76,8 +144,16 @@ pub struct TxQueue {
     /// The window: the oldest messages, contiguous from the head.
     items: BTreeMap<u64, QueuedMessage>,
     next_seq: u64,
-    /// Messages per local transaction, so "anything left for this transaction?" is O(log n).
+    /// Messages per local transaction in the window, so "anything left for this transaction?"
+    /// is O(log n) without a count of the whole queue (which would grow with it).
     per_tx: BTreeMap<u64, usize>,
+    /// The local transaction of the newest message taken into the window: messages on disk
+    /// come after it, and local transaction numbers never decrease along the queue (one
+    /// connector, sessions one after the other), so only this one and later ones can have
+    /// messages there.
+    tail_tx: Option<u64>,
+    /// The latest stamp of the messages on disk only, as counted at boot.
+    spilled_latest: Option<DateTime<Utc>>,
     /// Every queued message, in memory or not.
     len: usize,
     /// The first sequence number that is on disk only (`None`: everything is in memory).
@@ -101,11 +177,17 @@ impl TxQueue {
                 continue;
             };
             q.next_seq = q.next_seq.max(seq + 1);
-            *q.per_tx.entry(msg.local_tx).or_default() += 1;
-            q.items.insert(seq, msg);
+            q.take_in(seq, msg);
         }
         q.len = q.items.len();
         q
+    }
+
+    /// Puts a message into the window.
+    fn take_in(&mut self, seq: u64, msg: QueuedMessage) {
+        *self.per_tx.entry(msg.local_tx).or_default() += 1;
+        self.tail_tx = Some(self.tail_tx.map_or(msg.local_tx, |t| t.max(msg.local_tx)));
+        self.items.insert(seq, msg);
     }
 
     /// The first rows of a longer stored queue (`rows`, at most [`WINDOW`] of them) and what
@@ -115,9 +197,9 @@ impl TxQueue {
         summary: QueueSummary,
     ) -> TxQueue {
         let mut q = TxQueue::restore(rows);
-        q.per_tx = summary.per_tx;
         q.len = summary.len.max(q.items.len());
         q.next_seq = q.next_seq.max(summary.next_seq);
+        q.spilled_latest = summary.latest;
         let after = q.items.keys().next_back().map_or(0, |s| s + 1);
         if q.len > q.items.len() {
             q.spilled_from = Some(after);
@@ -165,7 +247,7 @@ impl TxQueue {
             if seq < from || self.items.contains_key(&seq) {
                 continue;
             }
-            self.items.insert(seq, msg);
+            self.take_in(seq, msg);
             taken.push(seq);
         }
         let next = taken.last().map_or(self.next_seq, |s| s + 1);
@@ -177,6 +259,9 @@ impl TxQueue {
             self.len = self.items.len();
         }
         self.spilled_from = (next < self.next_seq && !taken.is_empty()).then_some(next);
+        if self.spilled_from.is_none() {
+            self.spilled_latest = None;
+        }
         taken
     }
 
@@ -202,11 +287,11 @@ impl TxQueue {
             retry_at: None,
         };
         let op = put(seq, &msg);
-        *self.per_tx.entry(local_tx).or_default() += 1;
         self.len += 1;
         if self.spilled_from.is_none() && self.items.len() < WINDOW {
-            self.items.insert(seq, msg);
+            self.take_in(seq, msg);
         } else {
+            self.spilled_latest = self.spilled_latest.max(payload_latest(&msg.payload));
             // On disk only (the op above); read back when the window runs low.
             self.spilled_from.get_or_insert(seq);
         }
@@ -214,26 +299,15 @@ impl TxQueue {
     }
 
     /// The latest timestamp in any queued message (StartTransaction/StopTransaction
-    /// `timestamp`, MeterValues `meterValue[].timestamp`).
-    pub fn latest_stamp(&self) -> Option<chrono::DateTime<chrono::Utc>> {
-        let parse = |v: &serde_json::Value| {
-            v.as_str()
-                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-                .map(|t| t.with_timezone(&chrono::Utc))
-        };
-        self.items
+    /// `timestamp`, MeterValues `meterValue[].timestamp`), in memory or on disk only.
+    pub fn latest_stamp(&self) -> Option<DateTime<Utc>> {
+        let window = self
+            .items
             .values()
-            .flat_map(|m| {
-                let p = &m.payload;
-                let own = parse(&p["timestamp"]);
-                let values = p["meterValue"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|mv| parse(&mv["timestamp"]));
-                own.into_iter().chain(values)
-            })
-            .max()
+            .filter_map(|m| payload_latest(&m.payload))
+            .max();
+        let on_disk = self.spilled_from.and(self.spilled_latest);
+        window.max(on_disk)
     }
 
     pub fn head(&self) -> Option<(u64, &QueuedMessage)> {
@@ -296,15 +370,41 @@ impl TxQueue {
         }
     }
 
-    /// Whether messages of local transaction `local_tx` are still waiting.
+    /// Whether messages of local transaction `local_tx` may still be waiting: exact for the
+    /// window; for the part on disk, true for the window's newest transaction and later ones.
     pub fn has_messages_for(&self, local_tx: u64) -> bool {
         self.per_tx.contains_key(&local_tx)
+            || (self.spilled_from.is_some() && self.tail_tx.is_none_or(|t| local_tx >= t))
     }
 
     /// Iterates over the window (the oldest messages) in delivery order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &QueuedMessage)> {
         self.items.iter().map(|(s, m)| (*s, m))
     }
+}
+
+/// Delivered messages whose removal the core holds back at most, unsubmitted, while a
+/// StartTransaction is in flight (merged into the commit of its confirmation). A power cut
+/// repeats these besides the shell's removals still committing and the message in flight.
+pub const HELD_REMOVALS: usize = 1;
+
+/// Whether a CALL may go out before `ops` are durable. True for a batch of delivery
+/// bookkeeping only: removing delivered messages, forgetting their transaction-id mappings,
+/// updating the authorization cache from a confirmation. Nothing of it is seen by the central
+/// system or carried by a later message; lost in a power cut, it only makes the confirmed
+/// messages go out once more (at least once, as before). A batch with anything else (a new
+/// message, a transactionId from a StartTransaction.conf, a failed attempt, a configuration
+/// change being confirmed) must be durable before the next output that acts on the network.
+pub fn may_overtake(ops: &[StoreOp]) -> bool {
+    ops.iter().all(|op| match op {
+        StoreOp::Delete { table, key } => match table {
+            Table::Queue | Table::Cache => true,
+            Table::State => key.starts_with(crate::charger::keys::TXID_PREFIX),
+            Table::Config | Table::LocalList => false,
+        },
+        StoreOp::Put { table, .. } => *table == Table::Cache,
+        StoreOp::Clear { .. } => false,
+    })
 }
 
 fn rearm_one(msg: &mut QueuedMessage, now: Now, max_wait_ms: &impl Fn(u32) -> u64) {
@@ -361,6 +461,71 @@ mod tests {
         let mut r = restored();
         r.rearm(back, |n| 10_000 * u64::from(n));
         assert_eq!(r.head().unwrap().1.not_before_ms, 10_500);
+    }
+
+    #[test]
+    fn only_delivery_bookkeeping_may_be_overtaken_by_a_call() {
+        let del = |table, key: &str| StoreOp::Delete {
+            table,
+            key: key.into(),
+        };
+        let put = |table, key: &str| StoreOp::Put {
+            table,
+            key: key.into(),
+            value: Value::from(1),
+        };
+        let txid = "txid/00000000000000000001";
+        assert!(may_overtake(&[
+            del(Table::Queue, &queue_key(3)),
+            del(Table::State, txid),
+            put(Table::Cache, "04A1B2C3"),
+        ]));
+        // A transactionId learnt from a StartTransaction.conf is carried by later messages.
+        assert!(!may_overtake(&[
+            del(Table::Queue, &queue_key(3)),
+            put(Table::State, txid)
+        ]));
+        // A new or retried message, any other state, configuration: all must be durable first.
+        assert!(!may_overtake(&[put(Table::Queue, &queue_key(4))]));
+        assert!(!may_overtake(&[del(Table::State, "tx")]));
+        assert!(!may_overtake(&[put(Table::Config, "HeartbeatInterval")]));
+        assert!(!may_overtake(&[StoreOp::Clear {
+            table: Table::Queue
+        }]));
+    }
+
+    #[test]
+    fn messages_on_disk_count_for_the_windows_newest_transaction_only() {
+        let rows: Vec<(String, Value)> = (0..WINDOW as u64 + 10)
+            .map(|seq| {
+                let msg = QueuedMessage {
+                    action: TxAction::MeterValues,
+                    local_tx: 1 + seq / 20,
+                    payload: Value::Null,
+                    attempts: 0,
+                    not_before_ms: 0,
+                    retry_at: None,
+                };
+                (queue_key(seq), serde_json::to_value(msg).unwrap())
+            })
+            .collect();
+        let mut summary = QueueSummary::default();
+        for (k, v) in &rows {
+            summary.add(k, &v.to_string());
+        }
+        let q = TxQueue::restore_window(rows.into_iter().take(WINDOW), summary);
+        let newest = 1 + (WINDOW as u64 - 1) / 20;
+        assert!(q.has_messages_for(1), "in the window");
+        assert!(q.has_messages_for(newest + 1), "on disk only");
+        assert!(q.has_messages_for(newest), "may go on on disk");
+        let mut q = q;
+        for seq in 0..20 {
+            q.remove(seq);
+        }
+        assert!(
+            !q.has_messages_for(1),
+            "older than the window's newest: exact"
+        );
     }
 
     #[test]

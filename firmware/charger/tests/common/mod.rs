@@ -5,6 +5,7 @@
 pub mod board;
 pub mod panel;
 pub mod process;
+pub mod queue;
 pub mod stall;
 
 use std::time::Duration;

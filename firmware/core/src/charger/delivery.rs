@@ -159,6 +159,11 @@ impl Charger {
     }
 
     fn on_tx_result(&mut self, seq: u64, payload: &Value) {
+        self.on_tx_delivered(seq, payload);
+        self.forget_tx_ids_if_drained();
+    }
+
+    fn on_tx_delivered(&mut self, seq: u64, payload: &Value) {
         let Some(msg) = self.outbox.queue.get(seq).cloned() else {
             return;
         };
@@ -215,6 +220,27 @@ impl Charger {
             return;
         }
         if self.outbox.tx_ids.remove(&local_tx).is_some() {
+            self.delete_state(&format!("{}{local_tx:020}", keys::TXID_PREFIX));
+        }
+    }
+
+    /// Once the queue is empty, no mapping is needed but the running transaction's. Drops one
+    /// that `has_messages_for` kept because messages on disk might have carried it (a
+    /// StopTransaction delivered at the edge of the memory window).
+    fn forget_tx_ids_if_drained(&mut self) {
+        if !self.outbox.queue.is_empty() {
+            return;
+        }
+        let running = self.session.tx.as_ref().map(|t| t.local_id);
+        let stale: Vec<u64> = self
+            .outbox
+            .tx_ids
+            .keys()
+            .copied()
+            .filter(|l| Some(*l) != running)
+            .collect();
+        for local_tx in stale {
+            self.outbox.tx_ids.remove(&local_tx);
             self.delete_state(&format!("{}{local_tx:020}", keys::TXID_PREFIX));
         }
     }
@@ -279,6 +305,7 @@ impl Charger {
                     TxAction::StopTransaction => self.forget_tx_id(msg.local_tx),
                     TxAction::MeterValues => {}
                 }
+                self.forget_tx_ids_if_drained();
             }
         }
     }

@@ -1243,3 +1243,44 @@ fn a_queue_longer_than_the_memory_window_is_delivered_in_order_exactly_once() {
         .collect();
     assert!(stamps.windows(2).all(|w| w[0] < w[1]), "in order");
 }
+
+/// Issue 9.5 with the queue on disk: after a power cut the clock floor covers the whole queue,
+/// not only the window the core holds in memory. With the host clock set back across the cut,
+/// a new session is never stamped before the newest message still queued.
+#[test]
+fn after_a_power_cut_new_stamps_never_go_behind_messages_queued_beyond_the_window() {
+    use charger_core::queue::WINDOW;
+    let mut sim = Sim::new(&[
+        ("MeterValueSampleInterval", "1"),
+        ("AllowOfflineTxForUnknownId", "true"),
+    ]);
+    sim.charge_session(TAG, 3 * WINDOW as u64);
+    let queue = |sim: &Sim| -> Vec<serde_json::Value> {
+        sim.db
+            .table(charger_core::Table::Queue)
+            .map(|(_, v)| v["payload"].clone())
+            .collect()
+    };
+    let before = queue(&sim);
+    assert!(before.len() > 2 * WINDOW, "{}", before.len());
+    let newest = time(&before.last().unwrap()["timestamp"]);
+    // The host clock loses ten minutes across the cut (an RTC without its battery).
+    sim.now.utc -= chrono::Duration::minutes(10);
+    sim.power_cycle_windowed();
+    sim.pilot(PilotState::B);
+    sim.card(TAG);
+    sim.pilot(PilotState::C);
+    sim.advance(1_000);
+    let after = queue(&sim);
+    assert!(after.len() > before.len(), "a new session queued");
+    for p in &after[before.len()..] {
+        let stamp = match p.get("meterValue") {
+            Some(mv) => time(&mv[0]["timestamp"]),
+            None => time(&p["timestamp"]),
+        };
+        assert!(
+            stamp >= newest,
+            "a new message ({stamp}) is not stamped before the newest queued before the cut ({newest}): {p}"
+        );
+    }
+}

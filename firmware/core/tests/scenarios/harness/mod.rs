@@ -223,7 +223,7 @@ impl Sim {
     /// Power cut, and the new core gets only the first `WINDOW` queue rows plus a count of the
     /// whole, as the real shell hands them over.
     pub fn power_cycle_windowed(&mut self) {
-        use charger_core::queue::{QueueSummary, QueuedMessage, WINDOW};
+        use charger_core::queue::{QueueSummary, WINDOW};
         self.connected = false;
         self.now = self.now.plus_ms(2_000);
         let mut restored = self.db.clone();
@@ -232,14 +232,9 @@ impl Sim {
             .table(charger_core::Table::Queue)
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let mut summary = QueueSummary {
-            len: all.len(),
-            next_seq: all.last().map_or(0, |(k, _)| k.parse::<u64>().unwrap() + 1),
-            ..QueueSummary::default()
-        };
-        for (_, v) in &all {
-            let m: QueuedMessage = serde_json::from_value(v.clone()).unwrap();
-            *summary.per_tx.entry(m.local_tx).or_default() += 1;
+        let mut summary = QueueSummary::default();
+        for (k, v) in &all {
+            summary.add(k, &v.to_string());
         }
         restored.tables.insert(
             charger_core::Table::Queue,
