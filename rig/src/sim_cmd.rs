@@ -128,11 +128,15 @@ pub async fn run(args: SimArgs) -> Result<i32> {
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot watch SIGTERM")?;
+    // One listener for the whole session, not a `ctrl_c()` per loop turn: a Ctrl-C that arrives
+    // while a command is being carried out is kept for the next turn instead of being lost.
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot watch SIGINT")?;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut powered_off = false;
     let code = loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break 0,
+            _ = int.recv() => break 0,
             _ = term.recv() => break 0,
             _ = tick.tick() => {
                 if !powered_off && !board.lock().await.is_powered() {
