@@ -9,7 +9,6 @@ use crate::cli::SimArgs;
 use crate::csms::{Csms, IdTagEntry};
 use crate::profile::Profile;
 use anyhow::{Context, Result};
-use rust_ocpp::v1_6::types::AuthorizationStatus;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -38,16 +37,7 @@ pub async fn run(args: SimArgs) -> Result<i32> {
         )
     })?;
     for uid in &args.accept {
-        csms.script(|s| {
-            s.set_id_tag(
-                uid.trim(),
-                IdTagEntry {
-                    status: AuthorizationStatus::Accepted,
-                    expiry: None,
-                    parent: None,
-                },
-            )
-        });
+        csms.script(|s| s.set_id_tag(uid.trim(), IdTagEntry::accepted()));
     }
     let config = match &args.config {
         Some(path) => ChargerConfigFile::Path(path.clone()),

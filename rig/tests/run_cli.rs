@@ -334,6 +334,21 @@ fn processes_mentioning(needle: &str) -> Vec<u32> {
     found
 }
 
+/// After an interrupted run: within 10 s no process mentions `needle` (the run's boards), and
+/// no pty link is left under `artifacts`.
+fn assert_nothing_left(needle: &str, artifacts: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !processes_mentioning(needle).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        processes_mentioning(needle),
+        Vec::<u32>::new(),
+        "no board left"
+    );
+    assert_eq!(symlinks_under(artifacts), 0, "no pty link left");
+}
+
 fn symlinks_under(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
@@ -386,16 +401,7 @@ fn ctrl_c_tears_down_boards_and_their_ptys() {
     .unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !processes_mentioning(&needle).is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert_eq!(
-        processes_mentioning(&needle),
-        Vec::<u32>::new(),
-        "no board left"
-    );
-    assert_eq!(symlinks_under(&artifacts), 0, "no pty link left");
+    assert_nothing_left(&needle, &artifacts);
 }
 
 /// A simulated board behind a "kernel" gate whose commands write its state to `state`: the
@@ -464,16 +470,7 @@ fn a_run_ended_by(signal: nix::sys::signal::Signal, code: i32, why: &str) {
     assert!(xml.contains("name=\"Quick\""), "{xml}");
     assert!(xml.contains(&format!("not finished: {why}")), "{xml}");
     assert!(xml.contains("Cut and waiting"), "{xml}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !processes_mentioning(&needle).is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    assert_eq!(
-        processes_mentioning(&needle),
-        Vec::<u32>::new(),
-        "no board left"
-    );
-    assert_eq!(symlinks_under(&artifacts), 0, "no pty link left");
+    assert_nothing_left(&needle, &artifacts);
 }
 
 #[test]

@@ -27,7 +27,6 @@ use common::board::Board;
 use common::process::{ChargerProc, FAST_CONFIG};
 use common::{calls_in, rig_csms, wait_until};
 use rig::csms::{Csms, IdTagEntry};
-use rust_ocpp::v1_6::types::AuthorizationStatus;
 
 /// Messages to queue; `CHARGER_BENCH_QUEUED` overrides it for a quick smoke run.
 fn queued() -> usize {
@@ -136,11 +135,7 @@ fn queue(rt: &tokio::runtime::Runtime) {
         csms.script(|s| {
             s.set_id_tag(
                 "04A1B2C3",
-                IdTagEntry {
-                    status: AuthorizationStatus::Accepted,
-                    expiry: None,
-                    parent: None,
-                },
+                IdTagEntry::accepted(),
             )
         });
         wait_until(&csms, "BootNotification", Duration::from_secs(30), |h| {

@@ -194,18 +194,7 @@ fn a_refused_value_is_shown_next_to_its_field_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (p, mut c) = panel::start(dir.path(), NOWHERE);
     c.login(PASSWORD).unwrap();
-    let page = c.page("/configuration").unwrap();
-    let csrf = form_token(&page).unwrap();
-    let res = c
-        .post(
-            "/configuration",
-            &[
-                ("csrf", &csrf),
-                ("key", "ConnectionTimeOut"),
-                ("value", "soon"),
-            ],
-        )
-        .unwrap();
+    let res = c.post_key("ConnectionTimeOut", "soon").unwrap();
     assert_eq!(res.status, 422);
     let err = element_text(&res.body, "error-ConnectionTimeOut").expect("error next to the field");
     assert!(err.contains("whole number"), "{err}");
@@ -361,18 +350,7 @@ fn the_authorization_key_is_shown_only_as_set_or_not_set_and_never_echoed() {
         Some("not set")
     );
     // A refused key: the error is next to the field, the attempted value is not in the page.
-    let page = c.page("/configuration").unwrap();
-    let csrf = form_token(&page).unwrap();
-    let res = c
-        .post(
-            "/configuration",
-            &[
-                ("csrf", &csrf),
-                ("key", "AuthorizationKey"),
-                ("value", "c0ffee-not-hex"),
-            ],
-        )
-        .unwrap();
+    let res = c.post_key("AuthorizationKey", "c0ffee-not-hex").unwrap();
     assert_eq!(res.status, 422);
     assert!(element_text(&res.body, "error-AuthorizationKey").is_some());
     assert!(!res.body.contains("c0ffee-not-hex"));

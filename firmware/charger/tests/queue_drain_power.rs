@@ -14,7 +14,6 @@ use common::process::{ChargerProc, FAST_CONFIG};
 use common::queue::{self, CARD};
 use common::{rig_csms, wait_until};
 use rig::csms::{Direction, History, IdTagEntry, Kind, Record};
-use rust_ocpp::v1_6::types::AuthorizationStatus;
 
 const ACTIONS: [&str; 2] = ["StartTransaction", "StopTransaction"];
 
@@ -47,16 +46,7 @@ async fn power_cuts_during_a_long_drain_lose_nothing_and_repeat_at_most_the_unco
     assert_eq!(expected.len(), filled.len);
 
     let csms = rig_csms("127.0.0.1:0").await;
-    csms.script(|s| {
-        s.set_id_tag(
-            CARD,
-            IdTagEntry {
-                status: AuthorizationStatus::Accepted,
-                expiry: None,
-                parent: None,
-            },
-        )
-    });
+    csms.script(|s| s.set_id_tag(CARD, IdTagEntry::accepted()));
     let mut charger = ChargerProc::start(dir.path(), &csms.url(), FAST_CONFIG, &[]);
     // Cuts at several points of the drain, each right after the central system got a message.
     let cuts = [40, 150, 151, 290];

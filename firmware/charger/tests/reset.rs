@@ -9,21 +9,11 @@ use chargerig_link::PilotState;
 use common::process::{ChargerProc, FAST_CONFIG};
 use common::{board_client, calls, calls_in, rig_csms, wait_until};
 use rig::csms::IdTagEntry;
-use rust_ocpp::v1_6::types::AuthorizationStatus;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reset_arriving_with_a_start_transaction_conf_does_not_duplicate_the_transaction() {
     let csms = rig_csms("127.0.0.1:0").await;
-    csms.script(|s| {
-        s.set_id_tag(
-            "04A1B2C3",
-            IdTagEntry {
-                status: AuthorizationStatus::Accepted,
-                expiry: None,
-                parent: None,
-            },
-        )
-    });
+    csms.script(|s| s.set_id_tag("04A1B2C3", IdTagEntry::accepted()));
     let dir = tempfile::tempdir().unwrap();
     let charger = ChargerProc::start(dir.path(), &csms.url(), FAST_CONFIG, &[]);
     wait_until(&csms, "online", Duration::from_secs(15), |h| {

@@ -17,7 +17,6 @@ use common::process::ChargerProc;
 use common::{board_client, calls, calls_in, rig_csms, wait_until};
 use rig::csms::{Answer, Csms, IdTagEntry};
 use rig::link::{BoardClient, Direction};
-use rust_ocpp::v1_6::types::AuthorizationStatus;
 
 /// Fast reconnects, and a MessageTimeout longer than storage is stuck here: the core waits for
 /// the StopTransaction.conf instead of giving up on a CALL that never went out.
@@ -87,16 +86,7 @@ async fn charging(csms: &Csms, dir: &Path) -> (ChargerProc, BoardClient) {
 
 /// [`charging`] with another configuration.
 async fn charging_with(csms: &Csms, dir: &Path, config: &str) -> (ChargerProc, BoardClient) {
-    csms.script(|s| {
-        s.set_id_tag(
-            TAG,
-            IdTagEntry {
-                status: AuthorizationStatus::Accepted,
-                expiry: None,
-                parent: None,
-            },
-        )
-    });
+    csms.script(|s| s.set_id_tag(TAG, IdTagEntry::accepted()));
     let stall_env = dir.join("stall").display().to_string();
     let charger = ChargerProc::start_with(
         dir,

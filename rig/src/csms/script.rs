@@ -16,6 +16,15 @@ pub struct IdTagEntry {
 }
 
 impl IdTagEntry {
+    /// Accepted, no expiry, no parent: the card most tests and `rig sim --accept` need.
+    pub fn accepted() -> Self {
+        IdTagEntry {
+            status: AuthorizationStatus::Accepted,
+            expiry: None,
+            parent: None,
+        }
+    }
+
     /// The IdTagInfo this entry produces in a confirmation.
     pub fn id_tag_info(&self) -> IdTagInfo {
         IdTagInfo {

@@ -210,13 +210,19 @@ impl PanelClient {
     /// Changes one OCPP key through its form. `Err(Refused(message))` is the error the panel
     /// shows next to the field.
     pub fn set_key(&mut self, key: &str, value: &str) -> Result<(), PanelError> {
+        let res = self.post_key(key, value)?;
+        self.expect_saved(res, key)
+    }
+
+    /// Posts one OCPP key's form (with a fresh anti-forgery token) and returns the raw answer,
+    /// for callers that look at the page the panel answers with.
+    pub fn post_key(&mut self, key: &str, value: &str) -> Result<HttpResponse, PanelError> {
         let page = self.page("/configuration")?;
         let csrf = form_token(&page)?;
-        let res = self.post(
+        self.post(
             "/configuration",
             &[("csrf", &csrf), ("key", key), ("value", value)],
-        )?;
-        self.expect_saved(res, key)
+        )
     }
 
     /// Changes the central-system URL through its form.
